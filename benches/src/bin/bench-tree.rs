@@ -1,0 +1,4 @@
+//! The single-threaded tree builder. See [`teardown_benches::helper`].
+fn main() -> std::process::ExitCode {
+    teardown_benches::helper::main()
+}

@@ -1,0 +1,252 @@
+//! The leader as an in-process method holds it: a direct child, observed without
+//! being reaped until its tree has been killed.
+//!
+//! # The race this handles
+//!
+//! Killing a process group after its leader was reaped can hit a recycled PGID
+//! (Bazel issue 11910): once the leader is reaped and the last member of its group
+//! exits, the number is free for any new process. So the leader's exit is observed
+//! with `waitid(.., WEXITED | WNOWAIT)`, which leaves the zombie in place — its PID,
+//! and with it the PGID, stay reserved — and it is reaped only after the group was
+//! signalled. A pidfd (when the kernel has them) makes timed waits a plain `poll`.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use crate::sys::pidfd::PidFd;
+use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
+use crate::tree::Wait;
+
+/// The leader: a direct child of this process, in its own process group.
+#[derive(Debug)]
+pub(crate) struct HeldLeader {
+    child: Child,
+    pid: i32,
+    pidfd: Option<PidFd>,
+    exited: Option<RawStatus>,
+    reaped: bool,
+}
+
+impl HeldLeader {
+    /// Spawns `cmd` (already configured by the method) and opens a pidfd on it.
+    pub(crate) fn spawn(cmd: &mut Command) -> io::Result<HeldLeader> {
+        let child = cmd.spawn()?;
+        let pid = child.id() as i32;
+        // Falls back to PID-based waits (never reaping early) if pidfds are missing.
+        let pidfd = PidFd::open(pid).ok();
+        Ok(HeldLeader {
+            child,
+            pid,
+            pidfd,
+            exited: None,
+            reaped: false,
+        })
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub(crate) fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// The exit status, once observed.
+    pub(crate) fn exited(&self) -> Option<RawStatus> {
+        self.exited
+    }
+
+    pub(crate) fn is_reaped(&self) -> bool {
+        self.reaped
+    }
+
+    /// Observes the leader's exit without reaping it.
+    pub(crate) fn observe(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
+        if self.exited.is_some() {
+            return Ok(self.exited);
+        }
+        let found = match (&self.pidfd, wait) {
+            (_, Wait::Forever) => self.peek(WaitFlags::PEEK)?,
+            (_, Wait::NoHang) => self.peek(WaitFlags::PEEK_NOHANG)?,
+            (Some(fd), Wait::For(t)) => {
+                if fd.wait_exited(Some(t))? {
+                    self.peek(WaitFlags::PEEK_NOHANG)?
+                } else {
+                    None
+                }
+            }
+            (None, Wait::For(t)) => self.observe_polling(t)?,
+        };
+        self.exited = found;
+        Ok(found)
+    }
+
+    /// Without pidfds there is nothing to block on with a timeout: check with a
+    /// backoff (1 ms doubling to 50 ms). Only on kernels older than 5.3.
+    fn observe_polling(&self, t: Duration) -> io::Result<Option<RawStatus>> {
+        let end = Instant::now() + t;
+        let mut nap = Duration::from_millis(1);
+        loop {
+            if let Some(s) = self.peek(WaitFlags::PEEK_NOHANG)? {
+                return Ok(Some(s));
+            }
+            let now = Instant::now();
+            if now >= end {
+                return Ok(None);
+            }
+            std::thread::sleep(nap.min(end - now));
+            nap = (nap * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    fn peek(&self, flags: WaitFlags) -> io::Result<Option<RawStatus>> {
+        let who = match &self.pidfd {
+            Some(fd) => Who::PidFd(fd.as_fd()),
+            None => Who::Pid(self.pid),
+        };
+        Ok(wait_exit(who, flags)?.map(|(_, s)| s))
+    }
+
+    /// Sends `sig` to the leader alone. A no-op once it has exited.
+    pub(crate) fn signal(&self, sig: i32) -> io::Result<bool> {
+        if self.reaped || self.exited.is_some() {
+            return Ok(false);
+        }
+        let r = match &self.pidfd {
+            Some(fd) => fd.signal(sig),
+            // Safe by PID: the leader is our unreaped child, its PID is reserved.
+            None => crate::sys::signal::kill_child(self.pid, sig),
+        };
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits (up to `timeout`, `None`: forever) for the leader to exit and reaps it.
+    /// Returns `None` on timeout.
+    /// Reaps the leader within what is left of `opts.deadline` since `start`, into
+    /// the drain report (`leader`, `reaped`); past the deadline: `Deadline`.
+    pub(crate) fn reap_into(
+        &mut self,
+        start: Instant,
+        opts: crate::tree::TeardownOptions,
+        d: &mut crate::tree::Drained,
+    ) -> Result<(), crate::TeardownError> {
+        let status = self
+            .reap(remaining(start, opts.deadline))
+            .map_err(crate::TeardownError::io("reap the leader"))?
+            .ok_or_else(|| crate::TeardownError::Deadline {
+                elapsed: start.elapsed(),
+                alive: 1,
+            })?;
+        d.leader = Some(status);
+        d.reaped = 1;
+        Ok(())
+    }
+
+    pub(crate) fn reap(&mut self, timeout: Option<Duration>) -> io::Result<Option<RawStatus>> {
+        if self.reaped {
+            return Ok(self.exited);
+        }
+        let observed = match timeout {
+            None => self.observe(Wait::Forever)?,
+            Some(t) => self.observe(Wait::For(t))?,
+        };
+        if observed.is_none() {
+            return Ok(None);
+        }
+        let who = match &self.pidfd {
+            Some(fd) => Who::PidFd(fd.as_fd()),
+            None => Who::Pid(self.pid),
+        };
+        let (_, s) = wait_exit(who, WaitFlags::REAP)?
+            .ok_or_else(|| io::Error::other("reap found nothing"))?;
+        self.exited = Some(s);
+        self.reaped = true;
+        Ok(Some(s))
+    }
+
+    /// Records that the leader was reaped by someone else in this process (the
+    /// `killpg-waitpgid` loop).
+    pub(crate) fn mark_reaped(&mut self, status: RawStatus) {
+        self.exited = Some(status);
+        self.reaped = true;
+    }
+}
+
+/// Time left until `deadline` (`None`: no deadline), measured from `start`.
+pub(crate) fn remaining(start: Instant, deadline: Option<Duration>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_sub(start.elapsed()))
+}
+
+/// Why an in-process method cannot run while this process's children are reaped
+/// by the kernel, or `None` if they are not (checked live: the disposition can
+/// change at any time, so this is never cached).
+pub(crate) fn kernel_reaps_children() -> Option<String> {
+    match crate::sys::signal::children_reaped_by_kernel() {
+        Ok(false) => None,
+        Ok(true) => Some(
+            "this process ignores SIGCHLD (SIG_IGN, often inherited across exec, or \
+             SA_NOCLDWAIT): the kernel reaps the leader the moment it exits, so its status \
+             is lost and its PID and process group can be recycled under the kill; set \
+             SIGCHLD to SIG_DFL, or use a shim method (proc-walk, pidns)"
+                .to_owned(),
+        ),
+        Err(e) => Some(format!("cannot read the SIGCHLD disposition: {e}")),
+    }
+}
+
+/// Spawns `cmd` as the leader of a new process group (the in-process methods'
+/// containment), held unreaped. [`crate::SpawnError::Unsupported`] if this
+/// process's children are reaped by the kernel ([`kernel_reaps_children`]).
+pub(crate) fn spawn_group_leader(
+    method: crate::Method,
+    cmd: &mut Command,
+) -> Result<HeldLeader, crate::SpawnError> {
+    use std::os::unix::process::CommandExt;
+    if let Some(reason) = kernel_reaps_children() {
+        return Err(crate::SpawnError::Unsupported { method, reason });
+    }
+    cmd.process_group(0);
+    HeldLeader::spawn(cmd).map_err(crate::SpawnError::spawn(format!("{:?}", cmd.get_program())))
+}
+
+/// A tree driven in this process around one [`HeldLeader`] (`leader`, `killpg`,
+/// `killpg-waitpgid`, `cgroup`): only the kill-and-drain differs, the rest of
+/// [`crate::tree::Driver`] comes from the held leader.
+pub(crate) trait HeldTree: Send {
+    /// The held leader.
+    fn held(&self) -> &HeldLeader;
+    /// The held leader, mutably.
+    fn held_mut(&mut self) -> &mut HeldLeader;
+    /// Kills and drains the tree (see [`crate::tree::Driver::teardown`]).
+    fn drain(
+        &mut self,
+        opts: crate::tree::TeardownOptions,
+    ) -> Result<crate::tree::Drained, crate::TeardownError>;
+}
+
+impl<T: HeldTree> crate::tree::Driver for T {
+    fn leader_pid(&self) -> u32 {
+        self.held().pid() as u32
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.held_mut().child()
+    }
+
+    fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
+        self.held_mut().observe(wait)
+    }
+
+    fn teardown(
+        &mut self,
+        opts: crate::tree::TeardownOptions,
+    ) -> Result<crate::tree::Drained, crate::TeardownError> {
+        self.drain(opts)
+    }
+}

@@ -1,0 +1,146 @@
+//! `teardown`: spawn a command as a contained process tree, and tear the whole
+//! tree down — every process gone, every zombie reaped — before returning.
+//!
+//! # Background
+//!
+//! Killing "a command" usually kills one process. `Child::kill` (std, tokio)
+//! signals only the direct child: an `sh -c` wrapper dies and its background
+//! children live on (aurae issue 534). Killing the process group (aurae PR 599)
+//! misses every process that called `setsid`/`setpgid` (dumb-init 191, tini 236),
+//! and `waitpid(-pgid)` waits for direct children only, not grandchildren
+//! (process-wrap, command-group; Bazel issue 10245). A group killed after its
+//! leader was reaped can be a recycled PGID (Bazel 11910). SIGTERM does not reach
+//! a stopped process until SIGCONT. `kill(pid, 0)` succeeds on zombies, so
+//! liveness must be judged by identity `(pid, start time)` from `/proc`
+//! ([`ProcessIdentity`]).
+//!
+//! # Usage
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use std::time::Duration;
+//! use teardown::Method;
+//!
+//! let mut cmd = Command::new("sh");
+//! cmd.args(["-c", "sleep 100 & setsid sleep 100 & wait"]);
+//! let mut tree = Method::Auto.spawn(&mut cmd)?;          // or "cgroup".parse::<Method>()?
+//! let exited = tree.wait_leader_timeout(Duration::from_secs(1))?; // or wait_leader, try_wait_leader
+//! let report = tree.teardown(Duration::from_secs(2))?;   // SIGTERM, 2 s grace, SIGKILL
+//! println!("{} drained {} processes in {:?}", report.method, report.signalled, report.drain);
+//! # let _ = exited;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Tree::teardown`] returns only when the tree is drained (by the method's own
+//! notion — the weak methods are weak on purpose), is idempotent, works after the
+//! leader exited on its own or was waited for, and reports what it did
+//! ([`DrainReport`]). A grace of zero means SIGKILL at once. Dropping a tree that
+//! was not torn down tears it down with SIGKILL. [`probe()`] says which methods
+//! this host supports and why not.
+//!
+//! # Methods
+//!
+//! | method | containment | kill and drain | known weakness |
+//! |---|---|---|---|
+//! | `leader` | own process group | SIGKILL the leader, reap it (tokio `Child::kill`) | everything but the leader survives |
+//! | `killpg` | own process group | `killpg`, reap the leader (aurae PR 599) | `setsid` escapes survive; returns before grandchildren exit |
+//! | `killpg-waitpgid` | own process group | `killpg`, `waitpid(-pgid)` until `ECHILD` (process-wrap) | same as `killpg` |
+//! | `subreaper` | group + subreaper shim | `killpg`, reap until `ECHILD` | escapes are never signalled: hangs until the deadline |
+//! | `proc-walk` | subreaper shim | walk `/proc/<pid>/task/*/children`, kill by identity-checked pidfd, repeat; reap until `ECHILD` | only a fork rate that outruns the walk |
+//! | `cgroup` | fresh cgroup v2 leaf, joined before exec; a watchdog outside it for host death | `cgroup.kill`, `poll(POLLPRI)` on `cgroup.events` until `populated 0`, reap, `rmdir` | needs a writable cgroup2; root can move itself out |
+//! | `pidns` | shim init = PID 1 of a new PID namespace (+ user namespace when not root) | SIGKILL the init; the kernel kills the rest | needs root or user namespaces |
+//! | `auto` | the strongest available: `cgroup` > `pidns` > `proc-walk` | — | the report says which ran |
+//!
+//! Each method's module docs (in `src/method/`) describe its mechanism and the
+//! races it handles. Gracefully, every method first sends SIGTERM then SIGCONT to
+//! what it can reach, waits up to the grace, and only then SIGKILLs.
+//!
+//! # Host-program safety
+//!
+//! The host is assumed to be a multithreaded program with children of its own. A
+//! method never signals or reaps a process outside its tree:
+//!
+//! * in-process methods (`leader`, `killpg`, `killpg-waitpgid`, `cgroup`) wait
+//!   only for their leader (or `waitpid(-pgid)` of its own group), never
+//!   `waitpid(-1)`; the leader's exit is observed with `waitid(WNOWAIT)` through a
+//!   pidfd and it is reaped only after the kill, so its PID/PGID cannot be reused
+//!   under the signal;
+//! * `subreaper`, `proc-walk` and `pidns` run in a dedicated single-threaded shim
+//!   process ([`shim`]), the only place that calls `waitpid(-1)`;
+//! * processes are signalled through pidfds whose identity and ancestry (or cgroup
+//!   membership) were checked after opening them.
+//!
+//! # When the host dies
+//!
+//! A host killed by SIGKILL never runs its teardown. The shim methods
+//! (`subreaper`, `proc-walk`, `pidns`) tear the tree down with SIGKILL when their
+//! shim sees end of file on its control pipe. `cgroup` (and `auto` when it picks
+//! it) starts a small **watchdog** outside the leaf (the shim program in
+//! `watch-cgroup` mode) holding a pipe whose only write end is the host's: a
+//! drained teardown, a drop, or a failed spawn removes the leaf and then disarms
+//! and reaps it; the host's death closes the pipe without disarming, and the
+//! watchdog writes `cgroup.kill`, waits for `populated 0` and removes the leaf. It
+//! is on by default ([`SpawnOptions::cgroup_watchdog`]: off only if you have a
+//! safety net of your own) and needs the shim program: without it `cgroup` is
+//! [`SpawnError::Unsupported`], never silently unguarded. The other in-process
+//! methods (`leader`, `killpg`, `killpg-waitpgid`) leave their tree behind, as
+//! `Child::kill`-based supervisors do.
+//!
+//! # The shim program
+//!
+//! The shim methods exec a shim program, and `cgroup` runs it as its watchdog:
+//! `teardown-shim` (this crate's binary), or any binary that calls [`shim::run`]
+//! and is named in [`SpawnOptions::shim`]. See
+//! [`shim`] for how it is found and how it keeps the caller's stdio, working
+//! directory, ids and environment. `Command::env_clear` and `arg0` cannot be seen
+//! through `Command`; use [`SpawnOptions::clear_env`].
+//!
+//! # Limitations
+//!
+//! * Linux only (pidfd: 5.3; `cgroup.kill`: 5.14; `PIDFD_GET_INFO` speeds up
+//!   `proc-walk` on 6.13+).
+//! * The library adds `pre_exec` hooks and a process group to the `Command`: do not
+//!   spawn the same `Command` twice.
+//! * `cgroup`: orphans of the tree are re-parented to the nearest subreaper (or
+//!   init), which reaps them; a host that is itself a subreaper must reap them.
+//! * `cgroup`: the leader joins its leaf by writing `cgroup.procs` before it
+//!   execs, and a cgroup migration takes the kernel's `cgroup_threadgroup_rwsem`
+//!   for writing, which waits for an RCU grace period when no migration happened
+//!   lately: measured here, a lone spawn (one `teardown run`) waits ~13–16 ms in
+//!   that write, back-to-back spawns ~0.3 ms. Mounting cgroup2 with
+//!   `favordynmods` (Linux 6.0+) removes the wait; `clone3(CLONE_INTO_CGROUP)`
+//!   would too, but `std::process::Command` cannot pass it.
+//! * `pidns`: if the init is SIGKILLed before it reaped the leader, the leader's
+//!   status is reported as killed by SIGKILL (which is what the namespace kill did).
+//! * A process whose children the kernel reaps as they exit (`SIGCHLD` set to
+//!   `SIG_IGN`, which survives `exec`, or `SA_NOCLDWAIT`) cannot hold its leader
+//!   unreaped: `leader`, `killpg`, `killpg-waitpgid` and `cgroup` are then
+//!   [`SpawnError::Unsupported`] (checked at every spawn and probe, never cached),
+//!   and `auto` picks a shim method, whose shim takes SIGCHLD back for itself and
+//!   gives the leader the host's disposition. `teardown run` resets SIGCHLD for
+//!   itself and hands the caller's disposition on to the leader.
+//! * Dropping a tree waits at most [`DROP_DEADLINE`].
+//! * `cgroup`'s watchdog adds a fork and exec of the shim program to each spawn
+//!   (about 1 ms here); a host that dies leaves the tree for at most the time the
+//!   watchdog takes to notice and kill it (milliseconds).
+#![deny(unsafe_code)]
+
+mod cgroup2;
+pub mod errors;
+mod held;
+pub mod identity;
+pub mod method;
+pub mod probe;
+mod report;
+pub mod shim;
+mod sys;
+mod tree;
+mod verdict;
+
+pub use errors::{ParseMethodError, ShimError, SpawnError, TeardownError, WaitError};
+pub use identity::ProcessIdentity;
+pub use method::Method;
+pub use probe::{Availability, HostFacts, Probe, probe, probe_with};
+pub use report::DrainReport;
+pub use tree::{DROP_DEADLINE, SpawnOptions, TeardownOptions, Tree};
+pub use verdict::{ParseVerdictError, Verdict};

@@ -1,0 +1,94 @@
+//! `killpg`: what aurae PR 599 does — put the leader in its own process group and
+//! kill the group.
+//!
+//! Teardown: `killpg(pgid, SIGKILL)` (gracefully: SIGTERM + SIGCONT to the group,
+//! wait up to the grace for the leader, then SIGKILL the group if the leader is
+//! still there), then reap the leader only. Known weaknesses, kept on purpose: a
+//! process that left the group (`setsid`, `setpgid`) is never signalled, and the
+//! call returns before the leader's descendants have exited (they are not our
+//! children: nobody here waits for them).
+//!
+//! The group is signalled before the leader is reaped: the zombie leader keeps the
+//! PGID reserved, so the kill cannot hit a recycled group (Bazel issue 11910).
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::held::{HeldLeader, HeldTree, remaining, spawn_group_leader};
+use crate::sys::signal::kill_process_group;
+use crate::tree::{Drained, Driver, TeardownOptions, Wait};
+use crate::{Method, SpawnError, TeardownError};
+
+pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
+    let leader = spawn_group_leader(Method::Killpg, cmd)?;
+    Ok(Box::new(GroupTree { leader }))
+}
+
+/// Sends `sig` to the leader's group; `Ok(false)` if the group is already empty.
+pub(crate) fn signal_group(leader: &HeldLeader, sig: i32) -> Result<bool, TeardownError> {
+    if leader.is_reaped() {
+        // The PGID may have been reused: never signal it again.
+        return Ok(false);
+    }
+    match kill_process_group(leader.pid(), sig) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+        Err(e) => Err(TeardownError::io("signal the process group")(e)),
+    }
+}
+
+/// The group-kill part shared with `killpg-waitpgid`: gracefully or not, ends with
+/// the group SIGKILLed (unless the leader left within the grace). Returns when the
+/// first signal went out, and fills `signalled`/`escalated`.
+pub(crate) fn kill_group(
+    leader: &mut HeldLeader,
+    opts: TeardownOptions,
+    d: &mut Drained,
+) -> Result<Instant, TeardownError> {
+    let start = Instant::now();
+    let mut kill = true;
+    if !opts.grace.is_zero() {
+        signal_group(leader, libc::SIGTERM)?;
+        signal_group(leader, libc::SIGCONT)?;
+        d.signalled += 1;
+        let grace = remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
+        let gone = leader
+            .observe(Wait::For(grace))
+            .map_err(TeardownError::io("wait for the leader"))?;
+        kill = gone.is_none();
+        d.escalated = kill;
+    }
+    if kill && signal_group(leader, libc::SIGKILL)? && opts.grace.is_zero() {
+        d.signalled += 1;
+    }
+    Ok(start)
+}
+
+struct GroupTree {
+    leader: HeldLeader,
+}
+
+impl HeldTree for GroupTree {
+    fn held(&self) -> &HeldLeader {
+        &self.leader
+    }
+
+    fn held_mut(&mut self) -> &mut HeldLeader {
+        &mut self.leader
+    }
+
+    fn drain(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
+        let mut d = Drained {
+            rounds: 1,
+            ..Drained::default()
+        };
+        if self.leader.is_reaped() {
+            d.leader = self.leader.exited();
+            return Ok(d);
+        }
+        let start = kill_group(&mut self.leader, opts, &mut d)?;
+        self.leader.reap_into(start, opts, &mut d)?;
+        d.drain = start.elapsed();
+        Ok(d)
+    }
+}

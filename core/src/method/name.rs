@@ -1,0 +1,85 @@
+//! The [`Method`] enum: names, parsing, and what each one promises.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::errors::ParseMethodError;
+
+/// How a tree is contained at spawn, and how it is killed and drained.
+///
+/// See the crate docs for each method's mechanism and known weakness.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// `kill(leader, SIGKILL)`, wait the leader (tokio `Child::kill`).
+    Leader,
+    /// `killpg(SIGKILL)`, wait the leader (aurae PR 599).
+    Killpg,
+    /// `killpg`, then `waitpid(-pgid)` until `ECHILD` (process-wrap).
+    KillpgWaitpgid,
+    /// group + a subreaper shim: `killpg`, reap until `ECHILD`.
+    Subreaper,
+    /// subreaper shim that walks `/proc` children and kills by identity-checked pidfd.
+    ProcWalk,
+    /// a fresh cgroup v2 leaf: `cgroup.kill`, wait `populated 0`.
+    Cgroup,
+    /// a tiny init that is PID 1 of a new PID namespace: kill the init.
+    Pidns,
+    /// the strongest method this host supports.
+    Auto,
+}
+
+impl Method {
+    /// Every method, weakest first, `auto` last.
+    pub const ALL: [Method; 8] = [
+        Method::Leader,
+        Method::Killpg,
+        Method::KillpgWaitpgid,
+        Method::Subreaper,
+        Method::ProcWalk,
+        Method::Cgroup,
+        Method::Pidns,
+        Method::Auto,
+    ];
+
+    /// The method's name, as parsed and printed: `killpg-waitpgid`, `proc-walk`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Leader => "leader",
+            Method::Killpg => "killpg",
+            Method::KillpgWaitpgid => "killpg-waitpgid",
+            Method::Subreaper => "subreaper",
+            Method::ProcWalk => "proc-walk",
+            Method::Cgroup => "cgroup",
+            Method::Pidns => "pidns",
+            Method::Auto => "auto",
+        }
+    }
+
+    /// True for the methods that hold against every escape (`proc-walk`, `cgroup`,
+    /// `pidns`, `auto`); false for the weak ones kept as negative controls.
+    pub fn is_escape_proof(self) -> bool {
+        matches!(
+            self,
+            Method::ProcWalk | Method::Cgroup | Method::Pidns | Method::Auto
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl FromStr for Method {
+    type Err = ParseMethodError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| ParseMethodError { name: s.to_owned() })
+    }
+}

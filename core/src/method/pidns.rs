@@ -1,0 +1,372 @@
+//! `pidns`: the tree runs under a tiny init that is PID 1 of a new PID namespace.
+//!
+//! Runs in the shim. The shim (the "outer" process) calls
+//! `unshare(CLONE_NEWPID)` — with `CLONE_NEWUSER` and identity uid/gid maps when it
+//! is not root — and forks the init, the namespace's PID 1 (shim code in init
+//! mode, with `PR_SET_PDEATHSIG(SIGKILL)` tied to the outer shim). The init forks
+//! and execs the leader in its own process group and reaps every orphan of the
+//! namespace, relaying the leader's status to the outer shim; the leader's own
+//! zombie is kept until teardown, so `leader_pid()` is not reused meanwhile.
+//!
+//! Teardown: gracefully, the init forwards SIGTERM + SIGCONT to every process of
+//! the namespace (`kill(-1, ..)` from a namespace's init is scoped by the kernel to
+//! that namespace) and reports when it has no children left; after the grace, or
+//! at once, the outer shim SIGKILLs the init. The kernel then SIGKILLs every other
+//! process of the namespace, and the init's `waitpid` returns only once the
+//! namespace is empty. No process can leave a PID namespace.
+//!
+//! The leader's status is the one the init reaped; if the init was killed first,
+//! the kernel's namespace kill is what ended the leader: 128 + SIGKILL.
+//! `leader_pid()` is the leader's PID as this host sees it (found from the init's
+//! children list in the host's `/proc`).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::TeardownError;
+use crate::errors::ShimError;
+use crate::shim::protocol::{Event, LineReader, LineWriter, Next, TeardownRequest};
+use crate::shim::reaper::{Left, Reaper};
+use crate::shim::server::{Setup, errno, send_result, spawn_leader};
+use crate::sys::fd::{PollFd, pipe_cloexec, poll, stdio_to_dev_null};
+use crate::sys::fork::{Forked, fork_single_threaded};
+use crate::sys::ns::unshare_pid_namespace;
+use crate::sys::pidfd::PidFd;
+use crate::sys::prctl::{effective_gid, effective_uid, set_parent_death_signal};
+use crate::sys::signal::{drain_signalfd, kill_all_in_own_pid_namespace, kill_child};
+use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
+use crate::tree::{DROP_DEADLINE, Drained, TeardownOptions};
+
+/// Creates the namespaces (user namespace too when not root). The next fork is
+/// the namespace's PID 1.
+fn enter_namespaces() -> Result<(), String> {
+    let uid = effective_uid();
+    let gid = effective_gid();
+    let user = uid != 0;
+    unshare_pid_namespace(user).map_err(|e| {
+        if user {
+            format!("cannot create a user and PID namespace: {e} (run as root, or allow unprivileged user namespaces: sysctl user.max_user_namespaces > 0)")
+        } else {
+            format!("cannot create a PID namespace: {e} (a seccomp profile or container may forbid unshare)")
+        }
+    })?;
+    if user {
+        let write = |path: &str, text: String| {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
+        };
+        write("/proc/self/setgroups", "deny".into())?;
+        write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+        write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    }
+    Ok(())
+}
+
+/// `teardown-shim probe-pidns`: exit 0 if a PID namespace (and, when not root, a
+/// user namespace) can be created here; else print why and exit 1.
+pub(crate) fn probe_in_shim() -> i32 {
+    if let Err(reason) = enter_namespaces() {
+        println!("{reason}");
+        return 1;
+    }
+    match fork_single_threaded() {
+        Ok(Forked::Child) => std::process::exit(0),
+        Ok(Forked::Parent(pid)) => match wait_exit(Who::Pid(pid), WaitFlags::REAP) {
+            Ok(Some((_, 0))) => 0,
+            other => {
+                println!("the namespace's first process failed: {other:?}");
+                1
+            }
+        },
+        Err(e) => {
+            println!("cannot fork into the new PID namespace: {e}");
+            1
+        }
+    }
+}
+
+/// The outer shim: creates the namespace, forks the init, relays.
+pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
+    let (ievt_r, ievt_w) = pipe_cloexec().map_err(ShimError::io("create the init's event pipe"))?;
+    let (icmd_r, icmd_w) =
+        pipe_cloexec().map_err(ShimError::io("create the init's command pipe"))?;
+    if let Err(reason) = enter_namespaces() {
+        let _ = s.out.send(&Event::Unsupported(reason).encode());
+        return Ok(0);
+    }
+    let init = match fork_single_threaded() {
+        Ok(Forked::Child) => {
+            drop((ievt_r, icmd_w));
+            std::process::exit(run_init(&s, ievt_w, icmd_r));
+        }
+        Ok(Forked::Parent(pid)) => pid,
+        Err(e) => {
+            let _ = s
+                .out
+                .send(&Event::Failed(errno(&e), "fork the namespace's init".into()).encode());
+            return Ok(0);
+        }
+    };
+    drop((ievt_w, icmd_r));
+    let mut ievt = LineReader::new(ievt_r);
+    let mut icmd = LineWriter::new(icmd_w);
+    let init_fd = PidFd::open(init).map_err(ShimError::io("open a pidfd on the init"))?;
+
+    // The init reports the leader's spawn; it reaps nothing until we say "go", so
+    // the leader is still its only child and visible in its children list.
+    match ievt
+        .next(None)
+        .map_err(ShimError::io("read the init's events"))?
+    {
+        Next::Line(l) if l.starts_with("spawned") => {}
+        Next::Line(l) if l.starts_with("spawn-failed") => {
+            let e = l
+                .split(' ')
+                .nth(1)
+                .and_then(|e| e.parse().ok())
+                .unwrap_or(libc::EIO);
+            let _ = s.out.send(&Event::SpawnFailed(e).encode());
+            kill_and_reap(init);
+            return Ok(0);
+        }
+        other => {
+            let _ = s
+                .out
+                .send(&Event::Failed(libc::EIO, format!("start the init: {other:?}")).encode());
+            kill_and_reap(init);
+            return Ok(0);
+        }
+    }
+    let leader_host_pid = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+        .ok()
+        .and_then(|t| {
+            t.split_ascii_whitespace()
+                .next()
+                .and_then(|p| p.parse::<i32>().ok())
+        });
+    let Some(leader_host_pid) = leader_host_pid else {
+        let _ = s
+            .out
+            .send(&Event::Failed(libc::ESRCH, "find the leader's host pid".into()).encode());
+        kill_and_reap(init);
+        return Ok(0);
+    };
+    let _ = s.out.send(&Event::Ready(leader_host_pid).encode());
+    let _ = icmd.send("go\n");
+    stdio_to_dev_null().map_err(ShimError::io("point stdio at /dev/null"))?;
+
+    let mut leader: Option<RawStatus> = None;
+    let mut empty = false;
+    let opts = loop {
+        let (ctl_ready, evt_ready) = {
+            let mut fds = [
+                PollFd::new(s.ctl.as_fd(), libc::POLLIN),
+                PollFd::new(ievt.as_fd(), libc::POLLIN),
+            ];
+            poll(&mut fds, None).map_err(ShimError::io("poll"))?;
+            (fds[0].ready(), fds[1].ready())
+        };
+        if evt_ready && !ievt.is_eof() {
+            ievt.fill()
+                .map_err(ShimError::io("read the init's events"))?;
+            relay(&mut ievt, &mut s.out, &mut leader, &mut empty);
+        }
+        if ctl_ready {
+            s.ctl
+                .fill()
+                .map_err(ShimError::io("read the control pipe"))?;
+        }
+        if let Some(req) = s.ctl.pending().as_deref().and_then(TeardownRequest::parse) {
+            break TeardownOptions {
+                grace: req.grace,
+                deadline: req.deadline,
+            };
+        }
+        if s.ctl.is_eof() {
+            break TeardownOptions {
+                grace: Duration::ZERO,
+                deadline: Some(DROP_DEADLINE),
+            };
+        }
+        if ievt.is_eof() && s.ctl.pending().is_none() {
+            // The init died (it should not): wait for the host's command only.
+            let mut fds = [PollFd::new(s.ctl.as_fd(), libc::POLLIN)];
+            poll(&mut fds, None).map_err(ShimError::io("poll"))?;
+        }
+    };
+    let result = teardown_outer(
+        init,
+        &init_fd,
+        &mut ievt,
+        &mut icmd,
+        &mut s.out,
+        &mut leader,
+        &mut empty,
+        opts,
+    );
+    send_result(&mut s.out, crate::Method::Pidns, result);
+    Ok(0)
+}
+
+/// Relays complete lines from the init: the leader's exit, and "empty".
+fn relay(
+    ievt: &mut LineReader,
+    out: &mut LineWriter,
+    leader: &mut Option<RawStatus>,
+    empty: &mut bool,
+) {
+    while let Some(l) = ievt.pending() {
+        handle_line(&l, out, leader, empty);
+    }
+}
+
+fn handle_line(l: &str, out: &mut LineWriter, leader: &mut Option<RawStatus>, empty: &mut bool) {
+    if let Some(st) = l.strip_prefix("exited ").and_then(|s| s.parse().ok()) {
+        if leader.is_none() {
+            *leader = Some(st);
+            let _ = out.send(&Event::LeaderExited(st).encode());
+        }
+    } else if l == "empty" {
+        *empty = true;
+    }
+}
+
+fn kill_and_reap(init: i32) {
+    let _ = kill_child(init, libc::SIGKILL);
+    let _ = wait_exit(Who::Pid(init), WaitFlags::REAP);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn teardown_outer(
+    init: i32,
+    init_fd: &PidFd,
+    ievt: &mut LineReader,
+    icmd: &mut LineWriter,
+    out: &mut LineWriter,
+    leader: &mut Option<RawStatus>,
+    empty: &mut bool,
+    opts: TeardownOptions,
+) -> Result<Drained, TeardownError> {
+    let start = Instant::now();
+    let deadline = opts.deadline.map(|d| start + d);
+    let mut d = Drained {
+        rounds: 1,
+        signalled: 1,
+        ..Drained::default()
+    };
+    if !opts.grace.is_zero() && !init_fd.has_exited().unwrap_or(true) {
+        *empty = false;
+        let _ = icmd.send("term\n");
+        let grace_end = deadline.map_or(start + opts.grace, |dl| dl.min(start + opts.grace));
+        while !*empty {
+            let left = grace_end.saturating_duration_since(Instant::now());
+            match ievt
+                .next(Some(left))
+                .map_err(TeardownError::io("read the init's events"))?
+            {
+                Next::Line(l) => handle_line(&l, out, leader, empty),
+                Next::Timeout | Next::Eof => break,
+            }
+        }
+        d.escalated = !*empty;
+        d.rounds += u64::from(d.escalated);
+    }
+    // SIGKILL the init: the kernel kills the rest of the namespace, and the init
+    // exits only once the namespace is empty.
+    match kill_child(init, libc::SIGKILL) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+        Err(e) => return Err(TeardownError::io("kill the init")(e)),
+    }
+    let left = deadline.map(|dl| dl.saturating_duration_since(Instant::now()));
+    if !init_fd
+        .wait_exited(left)
+        .map_err(TeardownError::io("wait for the init"))?
+    {
+        return Err(TeardownError::Deadline {
+            elapsed: start.elapsed(),
+            alive: 1,
+        });
+    }
+    wait_exit(Who::Pid(init), WaitFlags::REAP).map_err(TeardownError::io("reap the init"))?;
+    d.reaped = 1;
+    // Whatever the init said before it died.
+    while let Ok(Next::Line(l)) = ievt.next(Some(Duration::ZERO)) {
+        handle_line(&l, out, leader, empty);
+    }
+    d.leader = Some(leader.unwrap_or_else(|| killed_by(libc::SIGKILL)));
+    if leader.is_none() {
+        let _ = out.send(&Event::LeaderExited(killed_by(libc::SIGKILL)).encode());
+    }
+    d.drain = start.elapsed();
+    Ok(d)
+}
+
+/// The init: PID 1 of the namespace.
+fn run_init(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
+    // Die with the outer shim (single-threaded, so its one thread is "the parent").
+    // If it died before this call, the command pipe is at EOF and we exit below.
+    // (getppid() cannot tell: the parent is outside the namespace, it shows 0.)
+    let _ = set_parent_death_signal(libc::SIGKILL);
+    let mut out = LineWriter::new(evt);
+    let mut cmd = LineReader::new(cmd);
+    let leader = match spawn_leader(s) {
+        Ok(c) => c.id() as i32,
+        Err(e) => {
+            let _ = out.send(&format!("spawn-failed {}\n", errno(&e)));
+            return 0;
+        }
+    };
+    let _ = out.send(&format!("spawned {leader}\n"));
+    match cmd.next(None) {
+        Ok(Next::Line(l)) if l == "go" => {}
+        _ => return 1,
+    }
+    let _ = stdio_to_dev_null();
+    let sigfd = s.sigfd.as_fd();
+    // Orphans of the namespace are re-parented to us: reap them all, but keep the
+    // leader's zombie (its PID stays reserved, as with every method) until the
+    // namespace is killed.
+    let mut reaper = Reaper::new(sigfd, leader).in_pid_namespace();
+    let mut reported = false;
+    let mut term = false;
+    loop {
+        // Commands first, also those already buffered: "term" can arrive in the
+        // same read as "go" (a teardown right after the spawn), and no poll would
+        // ever report it again.
+        while let Some(l) = cmd.pending() {
+            if l == "term" {
+                // kill(-1) from a namespace's init reaches exactly the
+                // namespace: the one allowed use.
+                let _ = kill_all_in_own_pid_namespace(libc::SIGTERM);
+                let _ = kill_all_in_own_pid_namespace(libc::SIGCONT);
+                term = true;
+            }
+        }
+        if cmd.is_eof() {
+            return 1;
+        }
+        drain_signalfd(sigfd);
+        let left = reaper.reap_ready(true).unwrap_or(Left::Nothing);
+        if let (Some(st), false) = (reaper.leader_status, reported) {
+            let _ = out.send(&format!("exited {st}\n"));
+            reported = true;
+        }
+        if term && left != Left::Running {
+            let _ = out.send("empty\n");
+            term = false;
+        }
+        let cmd_ready = {
+            let mut fds = [
+                PollFd::new(cmd.as_fd(), libc::POLLIN),
+                PollFd::new(sigfd, libc::POLLIN),
+            ];
+            if poll(&mut fds, None).is_err() {
+                return 1;
+            }
+            fds[0].ready()
+        };
+        if cmd_ready && cmd.fill().is_err() {
+            return 1;
+        }
+    }
+}

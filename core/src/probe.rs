@@ -1,0 +1,259 @@
+//! What this host and this process support.
+//!
+//! Probed once per process and cached: kernel, effective uid, the cgroup2 mount
+//! and this process's cgroup (a test leaf is created and removed to check it is
+//! writable and has `cgroup.kill`), pidfd, subreapers, the shim program, and — by
+//! running the shim in `probe-pidns` mode — whether PID (and, when not root, user)
+//! namespaces can be created. Whether this process ignores SIGCHLD is read
+//! again at every call (see [`HostFacts::sigchld_ignored`]).
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use crate::cgroup2::{Leaf, LeafError, find_mount, own_cgroup, own_dir};
+use crate::{Method, SpawnOptions};
+
+/// Whether a method can run here.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Availability {
+    /// The method can run.
+    Available,
+    /// The method cannot run, and why.
+    Unsupported {
+        /// What is missing and what to do about it.
+        reason: String,
+    },
+}
+
+impl Availability {
+    /// True for [`Availability::Available`].
+    pub fn is_available(&self) -> bool {
+        matches!(self, Availability::Available)
+    }
+}
+
+/// Facts about the host that decide which methods can run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct HostFacts {
+    /// `uname -r`.
+    pub kernel: String,
+    /// Effective uid of this process.
+    pub euid: u32,
+    /// The cgroup2 mount point, if any.
+    pub cgroup2_mount: Option<String>,
+    /// This process's cgroup2 directory, if any.
+    pub own_cgroup: Option<String>,
+    /// Whether pidfd_open works.
+    pub pidfd: bool,
+    /// Whether a child can become a subreaper (PR_SET_CHILD_SUBREAPER).
+    pub subreaper: bool,
+    /// Whether a new user namespace can be created.
+    pub user_namespaces: bool,
+    /// The shim program, if found.
+    pub shim: Option<String>,
+    /// Whether this process's children are reaped by the kernel as they exit
+    /// (`SIGCHLD` ignored or `SA_NOCLDWAIT`), which the in-process methods cannot
+    /// work with. Read at every probe, never cached. (False when absent from an
+    /// older probe's JSON.)
+    #[serde(default)]
+    pub sigchld_ignored: bool,
+}
+
+/// The probe's answer: host facts and every method's availability.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Probe {
+    /// Host facts.
+    pub host: HostFacts,
+    /// Every method in [`Method::ALL`] order, with its availability.
+    pub methods: Vec<(Method, Availability)>,
+    /// What `auto` picks here, if anything.
+    pub auto: Option<Method>,
+}
+
+impl Probe {
+    /// The availability of `method` (`auto`: available if it picks something).
+    pub fn availability(&self, method: Method) -> &Availability {
+        self.methods
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, a)| a)
+            .expect("every method is probed")
+    }
+}
+
+/// Probes this host and process (cached after the first call), finding the shim
+/// program the default way (see [`crate::shim`]), for spawns with the default
+/// options.
+pub fn probe() -> Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    in_this_process(PROBE.get_or_init(|| compute(None, true)).clone())
+}
+
+/// The methods that hold the leader in this process (see [`crate::held`]).
+const IN_PROCESS: [Method; 4] = [
+    Method::Leader,
+    Method::Killpg,
+    Method::KillpgWaitpgid,
+    Method::Cgroup,
+];
+
+/// The cached host probe, adjusted for what this process is doing right now: while
+/// the kernel reaps its children (SIGCHLD ignored), the in-process methods are
+/// unsupported and `auto` picks among the rest.
+fn in_this_process(mut p: Probe) -> Probe {
+    let Some(reason) = crate::held::kernel_reaps_children() else {
+        return p;
+    };
+    p.host.sigchld_ignored = true;
+    for (m, a) in &mut p.methods {
+        if IN_PROCESS.contains(m) {
+            *a = Availability::Unsupported {
+                reason: reason.clone(),
+            };
+        }
+    }
+    p.auto = pick_auto(&p.methods);
+    let auto = auto_availability(p.auto);
+    if let Some((_, a)) = p.methods.iter_mut().find(|(m, _)| *m == Method::Auto) {
+        *a = auto;
+    }
+    p
+}
+
+/// The first method of `auto`'s preference that is available in `methods`.
+fn pick_auto(methods: &[(Method, Availability)]) -> Option<Method> {
+    crate::method::AUTO_PREFERENCE
+        .into_iter()
+        .find(|m| methods.iter().any(|(mm, a)| mm == m && a.is_available()))
+}
+
+fn auto_availability(auto: Option<Method>) -> Availability {
+    match auto {
+        Some(_) => Availability::Available,
+        None => Availability::Unsupported {
+            reason: "none of cgroup, pidns, proc-walk can run here".into(),
+        },
+    }
+}
+
+/// A shim program and its leading arguments.
+type ShimProgram = (PathBuf, Vec<String>);
+
+/// What a probe depends on besides the host: the shim program, and whether
+/// `cgroup` needs it for its watchdog.
+type ProbeKey = (Option<ShimProgram>, bool);
+
+/// [`probe`] for spawns with these options: the shim they name (if any) is the one
+/// probed, and `cgroup` needs it unless [`SpawnOptions::cgroup_watchdog`] is off.
+/// Cached per (shim program, watchdog).
+pub fn probe_with(opts: &SpawnOptions) -> Probe {
+    if opts.shim.is_none() && opts.cgroup_watchdog {
+        return probe();
+    }
+    let key: ProbeKey = (opts.shim.clone(), opts.cgroup_watchdog);
+    static CACHE: Mutex<Vec<(ProbeKey, Probe)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = cache.iter().find(|(k, _)| *k == key) {
+        return in_this_process(p.clone());
+    }
+    let p = compute(key.0.as_ref(), key.1);
+    cache.push((key, p.clone()));
+    in_this_process(p)
+}
+
+fn compute(explicit_shim: Option<&(PathBuf, Vec<String>)>, watchdog: bool) -> Probe {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let euid = crate::sys::prctl::effective_uid();
+    let mount = find_mount().ok().flatten();
+    let own = own_cgroup().ok().flatten();
+    let pidfd = crate::sys::pidfd::supported();
+    let subreaper = crate::sys::prctl::subreaper_supported();
+    let shim = crate::shim::locate(explicit_shim);
+    let children_file =
+        std::path::Path::new(&format!("/proc/self/task/{}/children", std::process::id())).exists();
+
+    let pidns = match &shim {
+        Err(reason) => Err(reason.clone()),
+        Ok((path, args)) => {
+            let out = std::process::Command::new(path)
+                .args(args)
+                .arg("probe-pidns")
+                .output();
+            match out {
+                Ok(o) if o.status.success() => Ok(()),
+                Ok(o) => Err(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+                Err(e) => Err(format!("cannot run the shim {}: {e}", path.display())),
+            }
+        }
+    };
+    let user_namespaces = if euid == 0 {
+        std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+            .is_ok_and(|s| s.trim().parse::<u64>().is_ok_and(|n| n > 0))
+    } else {
+        pidns.is_ok()
+    };
+
+    let shim_needed = |extra: Option<String>| -> Availability {
+        match (&shim, extra) {
+            (Err(reason), _) => Availability::Unsupported {
+                reason: reason.clone(),
+            },
+            (Ok(_), Some(reason)) => Availability::Unsupported { reason },
+            (Ok(_), None) => Availability::Available,
+        }
+    };
+    let no_subreaper = (!subreaper)
+        .then(|| "the kernel has no PR_SET_CHILD_SUBREAPER (needs Linux 3.4)".to_owned());
+    let walk_missing = if !pidfd {
+        Some("pidfd_open does not work here (needs Linux 5.3)".to_owned())
+    } else if !children_file {
+        Some("/proc/<pid>/task/<tid>/children is missing (kernel built without CONFIG_PROC_CHILDREN)".to_owned())
+    } else {
+        no_subreaper.clone()
+    };
+    let cgroup = match own_dir().and_then(|dir| match Leaf::create(&dir) {
+        Ok(_leaf) => Ok(()),
+        Err(LeafError::Unsupported(r)) => Err(r),
+        Err(LeafError::Io(what, e)) => Err(format!("failed to {what}: {e}")),
+    }) {
+        Ok(()) if watchdog => match &shim {
+            Ok(_) => Availability::Available,
+            Err(reason) => Availability::Unsupported {
+                reason: format!("its watchdog needs the shim program: {reason}"),
+            },
+        },
+        Ok(()) => Availability::Available,
+        Err(reason) => Availability::Unsupported { reason },
+    };
+    let methods = vec![
+        (Method::Leader, Availability::Available),
+        (Method::Killpg, Availability::Available),
+        (Method::KillpgWaitpgid, Availability::Available),
+        (Method::Subreaper, shim_needed(no_subreaper)),
+        (Method::ProcWalk, shim_needed(walk_missing)),
+        (Method::Cgroup, cgroup),
+        (Method::Pidns, shim_needed(pidns.err())),
+    ];
+    let auto = pick_auto(&methods);
+    let mut methods = methods;
+    methods.push((Method::Auto, auto_availability(auto)));
+    Probe {
+        host: HostFacts {
+            kernel,
+            euid,
+            cgroup2_mount: mount.map(|m| m.point.display().to_string()),
+            own_cgroup: own,
+            pidfd,
+            subreaper,
+            user_namespaces,
+            shim: shim.ok().map(|(p, _)| p.display().to_string()),
+            sigchld_ignored: false,
+        },
+        methods,
+        auto,
+    }
+}

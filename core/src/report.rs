@@ -1,0 +1,40 @@
+//! The drain report.
+
+use std::time::Duration;
+
+use crate::Method;
+
+/// What a teardown did and how long it took.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DrainReport {
+    /// The method that ran (for `auto`: the one it picked).
+    pub method: Method,
+    /// The method asked for (`auto`, or the same as `method`).
+    pub requested: Method,
+    /// Processes signalled (a group or cgroup kill counts the processes it reached
+    /// where known, else 1).
+    pub signalled: u64,
+    /// Processes reaped by the supervisor (own children and adopted orphans).
+    pub reaped: u64,
+    /// Walk or kill rounds until drained.
+    pub rounds: u64,
+    /// True if the grace ran out and SIGKILL followed SIGTERM.
+    pub escalated: bool,
+    /// Drain latency: first kill signal to drained.
+    #[serde(rename = "drain_us", with = "micros")]
+    pub drain: Duration,
+    /// The leader's exit status as a shell shows it: the exit code, or 128+signal.
+    pub leader_status: Option<i32>,
+}
+
+mod micros {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_micros() as u64)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let us: u64 = serde::Deserialize::deserialize(d)?;
+        Ok(Duration::from_micros(us))
+    }
+}

@@ -1,0 +1,268 @@
+//! The host side of a shim method: spawns the shim in place of the command and
+//! talks to it.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use super::protocol::{Event, LineReader, LineWriter, Next, TeardownRequest};
+use crate::sys::exec::{ExecImage, exec_instead};
+use crate::sys::fd::pipe_cloexec;
+use crate::sys::wait::RawStatus;
+use crate::tree::{Drained, Driver, SpawnOptions, TeardownOptions, Wait};
+use crate::{DrainReport, Method, SpawnError, TeardownError};
+
+/// A tree contained by a shim process.
+pub(crate) struct ShimTree {
+    shim: Child,
+    ctl: Option<LineWriter>,
+    evt: LineReader,
+    leader_pid: u32,
+    leader: Option<RawStatus>,
+    /// Set when the shim has exited: the stored outcome for repeated calls.
+    finished: Option<Finished>,
+}
+
+#[derive(Clone, Debug)]
+enum Finished {
+    Drained(Drained),
+    Deadline(Duration, usize),
+    Broken(String),
+}
+
+impl ShimTree {
+    pub(crate) fn spawn(
+        method: Method,
+        cmd: &mut Command,
+        opts: &SpawnOptions,
+    ) -> Result<ShimTree, SpawnError> {
+        let (shim_path, lead) = super::locate(opts.shim.as_ref())
+            .map_err(|reason| SpawnError::Unsupported { method, reason })?;
+        let (ctl_r, ctl_w) =
+            pipe_cloexec().map_err(SpawnError::setup("the shim's control pipe"))?;
+        let (evt_r, evt_w) = pipe_cloexec().map_err(SpawnError::setup("the shim's event pipe"))?;
+
+        let mut argv = vec![cstring(shim_path.as_os_str())?];
+        for a in &lead {
+            argv.push(cstring(OsStr::new(a))?);
+        }
+        argv.push(cstring(OsStr::new(method.name()))?);
+        argv.push(cstring(OsStr::new(&ctl_r.as_raw_fd().to_string()))?);
+        argv.push(cstring(OsStr::new(&evt_w.as_raw_fd().to_string()))?);
+        argv.push(cstring(OsStr::new("--"))?);
+        argv.push(cstring(cmd.get_program())?);
+        for a in cmd.get_args() {
+            argv.push(cstring(a)?);
+        }
+        let image = ExecImage {
+            path: cstring(shim_path.as_os_str())?,
+            argv,
+            envp: environment(cmd, opts.clear_env)?,
+        };
+        exec_instead(cmd, image, vec![ctl_r.as_raw_fd(), evt_w.as_raw_fd()]);
+
+        let shim = cmd
+            .spawn()
+            .map_err(SpawnError::spawn(format!("shim {}", shim_path.display())))?;
+        drop(ctl_r);
+        drop(evt_w);
+        let mut tree = ShimTree {
+            shim,
+            ctl: Some(LineWriter::new(ctl_w)),
+            evt: LineReader::new(evt_r),
+            leader_pid: 0,
+            leader: None,
+            finished: None,
+        };
+        loop {
+            let failure = match tree.evt.next(None) {
+                Ok(Next::Line(l)) => match Event::parse(&l) {
+                    Some(Event::Ready(pid)) => {
+                        tree.leader_pid = pid as u32;
+                        return Ok(tree);
+                    }
+                    Some(Event::SpawnFailed(errno)) => SpawnError::Spawn {
+                        what: format!("{:?}", cmd.get_program()),
+                        source: io::Error::from_raw_os_error(errno),
+                    },
+                    Some(Event::Unsupported(reason)) => SpawnError::Unsupported { method, reason },
+                    Some(Event::Failed(errno, what)) => SpawnError::Setup {
+                        what,
+                        source: io::Error::from_raw_os_error(errno),
+                    },
+                    _ => continue,
+                },
+                Ok(Next::Timeout) => continue,
+                Ok(Next::Eof) => SpawnError::Setup {
+                    what: format!("the shim {}", shim_path.display()),
+                    source: io::Error::other("it exited before reporting ready"),
+                },
+                Err(e) => SpawnError::Setup {
+                    what: "reading the shim's events".into(),
+                    source: e,
+                },
+            };
+            tree.ctl = None;
+            let _ = tree.shim.wait();
+            tree.finished = Some(Finished::Broken("spawn failed".into()));
+            return Err(failure);
+        }
+    }
+
+    fn shim_gone(&mut self, during: &str) -> Finished {
+        self.ctl = None;
+        let status = self
+            .shim
+            .wait()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|e| e.to_string());
+        Finished::Broken(format!("the shim exited {during} ({status})"))
+    }
+
+    fn outcome(f: &Finished) -> Result<Drained, TeardownError> {
+        match f {
+            Finished::Drained(d) => Ok(d.clone()),
+            Finished::Deadline(elapsed, alive) => Err(TeardownError::Deadline {
+                elapsed: *elapsed,
+                alive: *alive,
+            }),
+            Finished::Broken(what) => Err(TeardownError::Io {
+                what: what.clone(),
+                source: io::Error::from(io::ErrorKind::BrokenPipe),
+            }),
+        }
+    }
+}
+
+impl Driver for ShimTree {
+    fn leader_pid(&self) -> u32 {
+        self.leader_pid
+    }
+
+    fn child(&mut self) -> &mut Child {
+        &mut self.shim
+    }
+
+    fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
+        if self.leader.is_some() || self.finished.is_some() {
+            return Ok(self.leader);
+        }
+        let timeout = match wait {
+            Wait::NoHang => Some(Duration::ZERO),
+            Wait::For(t) => Some(t),
+            Wait::Forever => None,
+        };
+        let end = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let left = end.map(|e| e.saturating_duration_since(std::time::Instant::now()));
+            match self.evt.next(left)? {
+                Next::Line(l) => {
+                    if let Some(Event::LeaderExited(s)) = Event::parse(&l) {
+                        self.leader = Some(s);
+                        return Ok(Some(s));
+                    }
+                }
+                Next::Timeout => return Ok(None),
+                Next::Eof => {
+                    let f = self.shim_gone("while the leader ran");
+                    self.finished = Some(f);
+                    return Err(io::Error::other("the shim exited while the leader ran"));
+                }
+            }
+        }
+    }
+
+    fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
+        if let Some(f) = &self.finished {
+            return Self::outcome(f);
+        }
+        let req = TeardownRequest {
+            grace: opts.grace,
+            deadline: opts.deadline,
+        };
+        if let Some(ctl) = &mut self.ctl {
+            // If the shim is gone the write fails; whatever it said is still in the
+            // event pipe, read below.
+            let _ = ctl.send(&req.encode());
+        }
+        let f = loop {
+            match self.evt.next(None) {
+                Ok(Next::Line(l)) => match Event::parse(&l) {
+                    Some(Event::LeaderExited(s)) => self.leader = Some(s),
+                    Some(Event::Drained(json)) => {
+                        self.ctl = None;
+                        let _ = self.shim.wait();
+                        match serde_json::from_str::<DrainReport>(&json) {
+                            Ok(r) => {
+                                break Finished::Drained(Drained {
+                                    signalled: r.signalled,
+                                    reaped: r.reaped,
+                                    rounds: r.rounds,
+                                    escalated: r.escalated,
+                                    drain: r.drain,
+                                    leader: self.leader,
+                                });
+                            }
+                            Err(e) => {
+                                break Finished::Broken(format!("the shim sent a bad report: {e}"));
+                            }
+                        }
+                    }
+                    Some(Event::Deadline(us, alive)) => {
+                        self.ctl = None;
+                        let _ = self.shim.wait();
+                        break Finished::Deadline(Duration::from_micros(us), alive as usize);
+                    }
+                    Some(Event::Failed(errno, what)) => {
+                        self.ctl = None;
+                        let _ = self.shim.wait();
+                        let e = io::Error::from_raw_os_error(errno);
+                        break Finished::Broken(format!("the shim failed to {what}: {e}"));
+                    }
+                    _ => {}
+                },
+                Ok(Next::Timeout) => {}
+                Ok(Next::Eof) => break self.shim_gone("during teardown"),
+                Err(e) => break Finished::Broken(format!("reading the shim's events: {e}")),
+            }
+        };
+        let out = Self::outcome(&f);
+        self.finished = Some(f);
+        out
+    }
+}
+
+fn cstring(s: &OsStr) -> Result<CString, SpawnError> {
+    CString::new(s.as_bytes()).map_err(|_| SpawnError::Spawn {
+        what: format!("{s:?}"),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "argument contains a NUL byte"),
+    })
+}
+
+/// The environment the command would get: this process's (unless `clear`), with
+/// the command's `env`/`env_remove` applied.
+fn environment(cmd: &Command, clear: bool) -> Result<Vec<CString>, SpawnError> {
+    let mut env: BTreeMap<OsString, OsString> = if clear {
+        BTreeMap::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => env.insert(k.to_owned(), v.to_owned()),
+            None => env.remove(k),
+        };
+    }
+    env.into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            cstring(OsStr::from_bytes(&kv))
+        })
+        .collect()
+}

@@ -1,0 +1,140 @@
+//! `pre_exec` hooks: code that runs in the forked child between `fork` and `exec`.
+//!
+//! Everything here runs in a copy of a possibly multithreaded process, so it only
+//! makes async-signal-safe calls (`fcntl`, `write`, `sigaction`, `execve`) on data
+//! prepared beforehand in the parent: no allocation, no locks.
+//!
+//! std has already applied the `Command`'s stdio, working directory, uid/gid,
+//! process group and signal-mask reset when these hooks run; hooks run in the order
+//! they were added, after any the caller added.
+
+use std::ffi::{CString, c_char};
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use super::signal::SavedAction;
+
+/// A program image to `execve` in place of the `Command`'s own program.
+pub(crate) struct ExecImage {
+    /// Path of the executable (not searched in `PATH`).
+    pub path: CString,
+    /// `argv`, including `argv[0]`.
+    pub argv: Vec<CString>,
+    /// `envp`, as `KEY=VALUE` strings.
+    pub envp: Vec<CString>,
+}
+
+/// An [`ExecImage`] with its pointer arrays built, ready for `execve` in the child.
+struct Prepared {
+    image: ExecImage,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+    inherit: Vec<RawFd>,
+}
+
+// SAFETY: the raw pointers point into the heap buffers of the CStrings owned by
+// `image`, which move with the struct and are never mutated; they are only read in
+// the forked child.
+unsafe impl Send for Prepared {}
+// SAFETY: as above; shared access only reads.
+unsafe impl Sync for Prepared {}
+
+/// Makes `cmd` exec `image` instead of its own program, after std has set up the
+/// child (stdio, cwd, ids, group), with the descriptors `inherit` left open across
+/// the exec. If the `execve` fails, `spawn` fails with its errno.
+pub(crate) fn exec_instead(cmd: &mut Command, image: ExecImage, inherit: Vec<RawFd>) {
+    let mut argv: Vec<*const c_char> = image.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const c_char> = image.envp.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let prepared = Prepared {
+        image,
+        argv,
+        envp,
+        inherit,
+    };
+    let hook = move || -> io::Result<()> {
+        let p = &prepared;
+        for &fd in &p.inherit {
+            // SAFETY: async-signal-safe fcntl on a descriptor the parent keeps open
+            // until spawn returns.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        // SAFETY: async-signal-safe execve; path, argv and envp are NUL-terminated
+        // strings and NULL-terminated arrays prepared before the fork.
+        unsafe { libc::execve(p.image.path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
+        Err(io::Error::last_os_error())
+    };
+    // SAFETY: the hook only makes async-signal-safe calls on pre-built data.
+    unsafe { cmd.pre_exec(hook) };
+}
+
+/// Makes the child keep the descriptors `fds` open across its `exec` (they stay
+/// close-on-exec in this process, so no other child inherits them): how the
+/// `cgroup` method hands its watchdog the arm pipe and the leaf directory.
+pub(crate) fn keep_open_across_exec(cmd: &mut Command, fds: Vec<RawFd>) {
+    let hook = move || -> io::Result<()> {
+        for &fd in &fds {
+            // SAFETY: async-signal-safe fcntl on a descriptor the parent keeps open
+            // until spawn returns.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls fcntl(2) on pre-built data.
+    unsafe { cmd.pre_exec(hook) };
+}
+
+/// Makes the child write `bytes` to the open descriptor `fd` before it execs (the
+/// `cgroup` method writes "0" to the leaf's `cgroup.procs`: the child joins the
+/// cgroup before running any code of its own). A failed or short write fails
+/// `spawn` with its errno.
+pub(crate) fn write_before_exec(cmd: &mut Command, fd: RawFd, bytes: &'static [u8]) {
+    let hook = move || -> io::Result<()> {
+        // SAFETY: async-signal-safe write of a static buffer to a descriptor the
+        // parent keeps open until spawn returns.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n as usize != bytes.len() {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls write(2).
+    unsafe { cmd.pre_exec(hook) };
+}
+
+/// Makes the child restore signal dispositions saved earlier, before it execs (the
+/// shim changes SIGCHLD for itself; the leader must get what the caller had).
+pub(crate) fn restore_before_exec(cmd: &mut Command, saved: Vec<SavedAction>) {
+    let hook = move || -> io::Result<()> {
+        for s in &saved {
+            s.restore()?;
+        }
+        // The shim blocks SIGCHLD for its signalfd, and a forked child inherits the
+        // mask (std's spawn does not reset it in this path): unblock everything, as
+        // the host's own spawn gave the shim an empty mask.
+        let mut empty = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: sigemptyset on a local set; sigprocmask on this (only) thread of
+        // the forked child; both are async-signal-safe.
+        let rc = unsafe {
+            libc::sigemptyset(empty.as_mut_ptr());
+            libc::sigprocmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls sigaction(2) and sigprocmask(2) on pre-built or
+    // local structs, which are async-signal-safe.
+    unsafe { cmd.pre_exec(hook) };
+}

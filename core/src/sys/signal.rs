@@ -1,0 +1,139 @@
+//! Signals: `kill(2)`, `sigaction(2)`, `sigprocmask(2)`, `signalfd(2)`.
+//!
+//! # References
+//! <https://man7.org/linux/man-pages/man2/kill.2.html>
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use super::cvt;
+
+/// `kill(pid, sig)`—Sends a signal to one process by PID. Only for a PID that
+/// cannot have been reused: an unreaped child of this process.
+pub(crate) fn kill_child(pid: i32, sig: i32) -> io::Result<()> {
+    debug_assert!(pid > 0);
+    // SAFETY: plain syscall with integer arguments; pid > 0 targets one process.
+    cvt(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// `kill(-pgid, sig)`—Sends a signal to every process in a group. Only for a group
+/// whose leader is an unreaped child of this process (so the PGID is not reused).
+pub(crate) fn kill_process_group(pgid: i32, sig: i32) -> io::Result<()> {
+    debug_assert!(pgid > 1);
+    // SAFETY: plain syscall; -pgid (< -1) targets exactly that group.
+    cvt(unsafe { libc::kill(-pgid, sig) }).map(drop)
+}
+
+/// `kill(-1, sig)`—Sends a signal to every process this process may signal except
+/// itself. Only ever called by the init of a private PID namespace, where the kernel
+/// scopes `-1` to that namespace: it never reaches outside the tree.
+pub(crate) fn kill_all_in_own_pid_namespace(sig: i32) -> io::Result<()> {
+    // SAFETY: plain syscall. The caller is PID 1 of a namespace created for the
+    // tree (checked below), so -1 means "every process of the namespace".
+    if unsafe { libc::getpid() } != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "kill(-1) outside a private pid namespace",
+        ));
+    }
+    // SAFETY: see above.
+    match cvt(unsafe { libc::kill(-1, sig) }) {
+        Ok(_) => Ok(()),
+        // Nobody else left in the namespace.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A saved signal disposition, to restore in a child before it execs.
+#[derive(Clone, Copy)]
+pub(crate) struct SavedAction {
+    sig: i32,
+    action: libc::sigaction,
+}
+
+impl SavedAction {
+    /// `sigaction(sig, NULL, &old)`—Reads the current disposition of `sig`.
+    pub(crate) fn get(sig: i32) -> io::Result<SavedAction> {
+        let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: a NULL new action only reads the old one into `old`.
+        cvt(unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) })?;
+        // SAFETY: filled by the kernel (or zeroed).
+        Ok(SavedAction {
+            sig,
+            action: unsafe { old.assume_init() },
+        })
+    }
+
+    /// `sigaction(sig, &saved, NULL)`—Puts the saved disposition back.
+    /// Async-signal-safe (usable in a `pre_exec` hook).
+    pub(crate) fn restore(&self) -> io::Result<()> {
+        // SAFETY: `action` came from sigaction for this very signal.
+        cvt(unsafe { libc::sigaction(self.sig, &self.action, std::ptr::null_mut()) }).map(drop)
+    }
+}
+
+/// `sigaction(SIGCHLD, NULL, &old)`—Whether the kernel reaps this process's
+/// children as they exit: `SIGCHLD` is `SIG_IGN` (inherited across `fork` and
+/// `exec`) or has `SA_NOCLDWAIT`. Such a child never stays a zombie, so its exit
+/// status is lost and its PID (and process group) can be recycled at once.
+pub(crate) fn children_reaped_by_kernel() -> io::Result<bool> {
+    let saved = SavedAction::get(libc::SIGCHLD)?;
+    Ok(saved.action.sa_sigaction == libc::SIG_IGN
+        || saved.action.sa_flags & libc::SA_NOCLDWAIT != 0)
+}
+
+/// `signal(sig, SIG_DFL)`—Resets `sig` to its default action.
+pub(crate) fn set_default(sig: i32) -> io::Result<()> {
+    set_handler(sig, libc::SIG_DFL)
+}
+
+fn set_handler(sig: i32, handler: libc::sighandler_t) -> io::Result<()> {
+    let mut act = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a zeroed sigaction with an empty mask and a SIG_DFL/SIG_IGN handler
+    // is a valid argument.
+    unsafe {
+        let p = act.as_mut_ptr();
+        (*p).sa_sigaction = handler;
+        libc::sigemptyset(&mut (*p).sa_mask);
+        cvt(libc::sigaction(sig, p, std::ptr::null_mut()))?;
+    }
+    Ok(())
+}
+
+/// Blocks `SIGCHLD` and returns a non-blocking, close-on-exec `signalfd` for it:
+/// the single-threaded shim's way to wait for "a child changed state" together
+/// with its pipes in one `poll`.
+pub(crate) fn sigchld_fd() -> io::Result<OwnedFd> {
+    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: sigset manipulation on a local set; sigprocmask on this (single)
+    // thread; signalfd creates a new fd we own.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGCHLD);
+        cvt(libc::sigprocmask(
+            libc::SIG_BLOCK,
+            set.as_ptr(),
+            std::ptr::null_mut(),
+        ))?;
+        let fd = cvt(libc::signalfd(
+            -1,
+            set.as_ptr(),
+            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+        ))?;
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Reads and discards every queued signal from a non-blocking signalfd.
+pub(crate) fn drain_signalfd(fd: BorrowedFd<'_>) {
+    let mut buf = [0u8; 128 * 8];
+    loop {
+        // SAFETY: reading into a local buffer of the stated length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return;
+        }
+    }
+}

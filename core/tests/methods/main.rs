@@ -1,0 +1,11 @@
+//! Integration tests for every teardown method against the trees that break
+//! naive supervisors. Liveness is judged by identity `(pid, start time)` from
+//! `/proc`, never by `kill(pid, 0)`.
+
+mod api;
+mod cases;
+mod host_death;
+mod shapes;
+mod support;
+mod unsupported;
+mod watchdog;

@@ -1,0 +1,145 @@
+//! Trials per second on random trees: `N` trees from [`teardown_harness::prop`]
+//! (default parameters, ≤ 16 nodes), generated from a seed, run as real trials
+//! with `J` threads.
+//!
+//! ```sh
+//! cargo run --release -p teardown-harness --example trial-rate -- \
+//!     --trials 500 --jobs 2 --seed 1 --method auto
+//! # one fixed tree instead of random ones (e.g. 16 nodes), one trial at a time
+//! cargo run --release -p teardown-harness --example trial-rate -- \
+//!     --trials 100 --jobs 1 --spec 'pause [15*fork: pause]'
+//! # where the time goes: the warden's phase timings, summed
+//! TEARDOWN_TRACE=1 cargo run ... 2> phases.txt
+//! ```
+//!
+//! Prints the rate, the verdicts, the mean, median and 90th percentile trial
+//! time, and the mean drain latency.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use teardown::Method;
+use teardown_harness::prop::any_tree_spec;
+use teardown_harness::spec::TreeSpec;
+use teardown_harness::trial::{Supervisor, Trial, run_trial};
+
+struct Args {
+    trials: usize,
+    jobs: usize,
+    seed: u64,
+    method: Method,
+    spec: Option<TreeSpec>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        trials: 500,
+        jobs: 2,
+        seed: 1,
+        method: Method::Auto,
+        spec: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| usage(&flag));
+        match flag.as_str() {
+            "--trials" => a.trials = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--jobs" => a.jobs = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--seed" => a.seed = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--method" => a.method = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--spec" => a.spec = Some(value.parse().unwrap_or_else(|_| usage(&flag))),
+            _ => usage(&flag),
+        }
+    }
+    a.jobs = a.jobs.max(1);
+    a
+}
+
+fn usage(flag: &str) -> ! {
+    eprintln!(
+        "trial-rate: bad {flag}; usage: [--trials N] [--jobs J] [--seed S] [--method M] [--spec SPEC]"
+    );
+    std::process::exit(2)
+}
+
+/// `n` random trees, the same for the same seed.
+fn trees(n: usize, seed: u64) -> Vec<TreeSpec> {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let strategy = any_tree_spec();
+    (0..n)
+        .map(|_| strategy.new_tree(&mut runner).expect("a tree").current())
+        .collect()
+}
+
+fn main() {
+    let args = parse_args();
+    let specs = match &args.spec {
+        Some(spec) => vec![spec.clone(); args.trials],
+        None => trees(args.trials, args.seed),
+    };
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(specs.len()));
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..args.jobs {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(spec) = specs.get(i) else { break };
+                    let mut t = Trial::new(Supervisor::Method(args.method), spec.clone());
+                    t.grace = Duration::from_millis(100);
+                    let o = run_trial(&t);
+                    results.lock().unwrap().push((i, o));
+                }
+            });
+        }
+    });
+    let wall = start.elapsed();
+    let results = results.into_inner().unwrap();
+    let mut verdicts: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, o) in &results {
+        *verdicts.entry(o.verdict.to_string()).or_default() += 1;
+        if o.verdict != teardown::Verdict::Clean {
+            let mut t = Trial::new(Supervisor::Method(args.method), specs[*i].clone());
+            t.grace = Duration::from_millis(100);
+            eprintln!("{}: {}", o.verdict, teardown_harness::replay::line(&t));
+        }
+    }
+    let n = results.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&teardown_harness::trial::TrialOutcome) -> f64| {
+        results.iter().map(|(_, o)| f(o)).sum::<f64>() / n
+    };
+    let nodes: f64 = specs.iter().map(|s| f64::from(s.node_count())).sum::<f64>() / n;
+    println!(
+        "{} trials, {} jobs, seed {}, method {}: {:.2}s wall, {:.1} trials/s",
+        results.len(),
+        args.jobs,
+        args.seed,
+        args.method,
+        wall.as_secs_f64(),
+        n / wall.as_secs_f64()
+    );
+    let mut times: Vec<f64> = results
+        .iter()
+        .map(|(_, o)| o.elapsed.as_secs_f64() * 1e3)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times.get(((times.len() as f64 - 1.0) * q).round() as usize);
+    println!(
+        "mean nodes {:.1}; trial mean {:.1}ms, median {:.1}ms, p90 {:.1}ms; mean drain {:.2}ms; \
+         verdicts {:?}",
+        nodes,
+        mean(&|o| o.elapsed.as_secs_f64() * 1e3),
+        at(0.5).copied().unwrap_or(0.0),
+        at(0.9).copied().unwrap_or(0.0),
+        mean(&|o| o.drain.map_or(0.0, |d| d.as_secs_f64() * 1e3)),
+        verdicts
+    );
+}

@@ -1,0 +1,231 @@
+//! `teardown run`: a supervisor usable like tini or `timeout`.
+//!
+//! One thread, one loop: SIGTERM, SIGINT and SIGHUP are blocked and read from a
+//! `signalfd`; the leader's exit is a pidfd becoming readable; the timeout is the
+//! `poll(2)` timeout. Whichever comes first starts the teardown, which returns only
+//! when the tree is drained.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, ExitStatus};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use teardown::{Method, SpawnError, SpawnOptions, TeardownOptions, Tree};
+use teardown_harness::wire::RunReport;
+
+use super::{Fail, chain, duration};
+
+const HELP: &str = "\
+Exit status:
+  the leader's exit code, or 128+N if it was killed by signal N (after the whole tree
+  is drained, whatever ended it: the leader's own exit, SIGTERM/SIGINT/SIGHUP, or
+  --timeout);
+  124  --timeout expired (as coreutils timeout);
+  125  teardown run itself failed (teardown error; the reason is on stderr);
+  126  CMD could not be executed;  127  CMD was not found;
+  2    bad usage, or the method is unsupported on this host (the reason is on stderr,
+       and --report gets {\"unsupported\": \"reason\"}).
+
+Signals: SIGTERM, SIGINT and SIGHUP start the teardown; the command starts with
+an empty signal mask. Started with SIGCHLD ignored (SIG_IGN survives exec), run
+takes SIGCHLD back for itself and gives the command the ignored SIGCHLD it would
+have had.
+
+Report (--report FILE): one JSON line, the drain report
+  {\"method\":\"cgroup\",\"requested\":\"auto\",\"signalled\":3,\"reaped\":3,\"rounds\":1,
+   \"escalated\":false,\"drain_us\":812,\"leader_status\":143}
+or {\"unsupported\": \"...\"} or {\"error\": \"...\"}.
+
+Examples:
+  teardown run -- sh -c 'sleep 100 & sleep 100'       Ctrl-C (or SIGTERM) tears down both sleeps
+  teardown run --timeout 5s --grace 1s -- make test   SIGTERM at 5 s, SIGKILL 1 s later, exit 124
+  teardown run --method cgroup --report r.json -- ./server";
+
+/// Run CMD as a contained process tree; on SIGTERM/SIGINT/SIGHUP, on --timeout, or
+/// when CMD exits, tear the whole tree down (SIGTERM, then SIGKILL after the grace),
+/// and exit only when every process is gone and reaped.
+#[derive(Debug, clap::Args)]
+#[command(after_help = HELP)]
+pub struct RunArgs {
+    /// The teardown method (see `teardown probe`).
+    #[arg(long, default_value = "auto")]
+    method: Method,
+    /// Time between SIGTERM and SIGKILL (0s: SIGKILL at once).
+    #[arg(long, value_parser = duration::parse, default_value = "2s")]
+    grace: Duration,
+    /// Tear down after this long (e.g. 500ms, 30s, 5m).
+    #[arg(long, value_parser = duration::parse)]
+    timeout: Option<Duration>,
+    /// Write the drain report here as JSON.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// The command and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    command: Vec<String>,
+}
+
+/// What started the teardown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Signal(i32),
+    Timeout,
+    LeaderExit,
+}
+
+pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
+    let mut report = match &args.report {
+        Some(p) => Some(File::create(p).map_err(|e| {
+            Fail::usage(format!("cannot write the report to {}: {e}", p.display()))
+        })?),
+        None => None,
+    };
+    let mut write_report = |r: &RunReport| {
+        if let Some(f) = report.as_mut()
+            && let Err(e) = f.write_all(r.to_line().as_bytes()).and_then(|()| f.flush())
+        {
+            eprintln!("teardown run: cannot write the report: {e}");
+        }
+    };
+
+    // Block the signals we forward before the tree exists, and read them from a
+    // signalfd; the leader starts with an empty mask (see below).
+    let mut forwarded = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        forwarded.add(s);
+    }
+    forwarded
+        .thread_block()
+        .map_err(|e| Fail::usage(format!("cannot block signals: {e}")))?;
+    let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Fail::usage(format!("cannot create a signalfd: {e}")))?;
+
+    let mut cmd = Command::new(&args.command[0]);
+    cmd.args(&args.command[1..]);
+    teardown_harness::sys::unblock_signals_in_child(&mut cmd);
+    teardown_harness::sys::take_sigchld_for_supervisor(&mut cmd)
+        .map_err(|e| Fail::usage(format!("cannot reset SIGCHLD: {e}")))?;
+    let mut opts = SpawnOptions::default();
+    if let Ok(me) = std::env::current_exe() {
+        opts = opts.with_shim(me, vec!["__shim".to_owned()]);
+    }
+    let started = Instant::now();
+    let mut tree = match args.method.spawn_with(&mut cmd, &opts) {
+        Ok(t) => t,
+        Err(e) => return Err(spawn_failure(&e, &args.command[0], &mut write_report)),
+    };
+
+    let cause = wait_for_cause(&tree, &signals, args.timeout.map(|t| started + t))
+        .map_err(|e| failure(format!("waiting: {e}"), &mut write_report))?;
+    let own_exit = if cause == Cause::LeaderExit {
+        tree.wait_leader().ok()
+    } else {
+        None
+    };
+
+    let mut topts = TeardownOptions::default();
+    topts.grace = args.grace;
+    let drained = tree
+        .teardown_with(topts)
+        .map_err(|e| failure(chain(&e), &mut write_report))?;
+    write_report(&RunReport::Drained(drained.clone()));
+
+    let status = drained.leader_status.or(own_exit.map(shell_status));
+    Ok(match (cause, status) {
+        (Cause::Timeout, _) => ExitCode::from(124),
+        (_, Some(s)) => ExitCode::from(s.clamp(0, 255) as u8),
+        (Cause::Signal(sig), None) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        (Cause::LeaderExit, None) => ExitCode::from(125),
+    })
+}
+
+/// The status a shell shows: the exit code, or 128+signal.
+fn shell_status(st: ExitStatus) -> i32 {
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+fn failure(reason: String, write_report: &mut impl FnMut(&RunReport)) -> Fail {
+    write_report(&RunReport::Failed {
+        error: reason.clone(),
+    });
+    Fail { code: 125, reason }
+}
+
+fn spawn_failure(e: &SpawnError, program: &str, write_report: &mut impl FnMut(&RunReport)) -> Fail {
+    match e {
+        SpawnError::Unsupported { .. } => {
+            write_report(&RunReport::Unsupported {
+                unsupported: e.to_string(),
+            });
+            Fail::usage(e)
+        }
+        SpawnError::Spawn { source, .. } => {
+            let reason = format!("cannot run {program}: {source}");
+            write_report(&RunReport::Failed {
+                error: reason.clone(),
+            });
+            let code = match source.kind() {
+                io::ErrorKind::NotFound => 127,
+                _ => 126,
+            };
+            Fail { code, reason }
+        }
+        SpawnError::Setup { .. } => failure(chain(e), write_report),
+    }
+}
+
+/// Waits for the first of: a forwarded signal, the leader's exit, the deadline.
+fn wait_for_cause(tree: &Tree, signals: &SignalFd, deadline: Option<Instant>) -> io::Result<Cause> {
+    // A pidfd for the leader: readable once it has exited (whoever its parent is,
+    // the core or its shim). Opened while the leader cannot have been reaped yet
+    // by anyone but its parent; if it is already gone, it has exited.
+    let leader: Option<OwnedFd> = rustix::process::Pid::from_raw(tree.leader_pid() as i32)
+        .and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        });
+    let Some(leader) = leader else {
+        return Ok(Cause::LeaderExit);
+    };
+    loop {
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(Cause::Timeout);
+                }
+                Some(Timespec::try_from(left).unwrap_or(Timespec {
+                    tv_sec: 3600,
+                    tv_nsec: 0,
+                }))
+            }
+            None => None,
+        };
+        let mut fds = [
+            PollFd::new(signals, PollFlags::IN),
+            PollFd::new(&leader, PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        if !fds[0].revents().is_empty()
+            && let Ok(Some(info)) = signals.read_signal()
+        {
+            return Ok(Cause::Signal(info.ssi_signo as i32));
+        }
+        if !fds[1].revents().is_empty() {
+            return Ok(Cause::LeaderExit);
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The fuzz targets' oracles, as library code so that `fuzz/fuzz_targets/*.rs`
+//! are one-liners and every finding becomes a plain regression test calling the
+//! same function (`harness/tests/spec/fuzz.rs`).
+//!
+//! Each function panics when a property is broken; that is how libFuzzer sees a
+//! finding. See `fuzz/README.md` for running the targets.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use teardown::{Method, Verdict};
+
+use crate::spec::{
+    ChildSpec, End, Limits, MAX_NESTING, NodeSpec, SpawnKind, SpecStats, Trait, TreeSpec,
+};
+use crate::trial::{Supervisor, Trial, run_trial};
+
+/// Target `spec_text`: any bytes → the parser.
+///
+/// * Parsing never panics, with the default limits or with none.
+/// * An error's byte offset lies within the input, on a char boundary, and its
+///   message starts with `spec: `.
+/// * Whatever parses prints to text that parses to the same spec, and printing
+///   that spec again gives the same text (the canonical form is a fixed point).
+/// * Whatever parses with the default limits is within them, by an independent
+///   count ([`assert_within`]).
+///
+/// Bytes that are not UTF-8 are read lossily (`U+FFFD`), so they still reach
+/// the parser.
+pub fn spec_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for (limits, within) in [(Limits::default(), true), (Limits::unlimited(), false)] {
+        match TreeSpec::parse_with(&text, &limits) {
+            Ok(spec) => {
+                let printed = spec.to_string();
+                let again = TreeSpec::parse_with(&printed, &limits)
+                    .unwrap_or_else(|e| panic!("{printed:?} does not parse back: {e}"));
+                assert_eq!(again, spec, "{printed:?} parses to another spec");
+                assert_eq!(again.to_string(), printed, "printing is not a fixed point");
+                if within {
+                    assert_within(&spec, &limits);
+                }
+            }
+            Err(err) => {
+                let message = err.to_string();
+                assert!(message.starts_with("spec: "), "{message}");
+                if let Some(at) = err.offset() {
+                    assert!(at <= text.len(), "offset {at} past the end: {message}");
+                    assert!(text.is_char_boundary(at), "offset {at} inside a char");
+                }
+            }
+        }
+    }
+}
+
+/// Target `spec_limits`: a structure-aware spec (`arbitrary`) → the limit
+/// checker and the text form.
+///
+/// * A spec [`Limits::default`] accepts is within every documented bound, by an
+///   independent count over the expanded tree ([`assert_within`]), and its
+///   text parses back to it.
+/// * A spec it refuses is refused by the parser too, when printed.
+pub fn spec_limits(spec: &TreeSpec) {
+    let limits = Limits::default();
+    match limits.check(spec) {
+        Ok(()) => {
+            assert_within(spec, &limits);
+            let text = spec.to_string();
+            assert_eq!(TreeSpec::parse(&text).as_ref(), Ok(spec), "{text}");
+        }
+        Err(err) => {
+            // Printing recurses: only print what the parser could nest.
+            if SpecStats::of(spec).depth <= MAX_NESTING {
+                let text = spec.to_string();
+                assert!(
+                    TreeSpec::parse(&text).is_err(),
+                    "checker refused ({err}) but the parser accepts {text}"
+                );
+            }
+        }
+    }
+}
+
+/// Asserts that `spec`, accepted by `limits`, is within every one of them,
+/// recounting each total by walking the expanded tree node by node (not the
+/// multiplicative count [`Limits::check`] uses), that node ids are consecutive,
+/// that [`NodeSpec::expanded_children`](crate::spec::NodeSpec::expanded_children)
+/// agrees with the walk, and that [`TreeSpec::subtree`] finds the node of up to
+/// 64 evenly spread ids (it costs a descent each).
+///
+/// # Panics
+///
+/// On any bound exceeded, or when the walk and [`TreeSpec::node_count`] disagree.
+/// The walk stops as soon as it passes `max_nodes`, so this is safe to call on a
+/// spec with huge counts.
+pub fn assert_within(spec: &TreeSpec, limits: &Limits) {
+    let mut nodes: u64 = 0;
+    let mut depth = 0;
+    let mut live: u64 = 0;
+    let mut zombies: u64 = 0;
+    let mut storm_total: u64 = 0;
+    let mut storm_rate: u64 = 0;
+    let mut exit_after: u64 = 0;
+    let mut parents: BTreeMap<u32, u32> = BTreeMap::new();
+    let stride = (spec.node_count() / 64).max(1);
+    for visit in spec.visits() {
+        assert_eq!(u64::from(visit.id), nodes, "node ids are not consecutive");
+        nodes += 1;
+        assert!(nodes <= limits.max_nodes, "more than max_nodes nodes");
+        if let Some(parent) = visit.parent {
+            *parents.entry(parent).or_default() += 1;
+        }
+        if visit.id % stride == 0 {
+            assert!(
+                std::ptr::eq(spec.subtree(visit.id).expect("subtree"), visit.node),
+                "subtree({}) is another node",
+                visit.id
+            );
+        }
+        depth = depth.max(visit.depth);
+        live += 1;
+        if visit.spawn == Some(SpawnKind::DoubleFork) {
+            live += 1;
+        }
+        if visit.node.has_trait(Trait::RespawnOnTerm) {
+            live += 1;
+        }
+        match visit.node.end {
+            End::Zombies(n) => {
+                assert!(n >= 1);
+                zombies += u64::from(n);
+                live += u64::from(n);
+            }
+            End::Storm { total, rate } => {
+                assert!(total >= 1 && rate >= 1);
+                storm_total += u64::from(total);
+                storm_rate += u64::from(rate);
+                live += u64::from(total);
+            }
+            End::ExitAfterMs(ms) => exit_after = exit_after.max(ms.into()),
+            End::Pause | End::Exit | End::Spin => {}
+        }
+    }
+    assert_eq!(
+        u64::from(spec.node_count()),
+        nodes,
+        "node_count disagrees with the walk"
+    );
+    for visit in spec.visits() {
+        let direct: Vec<u32> = visit
+            .node
+            .expanded_children(visit.id)
+            .map(|(id, _)| id)
+            .collect();
+        let walked = parents.get(&visit.id).copied().unwrap_or(0);
+        assert_eq!(
+            direct.len() as u64,
+            u64::from(walked),
+            "children of node {}",
+            visit.id
+        );
+        assert!(
+            direct.windows(2).all(|w| w[0] < w[1]),
+            "child ids out of order"
+        );
+    }
+    assert!(depth <= limits.max_depth.min(MAX_NESTING), "depth {depth}");
+    assert!(live <= limits.max_live, "live {live}");
+    assert!(zombies <= limits.max_zombies, "zombies {zombies}");
+    assert!(
+        storm_total <= limits.max_storm_total,
+        "storm total {storm_total}"
+    );
+    assert!(
+        storm_rate <= limits.max_storm_rate,
+        "storm rate {storm_rate}"
+    );
+    assert!(
+        exit_after <= limits.max_exit_after.as_millis() as u64,
+        "exit-after {exit_after}"
+    );
+    let len = spec.to_string().len();
+    assert!(len <= limits.max_text_len, "text length {len}");
+}
+
+/// Nodes of a [`trial`] tree, at most (the expanded tree).
+pub const TRIAL_MAX_NODES: u32 = 8;
+/// Storm children of all storms of a [`trial`] tree together, at most.
+pub const TRIAL_MAX_STORM_TOTAL: u32 = 20;
+/// Storm rates of all storms of a [`trial`] tree together, at most (forks/s).
+pub const TRIAL_MAX_STORM_RATE: u32 = 1000;
+/// Longest `exit-after` of a [`trial`] tree, in milliseconds.
+pub const TRIAL_MAX_EXIT_AFTER_MS: u32 = 100;
+/// Zombies per `zombies=N` end of a [`trial`] tree, at most.
+pub const TRIAL_MAX_ZOMBIES: u32 = 5;
+/// The methods every [`trial`] input is run with.
+pub const TRIAL_METHODS: [Method; 2] = [Method::Auto, Method::ProcWalk];
+
+/// Target `trial`: a structure-aware spec, cut to a small tree ([`small_tree`]),
+/// → one real trial under the warden per method in [`TRIAL_METHODS`].
+///
+/// * The cut tree is within [`Limits::default`].
+/// * Every verdict is `clean`. Anything else (including `unsupported`: the target
+///   is meant for hosts where `auto` and `proc-walk` run) panics, after printing
+///   the `teardown replay` line on stderr; the panic message carries it too.
+///
+/// The trials use a short grace (100 ms, so that trees ignoring SIGTERM do not
+/// slow the fuzzer down) and a 5 s deadline; [`trial_for`] builds them, so a
+/// regression test runs exactly what the fuzzer ran.
+pub fn trial(spec: &TreeSpec) {
+    let spec = small_tree(spec);
+    if let Err(e) = Limits::default().check(&spec) {
+        panic!("small_tree left {spec} outside the default limits: {e}");
+    }
+    for method in TRIAL_METHODS {
+        let t = trial_for(method, spec.clone());
+        let outcome = run_trial(&t);
+        if outcome.verdict != Verdict::Clean {
+            let line = crate::replay::line(&t);
+            eprintln!("replay: {line}");
+            panic!(
+                "{} on {}: {} ({})\nreplay: {line}",
+                t.supervisor.label(),
+                t.spec,
+                outcome.verdict,
+                outcome.detail.as_deref().unwrap_or("")
+            );
+        }
+    }
+}
+
+/// The trial the `trial` target runs for `method` on `spec` (already small).
+pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
+    let mut t = Trial::new(Supervisor::Method(method), spec);
+    t.grace = Duration::from_millis(100);
+    t.deadline = Duration::from_secs(5);
+    t
+}
+
+/// Cuts `spec` to the [`trial`] budget, deterministically: children are kept in
+/// order while [`TRIAL_MAX_NODES`] lasts (a child's subtree is cut to what is
+/// left and its count lowered to what fits), `exit-after` and `zombies=N` are
+/// capped, and storms are cut in preorder to the tree-wide storm budget (a storm
+/// with nothing left becomes `pause`). The result is within [`Limits::default`].
+pub fn small_tree(spec: &TreeSpec) -> TreeSpec {
+    let mut root = cut_node(&spec.root, TRIAL_MAX_NODES);
+    let mut left = (TRIAL_MAX_STORM_TOTAL, TRIAL_MAX_STORM_RATE);
+    cut_storms(&mut root, 1, &mut left);
+    TreeSpec { root }
+}
+
+fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {
+    let end = match node.end {
+        End::ExitAfterMs(ms) => End::ExitAfterMs(ms.min(TRIAL_MAX_EXIT_AFTER_MS)),
+        End::Zombies(n) => End::Zombies(n.clamp(1, TRIAL_MAX_ZOMBIES)),
+        other => other,
+    };
+    let mut left = budget.saturating_sub(1);
+    let mut children = Vec::new();
+    for edge in &node.children {
+        if left == 0 {
+            break;
+        }
+        let child = cut_node(&edge.node, left);
+        let count = edge.count.clamp(1, left / child.node_count());
+        left -= count * child.node_count();
+        children.push(ChildSpec {
+            spawn: edge.spawn,
+            count,
+            node: child,
+        });
+    }
+    NodeSpec {
+        traits: node.traits.clone(),
+        children,
+        end,
+    }
+}
+
+fn cut_storms(node: &mut NodeSpec, copies: u32, left: &mut (u32, u32)) {
+    if let End::Storm { total, rate } = node.end {
+        let total = total.min(left.0 / copies);
+        let rate = rate.min(left.1 / copies);
+        node.end = if total == 0 || rate == 0 {
+            End::Pause
+        } else {
+            left.0 -= total * copies;
+            left.1 -= rate * copies;
+            End::Storm { total, rate }
+        };
+    }
+    for edge in &mut node.children {
+        cut_storms(&mut edge.node, copies.saturating_mul(edge.count), left);
+    }
+}

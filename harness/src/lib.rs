@@ -1,0 +1,97 @@
+//! `teardown-harness`: adversarial fork trees, the warden, the oracle, and the
+//! `teardown` command line.
+//!
+//! The harness attacks a teardown implementation — one of the core crate's methods
+//! through `teardown run`, or any supervisor binary — with a tree of processes
+//! described by a [`spec`], and proves with an independent [`oracle`] whether
+//! anything survived.
+//!
+//! # One trial
+//!
+//! ```no_run
+//! use teardown::{Method, Verdict};
+//! use teardown_harness::trial::{run_trial, Supervisor, Trial};
+//!
+//! let spec = "pause [fork: pause, dfork: setsid ignore-term pause]".parse().unwrap();
+//! let outcome = run_trial(&Trial::new(Supervisor::Method(Method::Killpg), spec));
+//! assert_eq!(outcome.verdict, Verdict::Leak); // the setsid escape outlives killpg
+//!
+//! let spec = "pause [fork: pause]".parse().unwrap();
+//! let tini = Supervisor::External(vec!["tini".into(), "-g".into(), "--".into()]);
+//! println!("{}", run_trial(&Trial::new(tini, spec)).verdict);
+//! ```
+//!
+//! [`trial::run_trial`] may be called from any thread of any program: it starts a
+//! [`warden`] with fork **and exec** (`teardown __warden`, found by [`locate`]) and
+//! talks to it in JSON over pipes. Per trial the warden:
+//!
+//! 1. becomes PID 1 of a new PID namespace with a private `/proc` (root, or a user
+//!    namespace), else a plain subreaper; dies with the caller (`PR_SET_PDEATHSIG`);
+//!    puts the trial in a cgroup of its own when it can;
+//! 2. forks the **bystanders** (processes outside the tree that must survive; one
+//!    shares the supervisor's process group) and starts the **supervisor**
+//!    (`teardown run --method M -- teardown node SPEC`, or the external argv with
+//!    `teardown node SPEC` appended);
+//! 3. waits for **readiness**: every [`node`] writes a 24-byte record (id, pid, pgid,
+//!    sid, start time) when its subtree is in place;
+//! 4. **triggers** teardown (SIGTERM or SIGINT to the supervisor, its `--timeout`, or
+//!    the leader's own exit) and waits for **done** (our supervisor's drain report
+//!    and exit; an external one's exit), with a deadline past which the verdict is
+//!    `hang`;
+//! 5. lets the **oracle** judge from `/proc`, by identity `(pid, start time)`:
+//!    survivors (`leak`), stragglers, zombies left by the supervisor, killed
+//!    bystanders;
+//! 6. kills and reaps whatever is left (the **safety net**) and replies.
+//!
+//! Exactly one verdict comes back (`clean`, `straggler`, `leak`, `zombie`,
+//! `bystander-killed`, `hang`, `unsupported`, `error`), with counts, the tree as
+//! spawned, the supervisor's report and the oracle's findings
+//! ([`trial::TrialOutcome`]).
+//!
+//! # The command line
+//!
+//! `teardown run` (a supervisor like tini or `timeout`), `teardown replay` (one
+//! trial, verbose), `teardown probe` (what this host supports), and the matrix and
+//! check commands; `teardown --help` and each command's `--help` teach with
+//! examples. Exit status: 0 as expected, 1 an unexpected verdict, 2 bad usage or
+//! input (`run` passes the leader's status on instead).
+//!
+//! # Limitations
+//!
+//! * Linux only. Without root or user namespaces the warden is a plain subreaper
+//!   (said in the outcome's detail): a tree process that escapes the warden's view
+//!   is impossible (orphans reparent to it), but the last safety net after a hard
+//!   kill of the harness is then the cgroup, if any.
+//! * A zombie is counted when its parent is the supervisor, or when it was the
+//!   supervisor's child when the supervisor was last seen alive and is now dead,
+//!   or dying, and unreaped (the supervisor exited without reaping it).
+//! * A process with SIGKILL pending at "done" is *dying*: it can never run again,
+//!   and whether the kernel has finished its exit is the scheduler's business, so
+//!   it is not a straggler (it is one more `dying` in the outcome). The only blind
+//!   spot is the instant between a thread dequeuing that SIGKILL and entering
+//!   `do_exit`, where `/proc` shows neither; a process caught there is judged a
+//!   straggler.
+//! * Records from a tree inside an external supervisor's own PID namespace are
+//!   mapped to the warden's view through `NSpid`, start time, group and session
+//!   ([`oracle::map_records`]).
+//! * `setsid` in a process-group leader fails (`EPERM`); the node carries on in its
+//!   group, like most daemons.
+
+#![deny(unsafe_code)]
+
+pub mod check;
+pub mod errors;
+pub mod fuzz;
+pub mod locate;
+pub mod matrix;
+pub mod node;
+pub mod oracle;
+#[cfg(feature = "proptest")]
+pub mod prop;
+pub mod replay;
+pub mod spec;
+#[doc(hidden)]
+pub mod sys;
+pub mod trial;
+pub mod warden;
+pub mod wire;

@@ -1,0 +1,288 @@
+//! What to run: the rows (supervisors), the columns (scenarios and random trees),
+//! and what each cell is expected to be.
+
+use std::time::Duration;
+
+use teardown::{Method, Probe};
+use teardown_scenarios::{Expect, Scenario};
+
+use crate::matrix::rows::{Judge, Row, RowSpec, resolve_rows};
+use crate::matrix::spec_text;
+use crate::spec::TreeSpec;
+use crate::trial::{Trial, Trigger};
+
+/// Trial timings; the defaults are the ones the expectations are written for
+/// ([`teardown_scenarios::timing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// The supervisor's grace between SIGTERM and SIGKILL (method rows).
+    pub grace: Duration,
+    /// How long a process may outlive "done" and still be a straggler.
+    pub straggler_grace: Duration,
+    /// How long the supervisor may take after the trigger before `hang`.
+    pub deadline: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            grace: teardown_scenarios::timing::GRACE,
+            straggler_grace: teardown_scenarios::timing::STRAGGLER_GRACE,
+            deadline: teardown_scenarios::timing::DEADLINE,
+        }
+    }
+}
+
+/// One tree of the matrix.
+#[derive(Clone, Debug)]
+pub struct Column {
+    /// The scenario name, or `random-<seed>-<i>`.
+    pub name: String,
+    /// The spec in canonical text form.
+    pub spec_text: String,
+    /// The spec.
+    pub spec: TreeSpec,
+    /// How this tree's teardown is triggered (unless the plan overrides it).
+    pub trigger: Trigger,
+    /// The catalog entry, for named scenarios.
+    pub scenario: Option<&'static Scenario>,
+}
+
+/// Everything the matrix was asked to run, resolved.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Supervisors, in print order: methods, then peers, then other externals.
+    pub rows: Vec<Row>,
+    /// Trees, in print order: scenarios, then random trees.
+    pub columns: Vec<Column>,
+    /// Trial timings.
+    pub timing: Timing,
+    /// Trials run at once.
+    pub jobs: usize,
+    /// The seed of the random trees (`None` when there are none).
+    pub seed: Option<u64>,
+    /// Bystanders per trial.
+    pub bystanders: u32,
+    /// A trigger that replaces every column's own (`check --trigger`).
+    pub trigger: Option<Trigger>,
+    /// The host probe the rows' availability came from.
+    pub probe: Probe,
+}
+
+/// What the user asked for, before resolution.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Rows, in order.
+    pub rows: Vec<RowSpec>,
+    /// Named scenarios, in order.
+    pub scenarios: Vec<&'static Scenario>,
+    /// How many random trees to add.
+    pub random: u32,
+    /// Their seed.
+    pub seed: u64,
+    /// Trial timings.
+    pub timing: Timing,
+    /// Trials run at once (at least 1).
+    pub jobs: usize,
+    /// A trigger for every trial instead of each tree's own.
+    pub trigger: Option<Trigger>,
+    /// Bystanders per trial.
+    pub bystanders: u32,
+}
+
+impl Options {
+    /// Every method × every scenario, default timings, no random trees, one job per
+    /// core.
+    pub fn new() -> Options {
+        Options {
+            rows: Method::ALL.into_iter().map(RowSpec::Method).collect(),
+            scenarios: teardown_scenarios::all().iter().collect(),
+            random: 0,
+            seed: 0,
+            timing: Timing::default(),
+            jobs: default_jobs(),
+            trigger: None,
+            bystanders: 1,
+        }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::new()
+    }
+}
+
+/// One job per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The plan could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A catalog spec does not parse: a bug in the catalog or the parser.
+    #[error("scenario {name}: spec does not parse: {message}")]
+    BadScenarioSpec {
+        /// The scenario.
+        name: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// Random trees could not be generated.
+    #[error("random trees: {0}")]
+    Random(String),
+    /// Nothing to run.
+    #[error("nothing to run: no supervisors or no trees selected")]
+    Empty,
+}
+
+impl Plan {
+    /// Resolves `options` against this host's `probe`.
+    pub fn new(options: Options, probe: Probe) -> Result<Plan, PlanError> {
+        let mut columns = Vec::new();
+        for s in &options.scenarios {
+            let spec = spec_text::parse(s.spec).map_err(|message| PlanError::BadScenarioSpec {
+                name: s.name.to_owned(),
+                message,
+            })?;
+            columns.push(Column {
+                name: s.name.to_owned(),
+                spec_text: spec_text::print(&spec),
+                spec,
+                trigger: trigger_of(s.trigger),
+                scenario: Some(s),
+            });
+        }
+        let seed = (options.random > 0).then_some(options.seed);
+        let random =
+            super::random::specs(options.seed, options.random).map_err(PlanError::Random)?;
+        for (i, (spec, trigger)) in random.into_iter().enumerate() {
+            columns.push(Column {
+                name: format!("random-{}-{i}", options.seed),
+                spec_text: spec_text::print(&spec),
+                spec,
+                trigger,
+                scenario: None,
+            });
+        }
+        let rows = resolve_rows(&options.rows, &probe);
+        if rows.is_empty() || columns.is_empty() {
+            return Err(PlanError::Empty);
+        }
+        Ok(Plan {
+            rows,
+            columns,
+            timing: options.timing,
+            jobs: options.jobs.max(1),
+            seed,
+            bystanders: options.bystanders,
+            trigger: options.trigger,
+            probe,
+        })
+    }
+
+    /// The trial of one cell.
+    pub fn trial(&self, row: usize, col: usize) -> Trial {
+        let c = &self.columns[col];
+        Trial {
+            supervisor: self.rows[row].supervisor.clone(),
+            spec: c.spec.clone(),
+            trigger: self.trigger_of(col),
+            grace: self.timing.grace,
+            straggler_grace: self.timing.straggler_grace,
+            deadline: self.timing.deadline,
+            bystanders: self.bystanders,
+        }
+    }
+
+    /// The trigger a column's trials use.
+    pub fn trigger_of(&self, col: usize) -> Trigger {
+        self.trigger.unwrap_or(self.columns[col].trigger)
+    }
+
+    /// What a cell is expected to be; `None` when it is not judged.
+    pub fn expected(&self, row: usize, col: usize) -> Option<Expect> {
+        let scenario = self.columns[col].scenario;
+        match (self.rows[row].judge, scenario) {
+            (Judge::Method(m), Some(s)) => Some(s.expected(m)),
+            (Judge::Method(m), None) => m.is_escape_proof().then(Expect::clean),
+            (Judge::Peer(p), Some(s)) => p.expected(s.name),
+            (Judge::Peer(_), None) => None,
+            (Judge::Clean, _) => Some(Expect::clean()),
+            (Judge::Unjudged, _) => None,
+        }
+    }
+
+    /// The command line that replays one cell, exactly runnable:
+    /// `teardown replay --method killpg --grace 250ms 'pause [fork: setsid pause]'` or
+    /// `teardown replay 'SPEC' -- tini --` ([`crate::replay::line`]: options only
+    /// where they differ from `replay`'s defaults).
+    pub fn replay(&self, row: usize, col: usize) -> String {
+        crate::replay::line(&self.trial(row, col))
+    }
+
+    /// How many cells.
+    pub fn len(&self) -> usize {
+        self.rows.len() * self.columns.len()
+    }
+
+    /// True if there are no cells (never, for a plan [`Plan::new`] built).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The harness's trigger for a catalog trigger (same words).
+pub fn trigger_of(t: teardown_scenarios::Trigger) -> Trigger {
+    match t {
+        teardown_scenarios::Trigger::Sigterm => Trigger::Sigterm,
+        teardown_scenarios::Trigger::Sigint => Trigger::Sigint,
+        teardown_scenarios::Trigger::Timeout => Trigger::Timeout,
+        teardown_scenarios::Trigger::LeaderExit => Trigger::LeaderExit,
+    }
+}
+
+/// A trigger's word: `sigterm`, `leader-exit`.
+pub fn trigger_name(t: Trigger) -> &'static str {
+    match t {
+        Trigger::Sigterm => "sigterm",
+        Trigger::Sigint => "sigint",
+        Trigger::Timeout => "timeout",
+        Trigger::LeaderExit => "leader-exit",
+    }
+}
+
+/// A duration as a command-line argument: `250ms`, `2s`.
+pub fn format_duration_arg(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_arguments() {
+        assert_eq!(format_duration_arg(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration_arg(Duration::from_secs(2)), "2s");
+    }
+
+    #[test]
+    fn every_catalog_spec_parses_and_is_written_in_canonical_form() {
+        for s in teardown_scenarios::all() {
+            let spec = spec_text::parse(s.spec).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            assert_eq!(
+                spec_text::print(&spec),
+                s.spec,
+                "{} is not in canonical form",
+                s.name
+            );
+        }
+    }
+}

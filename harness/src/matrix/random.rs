@@ -1,0 +1,72 @@
+//! Random trees for the matrix, deterministic for a seed: the `i`-th tree of seed
+//! `S` (column `random-S-i`) is the same on every run, with the strategies of
+//! [`crate::prop`] (default [`PropParams`](crate::prop::PropParams)) drawn from a
+//! ChaCha generator seeded with `S`.
+
+use crate::spec::{End, TreeSpec};
+use crate::trial::Trigger;
+
+/// `n` random trees from `seed`, each with the trigger that fits it: `leader-exit`
+/// when its leader ends on its own (`exit`, `exit-after`), else `sigterm`.
+#[cfg(feature = "proptest")]
+pub fn specs(seed: u64, n: u32) -> Result<Vec<(TreeSpec, Trigger)>, String> {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let strategy = crate::prop::tree_spec(crate::prop::PropParams::default());
+    (0..n)
+        .map(|i| {
+            let spec = strategy
+                .new_tree(&mut runner)
+                .map_err(|e| format!("tree {i} of seed {seed}: {e}"))?
+                .current();
+            let trigger = trigger_for(&spec);
+            Ok((spec, trigger))
+        })
+        .collect()
+}
+
+/// Without the `proptest` feature there are no random trees.
+#[cfg(not(feature = "proptest"))]
+pub fn specs(_seed: u64, n: u32) -> Result<Vec<(TreeSpec, Trigger)>, String> {
+    if n == 0 {
+        Ok(Vec::new())
+    } else {
+        Err("this build has no random trees (feature `proptest` is off)".to_owned())
+    }
+}
+
+/// `leader-exit` for a leader that ends on its own, else `sigterm`.
+pub fn trigger_for(spec: &TreeSpec) -> Trigger {
+    match spec.root.end {
+        End::Exit | End::ExitAfterMs(_) => Trigger::LeaderExit,
+        _ => Trigger::Sigterm,
+    }
+}
+
+#[cfg(all(test, feature = "proptest"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_trees_and_another_seed_others() {
+        let a = specs(7, 5).unwrap();
+        assert_eq!(a.len(), 5);
+        assert_eq!(a, specs(7, 5).unwrap());
+        assert_ne!(a, specs(8, 5).unwrap());
+        // A prefix is stable: asking for more trees does not change the first ones.
+        assert_eq!(a[..3], specs(7, 3).unwrap()[..]);
+    }
+
+    #[test]
+    fn a_leader_that_exits_on_its_own_is_triggered_by_its_exit() {
+        let exits: TreeSpec = "exit [fork: pause]".parse().unwrap();
+        let pauses: TreeSpec = "pause [fork: pause]".parse().unwrap();
+        assert_eq!(trigger_for(&exits), Trigger::LeaderExit);
+        assert_eq!(trigger_for(&pauses), Trigger::Sigterm);
+    }
+}

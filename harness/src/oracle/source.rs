@@ -1,0 +1,352 @@
+//! Where the oracle reads processes from: the [`ProcSource`] trait, the real
+//! `/proc` ([`LiveProc`]) and an in-memory fake ([`FakeProc`]) for unit tests.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A process's identity: its PID and start time (clock ticks since boot). A PID
+/// alone is not an identity: PIDs are reused.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct Identity {
+    /// PID, in the source's PID namespace.
+    pub pid: i32,
+    /// Start time, clock ticks since boot (`/proc/<pid>/stat` field 22).
+    pub start_time: u64,
+}
+
+/// What the oracle needs to know about one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    /// PID.
+    pub pid: i32,
+    /// Parent PID (0 for a namespace's init).
+    pub ppid: i32,
+    /// Process group.
+    pub pgid: i32,
+    /// Session.
+    pub sid: i32,
+    /// Start time, clock ticks since boot.
+    pub start_time: u64,
+    /// The main thread's state letter (`R`, `S`, `T`, `Z`, ...).
+    pub state: char,
+    /// True while any thread of the process lives: a zombie main thread with a live
+    /// thread is alive (it cannot be reaped, and it runs).
+    pub alive: bool,
+    /// Alive but committed to exit: SIGKILL is pending, or a signal whose default
+    /// action is to terminate is pending, not blocked, ignored or caught, and the
+    /// thread is not stopped (it dies as soon as it next runs), or every live thread
+    /// is past the point of no return in `do_exit` (`PF_EXITING`). It will never
+    /// run its own code again, nor fork; only the kernel's exit work is left.
+    pub dying: bool,
+    /// The command name.
+    pub comm: String,
+}
+
+impl ProcStat {
+    /// The process's identity.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+
+    /// Dead (every thread exited) but not yet reaped by its parent.
+    pub fn is_zombie(&self) -> bool {
+        !self.alive
+    }
+
+    /// A one-line description for people.
+    pub fn note(&self) -> String {
+        format!(
+            "ppid {} pgid {} sid {} state {} {}",
+            self.ppid, self.pgid, self.sid, self.state, self.comm
+        )
+    }
+}
+
+/// A view of the process table.
+pub trait ProcSource {
+    /// Every PID that exists now.
+    fn pids(&self) -> Vec<i32>;
+    /// One process, `None` if there is no such PID.
+    fn stat(&self, pid: i32) -> Option<ProcStat>;
+    /// The children of `pid`, from every thread's `children` file.
+    fn children(&self, pid: i32) -> Vec<i32>;
+    /// The PIDs of `pid` in each nested PID namespace, outermost first (`NSpid`).
+    fn nspid(&self, pid: i32) -> Option<Vec<i32>>;
+}
+
+/// The real `/proc` (or another procfs mount, or a directory laid out like one).
+#[derive(Clone, Debug)]
+pub struct LiveProc {
+    root: PathBuf,
+}
+
+impl Default for LiveProc {
+    fn default() -> Self {
+        LiveProc {
+            root: PathBuf::from("/proc"),
+        }
+    }
+}
+
+impl LiveProc {
+    /// A source reading the procfs (or look-alike directory) at `root`.
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        LiveProc { root: root.into() }
+    }
+
+    fn process(&self, pid: i32) -> Option<procfs::process::Process> {
+        procfs::process::Process::new_with_root(self.root.join(pid.to_string())).ok()
+    }
+}
+
+fn is_dead_state(state: char) -> bool {
+    matches!(state, 'Z' | 'X' | 'x')
+}
+
+/// SIGKILL's bit in a `SigPnd`/`ShdPnd` mask.
+const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+/// The signals whose default action is not to terminate (ignore or stop); every
+/// other signal, real-time ones included, terminates by default.
+const NOT_FATAL_BY_DEFAULT: u64 = {
+    let mut mask = 0;
+    let sigs = [
+        libc::SIGCHLD,
+        libc::SIGCONT,
+        libc::SIGURG,
+        libc::SIGWINCH,
+        libc::SIGSTOP,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ];
+    let mut i = 0;
+    while i < sigs.len() {
+        mask |= 1 << (sigs[i] - 1);
+        i += 1;
+    }
+    mask
+};
+/// `PF_EXITING` in `/proc/<pid>/stat`'s flags: the task is in `do_exit`.
+const PF_EXITING: u32 = 0x4;
+
+impl LiveProc {
+    /// See [`ProcStat::dying`]. A group kill queues SIGKILL in `ShdPnd` and on
+    /// every thread's own `SigPnd`; a fatal signal the kernel turns into a group
+    /// exit stays in `ShdPnd` itself (with SIGKILL on each thread). A thread that
+    /// has dequeued its SIGKILL on the way to `do_exit` no longer shows it in
+    /// `SigPnd`, but the shared signal is still there: that is why the pending
+    /// fatal signal counts, not only SIGKILL. A lone `PF_EXITING` thread may be one
+    /// thread ending (`pthread_exit`), so that counts only when every live thread
+    /// has it. (A ptraced process could have a fatal signal suppressed by its
+    /// tracer; tree processes are not traced.)
+    fn dying(&self, p: &procfs::process::Process) -> bool {
+        let Ok(tasks) = p.tasks() else {
+            return false;
+        };
+        let mut live = 0;
+        let mut exiting = 0;
+        for t in tasks.filter_map(Result::ok) {
+            let Ok(stat) = t.stat() else { continue };
+            if is_dead_state(stat.state) {
+                continue;
+            }
+            live += 1;
+            if let Ok(st) = t.status() {
+                let pending = st.sigpnd | st.shdpnd;
+                let stopped = matches!(stat.state, 'T' | 't');
+                let fatal = pending & !(st.sigblk | st.sigign | st.sigcgt) & !NOT_FATAL_BY_DEFAULT;
+                if pending & SIGKILL_BIT != 0 || (fatal != 0 && !stopped) {
+                    return true;
+                }
+            }
+            if stat.flags & PF_EXITING != 0 {
+                exiting += 1;
+            }
+        }
+        live > 0 && exiting == live
+    }
+}
+
+impl ProcSource for LiveProc {
+    fn pids(&self) -> Vec<i32> {
+        let Ok(dir) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
+    }
+
+    fn stat(&self, pid: i32) -> Option<ProcStat> {
+        let p = self.process(pid)?;
+        let s = p.stat().ok()?;
+        let alive = !is_dead_state(s.state)
+            || p.tasks().is_ok_and(|mut tasks| {
+                tasks.any(|t| {
+                    t.and_then(|t| t.stat())
+                        .is_ok_and(|ts| !is_dead_state(ts.state))
+                })
+            });
+        let dying = alive && self.dying(&p);
+        Some(ProcStat {
+            pid: s.pid,
+            ppid: s.ppid,
+            pgid: s.pgrp,
+            sid: s.session,
+            start_time: s.starttime,
+            state: s.state,
+            alive,
+            dying,
+            comm: s.comm,
+        })
+    }
+
+    fn children(&self, pid: i32) -> Vec<i32> {
+        let Some(p) = self.process(pid) else {
+            return Vec::new();
+        };
+        let Ok(tasks) = p.tasks() else {
+            return Vec::new();
+        };
+        let mut out: Vec<i32> = tasks
+            .filter_map(Result::ok)
+            .filter_map(|t| t.children().ok())
+            .flatten()
+            .map(|c| c as i32)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
+        self.process(pid)?.status().ok()?.nspid
+    }
+}
+
+/// An in-memory process table for unit tests. Children are derived from `ppid`
+/// unless [`FakeProc::hide_child`] removed one from its parent's `children` file
+/// (as the kernel may, for a process being reparented).
+#[derive(Clone, Debug, Default)]
+pub struct FakeProc {
+    procs: BTreeMap<i32, (ProcStat, Vec<i32>)>,
+    hidden: Vec<i32>,
+}
+
+impl FakeProc {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a live process in `ppid`'s group and session, start time `pid * 10`.
+    pub fn live(&mut self, pid: i32, ppid: i32) -> &mut Self {
+        let stat = ProcStat {
+            pid,
+            ppid,
+            pgid: ppid,
+            sid: ppid,
+            start_time: pid as u64 * 10,
+            state: 'S',
+            alive: true,
+            dying: false,
+            comm: "teardown".into(),
+        };
+        self.procs.insert(pid, (stat, vec![pid]));
+        self
+    }
+
+    /// Adds a zombie (every thread dead, not reaped).
+    pub fn zombie(&mut self, pid: i32, ppid: i32) -> &mut Self {
+        self.live(pid, ppid);
+        let s = &mut self.procs.get_mut(&pid).expect("just added").0;
+        s.state = 'Z';
+        s.alive = false;
+        self
+    }
+
+    /// Adds a process whose main thread is a zombie but another thread lives.
+    pub fn zombie_main_live_thread(&mut self, pid: i32, ppid: i32) -> &mut Self {
+        self.live(pid, ppid);
+        self.procs.get_mut(&pid).expect("just added").0.state = 'Z';
+        self
+    }
+
+    /// The process is alive but committed to exit (SIGKILL pending).
+    pub fn dying(&mut self, pid: i32) -> &mut Self {
+        self.procs.get_mut(&pid).expect("known pid").0.dying = true;
+        self
+    }
+
+    /// Sets the last added-or-named process's group and session.
+    pub fn group(&mut self, pid: i32, pgid: i32, sid: i32) -> &mut Self {
+        let s = &mut self.procs.get_mut(&pid).expect("known pid").0;
+        s.pgid = pgid;
+        s.sid = sid;
+        self
+    }
+
+    /// Sets a process's `NSpid` line (outermost first).
+    pub fn nspid_of(&mut self, pid: i32, nspid: Vec<i32>) -> &mut Self {
+        self.procs.get_mut(&pid).expect("known pid").1 = nspid;
+        self
+    }
+
+    /// Sets a process's start time.
+    pub fn started(&mut self, pid: i32, start_time: u64) -> &mut Self {
+        self.procs.get_mut(&pid).expect("known pid").0.start_time = start_time;
+        self
+    }
+
+    /// The process exits: it becomes a zombie of its parent.
+    pub fn dies(&mut self, pid: i32) -> &mut Self {
+        let s = &mut self.procs.get_mut(&pid).expect("known pid").0;
+        s.state = 'Z';
+        s.alive = false;
+        s.dying = false;
+        self
+    }
+
+    /// The process is reaped: it disappears.
+    pub fn reaped(&mut self, pid: i32) -> &mut Self {
+        self.procs.remove(&pid);
+        self
+    }
+
+    /// Leaves `pid` out of its parent's `children` file.
+    pub fn hide_child(&mut self, pid: i32) -> &mut Self {
+        self.hidden.push(pid);
+        self
+    }
+
+    /// The identity of a process in the table.
+    pub fn identity(&self, pid: i32) -> Identity {
+        self.procs[&pid].0.identity()
+    }
+}
+
+impl ProcSource for FakeProc {
+    fn pids(&self) -> Vec<i32> {
+        self.procs.keys().copied().collect()
+    }
+
+    fn stat(&self, pid: i32) -> Option<ProcStat> {
+        self.procs.get(&pid).map(|(s, _)| s.clone())
+    }
+
+    fn children(&self, pid: i32) -> Vec<i32> {
+        self.procs
+            .values()
+            .filter(|(s, _)| s.ppid == pid && !self.hidden.contains(&s.pid))
+            .map(|(s, _)| s.pid)
+            .collect()
+    }
+
+    fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
+        self.procs.get(&pid).map(|(_, ns)| ns.clone())
+    }
+}

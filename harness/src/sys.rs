@@ -1,0 +1,284 @@
+//! The harness's only `unsafe`: raw `fork` for the single-threaded node interpreter,
+//! signal dispositions, adopting inherited file descriptors, and a `pre_exec` hook
+//! that clears the signal mask.
+//!
+//! `fork` without `exec` is only sound in a single-threaded process (the child gets
+//! one thread and every lock another thread held stays held). [`fork`] therefore
+//! refuses unless [`enter_single_threaded`] checked, at the entry of the node
+//! interpreter, that the process has exactly one thread.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+static SINGLE_THREADED: AtomicBool = AtomicBool::new(false);
+
+/// Checks that this process has exactly one thread (`/proc/self/task` has one
+/// entry) and, if so, allows [`fork`] from now on. Call it first thing in an entry
+/// point that will fork, and spawn no thread afterwards.
+pub fn enter_single_threaded() -> io::Result<()> {
+    let threads = std::fs::read_dir("/proc/self/task")?.count();
+    if threads != 1 {
+        return Err(io::Error::other(format!(
+            "process has {threads} threads; fork needs exactly one"
+        )));
+    }
+    SINGLE_THREADED.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Which side of a [`fork`] we are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// The new process.
+    Child,
+    /// The parent, with the child's PID.
+    Parent(i32),
+}
+
+/// `fork()`—Creates a child process that is a copy of this one.
+///
+/// Fails unless [`enter_single_threaded`] succeeded in this process.
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man2/fork.2.html>
+pub fn fork() -> io::Result<Forked> {
+    if !SINGLE_THREADED.load(Ordering::SeqCst) {
+        return Err(io::Error::other(
+            "fork refused: process not checked single-threaded",
+        ));
+    }
+    // A machine busy with other fork-heavy work can refuse a fork for a moment
+    // (EAGAIN, seen under load with no pids limit): retry a few times, bounded.
+    let mut tries = 0;
+    loop {
+        // SAFETY: the process is single-threaded (checked by `enter_single_threaded`,
+        // and the callers spawn no threads), so the child's copy of memory is
+        // consistent.
+        match unsafe { libc::fork() } {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EAGAIN) && tries < 20 {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5 * tries));
+                    continue;
+                }
+                return Err(e);
+            }
+            0 => return Ok(Forked::Child),
+            pid => return Ok(Forked::Parent(pid)),
+        }
+    }
+}
+
+/// `_exit(code)`—Ends this process at once, without running exit handlers or
+/// flushing stdio (what a forked child that must not run its parent's cleanup wants).
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man2/_exit.2.html>
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+fn set_action(sig: Signal, handler: SigHandler) -> io::Result<()> {
+    let action = SigAction::new(handler, SaFlags::SA_RESTART, SigSet::empty());
+    // SAFETY: the handlers installed here are `SIG_IGN`, `SIG_DFL`, or `on_term_respawn`,
+    // which only calls async-signal-safe functions (`fork`, `_exit`).
+    unsafe { nix::sys::signal::sigaction(sig, &action) }
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
+/// `sigaction(sig, SIG_IGN)`—Ignores a signal (inherited across fork and exec).
+pub fn ignore_signal(sig: Signal) -> io::Result<()> {
+    set_action(sig, SigHandler::SigIgn)
+}
+
+/// `sigaction(sig, SIG_DFL)`—Restores a signal's default action.
+pub fn default_signal(sig: Signal) -> io::Result<()> {
+    set_action(sig, SigHandler::SigDfl)
+}
+
+/// Installs the respawn-on-TERM handler: on SIGTERM the process forks a copy of
+/// itself (which returns from the handler and carries on where the original was)
+/// and the original exits with status 0.
+pub fn respawn_on_term() -> io::Result<()> {
+    if !SINGLE_THREADED.load(Ordering::SeqCst) {
+        return Err(io::Error::other(
+            "respawn-on-term refused: process not checked single-threaded",
+        ));
+    }
+    set_action(Signal::SIGTERM, SigHandler::Handler(on_term_respawn))
+}
+
+extern "C" fn on_term_respawn(_sig: libc::c_int) {
+    // SAFETY: `fork` and `_exit` are async-signal-safe, and the process is
+    // single-threaded (checked when the handler was installed).
+    unsafe {
+        match libc::fork() {
+            0 => {}               // the replacement: return and carry on
+            -1 => libc::_exit(1), // no replacement possible: still end the original
+            _ => libc::_exit(0),  // the original: exit, leaving the replacement orphaned
+        }
+    }
+}
+
+/// Takes ownership of a file descriptor this process inherited (named by an
+/// environment variable or argument), after checking that it is open.
+pub fn adopt_inherited_fd(raw: RawFd) -> io::Result<OwnedFd> {
+    if raw < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: `fcntl(F_GETFD)` only queries the descriptor table.
+    if unsafe { libc::fcntl(raw, libc::F_GETFD) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and, by the inheritance
+    // protocol, nothing else in this process owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Makes `cmd`'s child start with an empty signal mask: `sigprocmask(SIG_SETMASK,
+/// ∅)` between fork and exec. Needed by a supervisor that blocks the signals it
+/// reads from a `signalfd` (std's `Command` passes the mask on to the child, and a
+/// leader with SIGTERM blocked would ignore a graceful teardown).
+pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let hook = || -> io::Result<()> {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises the local set; sigprocmask is
+        // async-signal-safe and only changes this (single, forked) thread's mask.
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            if libc::sigprocmask(libc::SIG_SETMASK, set.as_ptr(), std::ptr::null_mut()) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls async-signal-safe functions on a local set.
+    unsafe { cmd.pre_exec(hook) };
+}
+
+/// A supervisor must see its children exit: if this process was started with
+/// SIGCHLD ignored (`SIG_IGN` survives `exec`; aurae PR 599), the kernel would reap
+/// the leader itself and the in-process methods could neither hold its process
+/// group nor learn its status. Resets SIGCHLD to `SIG_DFL` here and makes `cmd`'s
+/// child put the caller's disposition back before it execs, so the tree sees the
+/// environment it would have seen without the supervisor.
+pub fn take_sigchld_for_supervisor(cmd: &mut std::process::Command) -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_DFL installs no handler code.
+    let old = unsafe { nix::sys::signal::sigaction(Signal::SIGCHLD, &default) }
+        .map_err(io::Error::from)?;
+    if !matches!(old.handler(), SigHandler::SigIgn) {
+        // Not ignored (an exec'd process has no handlers, and exec clears
+        // SA_NOCLDWAIT): SIG_DFL is what it had.
+        return Ok(());
+    }
+    let hook = move || -> io::Result<()> {
+        // SAFETY: sigaction(2) is async-signal-safe; `old` is SIG_IGN.
+        unsafe { nix::sys::signal::sigaction(Signal::SIGCHLD, &old) }
+            .map(drop)
+            .map_err(io::Error::from)
+    };
+    // SAFETY: the hook only calls sigaction(2) with a prebuilt action.
+    unsafe { cmd.pre_exec(hook) };
+    Ok(())
+}
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in the cgroup given by an fd.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` of `clone3(2)` (version 2, 88 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Starts `path` (with `argv`, this process's environment, `stdin` as its standard
+/// input and the descriptors in `keep` left open) as a child born in the cgroup
+/// `cgroup` (an open cgroup2 directory; `None`: this process's cgroup):
+/// `clone3(CLONE_INTO_CGROUP)`, then `execv` at once in the child. Being born there costs no migration: writing a PID to
+/// `cgroup.procs` takes the cgroup threadgroup lock for writing, an RCU grace
+/// period (about 9 ms here), where a clone into the cgroup does not.
+///
+/// If the exec fails the child exits with status 127. Between clone and exec the
+/// child only makes async-signal-safe calls (`dup2`, `fcntl`, `execv`, `_exit`) on
+/// data prepared before the clone.
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man2/clone3.2.html>
+pub fn spawn_in_cgroup(
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    path: &std::ffi::CStr,
+    argv: &[std::ffi::CString],
+    stdin: std::os::fd::BorrowedFd<'_>,
+    keep: &[std::os::fd::BorrowedFd<'_>],
+) -> io::Result<i32> {
+    use std::os::fd::AsRawFd;
+    if !SINGLE_THREADED.load(Ordering::SeqCst) {
+        return Err(io::Error::other(
+            "clone3 refused: process not checked single-threaded",
+        ));
+    }
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let keep: Vec<RawFd> = keep.iter().map(|fd| fd.as_raw_fd()).collect();
+    let stdin = stdin.as_raw_fd();
+    let args = CloneArgs {
+        flags: if cgroup.is_some() {
+            CLONE_INTO_CGROUP
+        } else {
+            0
+        },
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 without CLONE_VM gives the child its own copy of memory, like
+    // fork; the process is single-threaded (checked above). The child only calls
+    // async-signal-safe functions on `ptrs`, `keep` and `stdin`, prepared above,
+    // and then execs or exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            size_of::<CloneArgs>(),
+        )
+    };
+    if pid != 0 {
+        return if pid == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(pid as i32)
+        };
+    }
+    // SAFETY: in the child; async-signal-safe calls on data prepared before the clone.
+    unsafe {
+        if libc::dup2(stdin, 0) == -1 {
+            libc::_exit(127);
+        }
+        for &fd in &keep {
+            libc::fcntl(fd, libc::F_SETFD, 0);
+        }
+        libc::execv(path.as_ptr(), ptrs.as_ptr());
+        libc::_exit(127)
+    }
+}

@@ -1,0 +1,180 @@
+//! The warden's own cgroup v2 directory, `teardown-warden-<pid>`, beside the
+//! warden's cgroup under the cgroup2 mount found in `/proc/self/mountinfo`.
+//!
+//! The warden moves itself in, starts the bystanders and the supervisor (they, and
+//! everything they fork, stay in), then moves itself back out; so its safety net can
+//! `cgroup.kill` everything else without killing itself. The outer warden kills
+//! again, waits for `populated 0` on `cgroup.events` (by `poll(POLLPRI)`, never a
+//! sleep loop) and removes the directory. A directory left by a warden that was
+//! SIGKILLed (its PID no longer exists) is reclaimed by the next warden.
+
+use std::fs;
+use std::io::{self, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+/// Prefix of every warden cgroup's name.
+pub const PREFIX: &str = "teardown-warden-";
+
+/// A cgroup this warden created.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Cgroup {
+    /// The warden's cgroup directory.
+    pub dir: PathBuf,
+    /// The directory the warden came from (to move back to).
+    pub home: PathBuf,
+}
+
+/// The cgroup2 mount point, from `/proc/self/mountinfo`.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|line| {
+        let (pre, post) = line.split_once(" - ")?;
+        if post.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        Some(PathBuf::from(pre.split_whitespace().nth(4)?))
+    })
+}
+
+/// This process's cgroup2 directory (the `0::/path` line of `/proc/self/cgroup`).
+pub fn own_cgroup(mount: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(mount.join(rel.trim_start_matches('/')))
+}
+
+impl Cgroup {
+    /// Creates `teardown-warden-<pid>` under this process's cgroup, after
+    /// reclaiming stale ones. `Err` says why not (the warden goes on without one).
+    pub fn create(pid: i32) -> Result<Cgroup, String> {
+        let mount = cgroup2_mount().ok_or("no cgroup2 mount in /proc/self/mountinfo")?;
+        let home = own_cgroup(&mount).ok_or("no cgroup2 entry in /proc/self/cgroup")?;
+        reclaim_stale(&home, pid);
+        let dir = home.join(format!("{PREFIX}{pid}"));
+        fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(Cgroup { dir, home })
+    }
+
+    /// Moves the calling process into this cgroup.
+    pub fn enter(&self) -> io::Result<()> {
+        fs::write(self.dir.join("cgroup.procs"), "0")
+    }
+
+    /// Moves the calling process back where it came from.
+    pub fn leave(&self) -> io::Result<()> {
+        fs::write(self.home.join("cgroup.procs"), "0")
+    }
+
+    /// `cgroup.kill`: SIGKILL every process in the cgroup (and below).
+    pub fn kill_all(&self) -> io::Result<()> {
+        fs::write(self.dir.join("cgroup.kill"), "1")
+    }
+
+    /// Waits for `populated 0` up to `timeout`; true if the cgroup is empty.
+    pub fn wait_empty(&self, timeout: Duration) -> bool {
+        wait_empty(&self.dir, timeout)
+    }
+
+    /// Kills, waits for empty, and removes the directory (and any child cgroups a
+    /// method left behind).
+    pub fn destroy(&self, timeout: Duration) -> Result<(), String> {
+        let _ = self.kill_all();
+        if !self.wait_empty(timeout) {
+            return Err(format!(
+                "{} still populated after {timeout:?}",
+                self.dir.display()
+            ));
+        }
+        remove_tree(&self.dir).map_err(|e| format!("cannot remove {}: {e}", self.dir.display()))
+    }
+}
+
+fn populated(events: &mut fs::File) -> io::Result<bool> {
+    let mut text = String::new();
+    events.rewind()?;
+    events.read_to_string(&mut text)?;
+    Ok(text.lines().any(|l| l == "populated 1"))
+}
+
+fn wait_empty(dir: &Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let Ok(mut events) = fs::File::open(dir.join("cgroup.events")) else {
+        return false;
+    };
+    loop {
+        match populated(&mut events) {
+            Ok(false) => return true,
+            Ok(true) => {}
+            Err(_) => return false,
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let t = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&events, PollFlags::PRI)];
+        if matches!(rustix::event::poll(&mut fds, Some(&t)), Err(e) if e != rustix::io::Errno::INTR)
+        {
+            return false;
+        }
+    }
+}
+
+/// Removes a cgroup directory and its child cgroups, deepest first.
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path())?;
+            }
+        }
+    }
+    fs::remove_dir(dir)
+}
+
+/// Whether `pid` is a live warden. A warden SIGKILLed with its harness is reparented
+/// to init and may stay a zombie for a while (`/proc/<pid>` still exists), and its
+/// PID may be reused by anything: only a running `teardown __warden` counts.
+fn warden_alive(pid: i32) -> bool {
+    let running = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| !matches!(state, "Z" | "X" | "x"))
+    });
+    running
+        && fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"__warden"))
+}
+
+/// Removes `teardown-warden-<pid>` directories whose warden no longer exists
+/// (`own`: this warden's PID, whose name may be left over from an earlier warden
+/// that had the same PID).
+fn reclaim_stale(home: &Path, own: i32) {
+    let Ok(entries) = fs::read_dir(home) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid != own && warden_alive(pid) {
+            continue;
+        }
+        let dir = e.path();
+        let _ = fs::write(dir.join("cgroup.kill"), "1");
+        if wait_empty(&dir, Duration::from_secs(1)) {
+            let _ = remove_tree(&dir);
+        }
+    }
+}

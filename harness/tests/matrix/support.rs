@@ -1,0 +1,50 @@
+//! Helpers shared by the matrix tests.
+
+use std::process::Output;
+
+use teardown::{Availability, Method};
+
+/// `teardown` with a clean environment for colour and seeds.
+pub fn teardown() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("teardown").expect("the teardown binary is built");
+    cmd.env_remove("NO_COLOR")
+        .env_remove("TEARDOWN_SEED")
+        .env_remove("COLUMNS");
+    cmd
+}
+
+/// `Err(reason)` if `method` cannot run on this host.
+pub fn method_available(method: Method) -> Result<(), String> {
+    let probe = teardown_harness::matrix::host_probe();
+    match probe.methods.iter().find(|(m, _)| *m == method) {
+        Some((_, Availability::Available)) => Ok(()),
+        Some((_, Availability::Unsupported { reason })) => Err(reason.clone()),
+        None => Err("not in the probe".into()),
+    }
+}
+
+/// True if `program` is on PATH; prints a skip message if not.
+pub fn installed(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    if !found {
+        eprintln!("skipped: {program} is not installed");
+    }
+    found
+}
+
+/// The JSON document a `--format json` run printed.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A supervisor that starts its command and, on SIGTERM, exits at once without
+/// killing anything: the negative control every check must catch.
+pub const BROKEN_SUPERVISOR: &[&str] = &["sh", "-c", "trap 'exit 0' TERM; \"$@\" & wait", "sh"];

@@ -1,0 +1,39 @@
+//! The oracle, end to end: real wardens, real trees, supervisors that are known to
+//! be right or wrong. Every weak supervisor here must be caught.
+
+mod external;
+mod methods;
+
+use std::time::Duration;
+
+use teardown_harness::spec::TreeSpec;
+use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, run_trial};
+
+/// Parses a spec.
+pub fn spec(text: &str) -> TreeSpec {
+    text.parse().expect("test spec parses")
+}
+
+/// A trial with short graces, so that leaks are judged quickly.
+pub fn trial(supervisor: Supervisor, text: &str) -> Trial {
+    let mut t = Trial::new(supervisor, spec(text));
+    t.straggler_grace = Duration::from_millis(500);
+    t.grace = Duration::from_millis(500);
+    t
+}
+
+/// `sh -c SCRIPT sh`: the node command is appended, so `"$@"` is the tree's leader.
+pub fn sh(script: &str) -> Supervisor {
+    Supervisor::External(vec!["sh".into(), "-c".into(), script.into(), "sh".into()])
+}
+
+/// Runs a trial; on a surprise, the assertion message has everything.
+pub fn run(t: &Trial) -> TrialOutcome {
+    run_trial(t)
+}
+
+/// Whether a program is on PATH (peers are skipped with a message when missing).
+pub fn installed(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}

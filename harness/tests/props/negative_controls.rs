@@ -1,0 +1,157 @@
+//! The weak methods are negative controls: proptest's runner, run here by hand,
+//! must find a random tree each of them fails on, shrink it to a tree whose shape
+//! explains the verdict, and print a replay line that replays it.
+//!
+//! No failure persistence: each run must find its failure from fresh random
+//! trees, within [`MAX_CASES`], not from a file.
+//!
+//! A `straggler` passes here: whether a killed grandchild is still dying when a
+//! weak supervisor says done is a race, and shrinking on a race chases noise
+//! (the shrunk tree's replay may come back `clean`). The controls fail on the
+//! deterministic weaknesses: survivors (`leak`) and `hang`.
+
+use std::time::Duration;
+
+use proptest::test_runner::Config;
+use teardown::{Method, Verdict};
+use teardown_harness::spec::{Trait, TreeSpec};
+use teardown_harness::trial::Trial;
+
+use super::{GRACE, Minimal, search, teardown_bin};
+
+/// Random trees a weak method gets before the negative control itself fails.
+const MAX_CASES: u32 = 64;
+
+/// Short graces: every failing shrinking candidate costs the straggler grace
+/// (a survivor is judged after it) or, for a hang, the deadline.
+fn tune(t: &mut Trial) {
+    t.grace = GRACE;
+    t.straggler_grace = Duration::from_millis(300);
+}
+
+fn tune_hang(t: &mut Trial) {
+    tune(t);
+    t.deadline = Duration::from_secs(2);
+}
+
+/// Whether a node below the leader leaves the leader's process group
+/// (`setsid` or `setpgid`; the leader's own are no-ops: it leads its group).
+fn has_escape(spec: &TreeSpec) -> bool {
+    spec.visits().any(|v| {
+        v.parent.is_some() && (v.node.has_trait(Trait::Setsid) || v.node.has_trait(Trait::Setpgid))
+    })
+}
+
+/// Runs the negative control for `method` and returns the shrunk failure, after
+/// checking that its replay line replays it.
+fn caught(method: Method, tune: fn(&mut Trial), max_shrink_time_ms: u32) -> Minimal {
+    let config = Config {
+        cases: MAX_CASES,
+        failure_persistence: None,
+        max_shrink_iters: 512,
+        max_shrink_time: max_shrink_time_ms,
+        ..Config::default()
+    };
+    let (result, seen) = search(method, config, tune, |v| {
+        matches!(v, Verdict::Clean | Verdict::Straggler)
+    });
+    let Err(minimal) = result else {
+        panic!(
+            "negative control failed: {method} was clean on all {} random trees",
+            seen.trials
+        );
+    };
+    eprintln!(
+        "{method}: first failure at random tree {}, {} trials in all; {}",
+        seen.first_failure.unwrap_or(0),
+        seen.trials,
+        minimal.message
+    );
+    assert_replays(&minimal);
+    *minimal
+}
+
+/// Runs the replay line through `sh -c` (so its quoting is tested) with the
+/// `teardown` under test first on `PATH`, and checks the verdict it prints.
+fn assert_replays(m: &Minimal) {
+    let bin = teardown_bin();
+    let dir = bin.parent().expect("the binary has a directory");
+    let path = std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let out = assert_cmd::Command::new("sh")
+        .args(["-c", &m.replay])
+        .env("PATH", path)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!("verdict: {} ", m.outcome.verdict);
+    assert!(
+        stdout.contains(&want) && out.status.code() == Some(1),
+        "`{}` should print {want:?} and exit 1 (not the expected clean); it exited {:?}:\n{stdout}\n{}",
+        m.replay,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether a node forks a replacement of itself on SIGTERM (`respawn-on-term`).
+fn has_respawner(spec: &TreeSpec) -> bool {
+    spec.visits()
+        .any(|v| v.node.has_trait(Trait::RespawnOnTerm))
+}
+
+/// `leader`: the leak is a process other than the leader, so the tree must have
+/// had a second process: a child in the spec, or the replacement a
+/// `respawn-on-term` node forks when the graceful SIGTERM reaches it (the leader
+/// itself, in a one-node tree: the method reaps the leader and is done, the
+/// replacement lives on). Found by this test in CI:
+/// `teardown replay --method leader --grace 100ms 'respawn-on-term pause'`.
+#[test]
+fn the_leader_method_is_caught_leaking_a_child_of_a_random_tree() {
+    let m = caught(Method::Leader, tune, 60_000);
+    assert_eq!(m.outcome.verdict, Verdict::Leak, "{}", m.message);
+    assert!(
+        m.trial.spec.node_count() >= 2 || has_respawner(&m.trial.spec),
+        "a leader leak without a child or a respawner: {}",
+        m.message
+    );
+}
+
+/// `killpg` and `killpg-waitpgid`: the leak must come from a node that left the
+/// group, or from a `respawn-on-term` node: with a grace the group gets SIGTERM,
+/// the respawner forks its replacement (in the group) and exits, and a method
+/// that waits only for the leader (or its own direct children) is done before
+/// the SIGKILL, so the replacement survives. Found by this test:
+/// `teardown replay --method killpg --grace 100ms 'respawn-on-term pause'`.
+fn assert_killpg_explained(m: &Minimal) {
+    assert_eq!(m.outcome.verdict, Verdict::Leak, "{}", m.message);
+    assert!(
+        has_escape(&m.trial.spec) || has_respawner(&m.trial.spec),
+        "a killpg leak without a setsid/setpgid escape or a respawner: {}",
+        m.message
+    );
+}
+
+#[test]
+fn the_killpg_method_is_caught_on_a_random_tree_with_an_escape() {
+    assert_killpg_explained(&caught(Method::Killpg, tune, 60_000));
+}
+
+#[test]
+fn the_killpg_waitpgid_method_is_caught_on_a_random_tree_with_an_escape() {
+    assert_killpg_explained(&caught(Method::KillpgWaitpgid, tune, 60_000));
+}
+
+#[test]
+fn the_subreaper_method_is_caught_hanging_on_a_random_tree_with_an_escape() {
+    let m = caught(Method::Subreaper, tune_hang, 90_000);
+    assert_eq!(m.outcome.verdict, Verdict::Hang, "{}", m.message);
+    assert!(
+        has_escape(&m.trial.spec),
+        "a hang without an escape: {}",
+        m.message
+    );
+}

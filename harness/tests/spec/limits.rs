@@ -1,0 +1,243 @@
+//! Limits checked at parse time and on specs built in code.
+
+use std::time::Duration;
+
+use rstest::rstest;
+use teardown_harness::errors::{LimitError, SpecError};
+use teardown_harness::spec::{ChildSpec, End, Limits, NodeSpec, SpawnKind, SpecStats, TreeSpec};
+
+fn chain(depth: usize) -> String {
+    let mut text = "pause".to_owned();
+    for _ in 0..depth {
+        text = format!("pause [fork: {text}]");
+    }
+    text
+}
+
+#[test]
+fn a_chain_of_one_hundred_nodes_is_within_the_default_limits() {
+    let spec: TreeSpec = chain(99).parse().unwrap();
+    assert_eq!(spec.node_count(), 100);
+    assert_eq!(SpecStats::of(&spec).depth, 99);
+}
+
+#[test]
+fn the_default_depth_limit_is_inclusive() {
+    assert!(chain(128).parse::<TreeSpec>().is_ok());
+    let err = chain(129).parse::<TreeSpec>().unwrap_err();
+    assert_eq!(
+        err,
+        SpecError::TooDeep {
+            at: 129 * "pause [".len() + 128 * "fork: pause [".len() - 128 * "pause [".len(),
+            depth: 129,
+            max: 128
+        },
+        "{err}"
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_without_exhausting_the_stack() {
+    let text = "pause [fork: ".repeat(100_000);
+    let err = TreeSpec::parse_with(&text, &Limits::unlimited()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SpecError::TooDeep {
+                depth: 257,
+                max: 256,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[rstest]
+#[case::nodes(
+    "pause [1000*fork: pause]",
+    "spec: the expanded node count is 1001, over the limit max_nodes = 1000"
+)]
+#[case::nodes_multiply_along_a_path(
+    "pause [10*fork: pause [10*fork: pause [10*fork: pause]]]",
+    "spec: the expanded node count is 1111, over the limit max_nodes = 1000"
+)]
+#[case::live_counts_zombies_and_storms(
+    "pause [fork: zombies=1000, fork: storm=999@10]",
+    "spec: the live process count is 2002, over the limit max_live = 2000"
+)]
+#[case::live_counts_double_fork_intermediates_and_respawns(
+    "pause [400*dfork: respawn-on-term pause [fork: zombies=1]]",
+    "spec: the live process count is 2001, over the limit max_live = 2000"
+)]
+#[case::zombies(
+    "zombies=1001",
+    "spec: the zombie count is 1001, over the limit max_zombies = 1000"
+)]
+#[case::zombies_across_copies(
+    "pause [3*fork: zombies=400]",
+    "spec: the zombie count is 1200, over the limit max_zombies = 1000"
+)]
+#[case::storm_total(
+    "storm=1001@10",
+    "spec: the storm children total is 1001, over the limit max_storm_total = 1000"
+)]
+#[case::storm_rate(
+    "storm=10@2001",
+    "spec: the summed storm rate (forks/s) is 2001, over the limit max_storm_rate = 2000"
+)]
+#[case::storm_rates_add_up(
+    "pause [3*fork: storm=10@1000]",
+    "spec: the summed storm rate (forks/s) is 3000, over the limit max_storm_rate = 2000"
+)]
+#[case::exit_after(
+    "exit-after=61s",
+    "spec: the longest exit-after (ms) is 61000, over the limit max_exit_after = 60000"
+)]
+fn a_spec_over_a_default_limit_is_refused_naming_the_limit_and_the_value(
+    #[case] text: &str,
+    #[case] message: &str,
+) {
+    let err = text.parse::<TreeSpec>().unwrap_err();
+    assert!(matches!(err, SpecError::Limit(_)), "{err:?}");
+    assert_eq!(err.to_string(), message);
+    // The same spec without limits is well-formed, and the checker alone agrees.
+    let spec = TreeSpec::parse_with(text, &Limits::unlimited()).unwrap();
+    assert_eq!(
+        Limits::default().check(&spec).unwrap_err().to_string(),
+        message
+    );
+}
+
+#[rstest]
+#[case::nodes("pause [999*fork: pause]")]
+#[case::live("pause [fork: zombies=1000, fork: storm=997@10]")]
+#[case::storm_rate("pause [2*fork: storm=10@1000]")]
+#[case::exit_after("exit-after=60s")]
+fn a_spec_exactly_at_a_default_limit_is_accepted(#[case] text: &str) {
+    text.parse::<TreeSpec>().unwrap();
+}
+
+#[test]
+fn overlong_input_is_refused_before_parsing() {
+    let limits = Limits {
+        max_text_len: 10,
+        ..Limits::default()
+    };
+    let err = TreeSpec::parse_with("pause      [x", &limits).unwrap_err();
+    assert_eq!(err, SpecError::TooLong { len: 13, max: 10 });
+    assert_eq!(
+        err.to_string(),
+        "spec: input is 13 bytes, over the limit max_text_len = 10"
+    );
+}
+
+#[test]
+fn canonical_text_longer_than_the_input_is_checked_too() {
+    // 17 bytes written, 19 printed: "pause [fork: pause]".
+    let limits = Limits {
+        max_text_len: 18,
+        ..Limits::default()
+    };
+    let err = TreeSpec::parse_with("pause[fork:pause]", &limits).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec: the text length (bytes) is 19, over the limit max_text_len = 18"
+    );
+}
+
+#[test]
+fn custom_limits_apply_to_parse_with() {
+    let limits = Limits {
+        max_nodes: 3,
+        max_depth: 1,
+        max_exit_after: Duration::from_millis(10),
+        ..Limits::default()
+    };
+    TreeSpec::parse_with("pause [2*fork: exit-after=10ms]", &limits).unwrap();
+    let err = TreeSpec::parse_with("pause [3*fork: pause]", &limits).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec: the expanded node count is 4, over the limit max_nodes = 3"
+    );
+    let err = TreeSpec::parse_with("pause [fork: pause [fork: pause]]", &limits).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec: node at byte 20 is at depth 2, over the limit max_depth = 1"
+    );
+}
+
+fn leaf(end: End) -> NodeSpec {
+    NodeSpec {
+        traits: vec![],
+        children: vec![],
+        end,
+    }
+}
+
+#[rstest]
+#[case::count(ChildSpec { spawn: SpawnKind::Fork, count: 0, node: leaf(End::Pause) }, "count")]
+#[case::zombies(ChildSpec { spawn: SpawnKind::Fork, count: 1, node: leaf(End::Zombies(0)) }, "zombies")]
+#[case::storm_total(
+    ChildSpec { spawn: SpawnKind::Exec, count: 1, node: leaf(End::Storm { total: 0, rate: 5 }) },
+    "storm total"
+)]
+#[case::storm_rate(
+    ChildSpec { spawn: SpawnKind::Exec, count: 1, node: leaf(End::Storm { total: 5, rate: 0 }) },
+    "storm rate"
+)]
+fn a_zero_in_a_spec_built_in_code_is_refused(#[case] child: ChildSpec, #[case] what: &'static str) {
+    let spec = TreeSpec {
+        root: NodeSpec {
+            traits: vec![],
+            children: vec![child],
+            end: End::Pause,
+        },
+    };
+    let err = Limits::default().check(&spec).unwrap_err();
+    assert_eq!(err, LimitError::Zero { what });
+    assert_eq!(
+        err.to_string(),
+        format!("spec: {what} is 0 (must be at least 1)")
+    );
+}
+
+#[test]
+fn a_very_deep_spec_built_in_code_is_refused_without_recursion() {
+    let mut node = leaf(End::Pause);
+    for _ in 0..200_000 {
+        node = NodeSpec {
+            traits: vec![],
+            children: vec![ChildSpec {
+                spawn: SpawnKind::Fork,
+                count: 1,
+                node,
+            }],
+            end: End::Pause,
+        };
+    }
+    let spec = TreeSpec { root: node };
+    let err = Limits::unlimited().check(&spec).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec: the depth is 200000, over the limit max_depth = 256"
+    );
+    // Dropping recurses; take the tree apart by hand.
+    let mut next = Some(spec.root);
+    while let Some(mut node) = next {
+        next = node.children.pop().map(|c| c.node);
+    }
+}
+
+#[test]
+fn huge_counts_saturate_and_are_refused() {
+    let spec: TreeSpec = TreeSpec::parse_with(
+        "pause [4294967295*fork: pause [4294967295*fork: pause [4294967295*fork: zombies=4294967295]]]",
+        &Limits::unlimited(),
+    )
+    .unwrap();
+    let stats = SpecStats::of(&spec);
+    assert_eq!(stats.nodes, u64::MAX);
+    assert_eq!(stats.zombies, u64::MAX);
+    assert!(Limits::default().check(&spec).is_err());
+}

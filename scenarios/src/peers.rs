@@ -1,0 +1,365 @@
+//! Real supervisors people run today, and what they make of every scenario.
+//!
+//! Each [`Peer`] is an argv prefix (the harness appends the tree's node command) and
+//! one expectation per catalog scenario, taken from running it here (Linux 6.x, the
+//! Debian/Ubuntu packages of tini, dumb-init, coreutils `timeout` and bubblewrap) and
+//! explained — every cell that is not `clean` cites the upstream issue or the code
+//! path that explains it. `teardown matrix --peers` runs them as extra rows and checks
+//! these expectations. A peer that is not installed is reported `unsupported`.
+//!
+//! The trigger is the scenario's own (SIGTERM to the supervisor for most). None of
+//! these peers is PID 1 or a subreaper here: the harness's warden is, so orphans
+//! they leave behind are reparented to the warden, where the oracle finds them.
+
+use std::sync::LazyLock;
+
+use teardown::Verdict::{Clean, Hang, Leak, Straggler, Zombie};
+
+use crate::errors::UnknownPeer;
+use crate::expect::Expect;
+use crate::scenario::Source;
+
+/// A real supervisor: how to run it and what to expect of it.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Short name for the command line (`--peers tini,dumb-init`): `tini-g`.
+    pub name: &'static str,
+    /// The argv prefix; the node command is appended. A leading `teardown` means
+    /// this project's own binary (the harness substitutes the one it runs).
+    pub argv: &'static [&'static str],
+    /// How it tears down, in one sentence.
+    pub about: &'static str,
+    /// Upstream issues and docs that explain its non-clean cells.
+    pub sources: &'static [Source],
+    expected: Vec<(&'static str, Expect)>,
+}
+
+impl Peer {
+    /// The expectation for a catalog scenario; `None` for a name not in the catalog
+    /// (random trees: peers are not judged on those).
+    pub fn expected(&self, scenario: &str) -> Option<Expect> {
+        self.expected
+            .iter()
+            .find(|(name, _)| *name == scenario)
+            .map(|(_, e)| *e)
+    }
+
+    /// The row label, as `teardown_harness::trial::Supervisor::label` prints it.
+    pub fn label(&self) -> String {
+        format!("external:{}", self.argv.join(" "))
+    }
+}
+
+/// Every peer, in the order the matrix prints them.
+pub fn all() -> &'static [Peer] {
+    static PEERS: LazyLock<Vec<Peer>> = LazyLock::new(build);
+    &PEERS
+}
+
+/// The peer called `name`, or an error listing every valid name.
+pub fn by_name(name: &str) -> Result<&'static Peer, UnknownPeer> {
+    all()
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| UnknownPeer {
+            name: name.to_owned(),
+            valid: all().iter().map(|p| p.name).collect(),
+        })
+}
+
+/// The peer whose argv is exactly `argv`, if any: `--supervisor 'tini --'` is judged
+/// against the `tini` peer's expectations.
+pub fn by_argv<S: AsRef<str>>(argv: &[S]) -> Option<&'static Peer> {
+    all().iter().find(|p| {
+        p.argv.len() == argv.len() && p.argv.iter().zip(argv).all(|(a, b)| *a == b.as_ref())
+    })
+}
+
+mod note {
+    pub const TINI_CHILD_ONLY: &str = "tini forwards the signal to its child only and exits with it; the child's own children are left behind (tini 172: \"Tini's goal isn't to kill all your subprocesses when it exits\")";
+    pub const DUMB_INIT_CHILD_ONLY: &str = "with --single-child dumb-init forwards signals to its child only and exits with it; the rest of the tree is left behind";
+    pub const EXITS_WITH_LEADER: &str = "it exits as soon as its child does, without waiting for the rest of the tree (dumb-init 212, tini 172): whatever is still running is left behind";
+    pub const EXITS_WITH_LEADER_LATE: &str = "it exits as soon as its child does, without waiting for the rest of the tree (dumb-init 212, tini 172); the process left behind exits on its own within the straggler grace";
+    pub const NEVER_SIGNALLED_LATE: &str = "the process left the group and is never signalled; it exits on its own after the supervisor did, within the straggler grace";
+    pub const GROUP_DYING: &str = "the group is signalled and the supervisor exits with its child without waiting for the others: they may still be exiting, but each has SIGKILL pending (dying), so none can run again";
+    pub const ESCAPED: &str = "signals go to the process group; a process that called setsid/setpgid is out of reach (dumb-init 191)";
+    pub const TERM_THEN_EXIT: &str = "SIGTERM reaches the group, the child dies of it, and the supervisor exits; the member that ignores SIGTERM (or respawned) is never killed";
+    pub const NO_SIGCONT: &str = "the signal is forwarded but SIGCONT is not: a stopped child never handles it, and the supervisor waits for it forever";
+    pub const FORWARD_ONLY: &str = "the signal is only forwarded, never escalated to SIGKILL: a child that ignores or blocks it never exits, and the supervisor waits for it forever";
+    pub const PIDNS: &str = "bwrap does not forward SIGTERM (bubblewrap 369): it dies, or exits with its child, without waiting for its sandbox; its init dies with it (--die-with-parent, a SIGKILL: bubblewrap 684) and the kernel kills the PID namespace, so nothing leaks, but bwrap never reaped its init (zombie)";
+    pub const PIDNS_LEADER_EXIT: &str = "the child exits on its own, and so does bwrap's init; bwrap returns on whichever it sees first (its monitor_child): the exit code the init writes to an eventfd before it exits (the init not reaped yet: zombie) or the init's SIGCHLD, which it reaps (clean). A race inside bwrap, not in the oracle: nothing leaks either way";
+    pub const TIMEOUT_KILL: &str = "the signal is forwarded to the group and ignored; after -k 1 second timeout SIGKILLs its whole process group, itself included, so it dies with its child unreaped (zombie)";
+}
+
+const TINI_172: Source = Source {
+    label: "tini issue 172",
+    url: "https://github.com/krallin/tini/issues/172",
+};
+const TINI_236: Source = Source {
+    label: "tini issue 236",
+    url: "https://github.com/krallin/tini/issues/236",
+};
+const TINI_PR_15: Source = Source {
+    label: "tini PR 15 (-g)",
+    url: "https://github.com/krallin/tini/pull/15",
+};
+const DUMB_INIT_191: Source = Source {
+    label: "dumb-init issue 191",
+    url: "https://github.com/Yelp/dumb-init/issues/191",
+};
+const DUMB_INIT_212: Source = Source {
+    label: "dumb-init issue 212",
+    url: "https://github.com/Yelp/dumb-init/issues/212",
+};
+const DUMB_INIT_80: Source = Source {
+    label: "dumb-init issue 80",
+    url: "https://github.com/Yelp/dumb-init/issues/80",
+};
+const TIMEOUT_DOC: Source = Source {
+    label: "GNU coreutils timeout",
+    url: "https://www.gnu.org/software/coreutils/manual/html_node/timeout-invocation.html",
+};
+const BWRAP_369: Source = Source {
+    label: "bubblewrap issue 369",
+    url: "https://github.com/containers/bubblewrap/issues/369",
+};
+const BWRAP_684: Source = Source {
+    label: "bubblewrap issue 684",
+    url: "https://github.com/containers/bubblewrap/issues/684",
+};
+
+/// Every catalog scenario name, grouped by how a peer tends to fail it.
+mod group {
+    pub const ESCAPES: &[&str] = &["setsid-escape", "setpgid-escape", "daemonize"];
+    pub const LATE: &[&str] = &["jmmv-grandchild", "escape-exits-late"];
+    /// The scenarios triggered by the leader's own exit.
+    pub const LEADER_EXITS: &[&str] = &["jmmv-grandchild", "leader-exits-orphans-remain"];
+    pub const TERM_SURVIVORS: &[&str] = &["sigterm-ignored", "respawn-on-term"];
+    pub const NEVER_DIES_OF_FORWARDED: &[&str] = &["blocked-signals", "sigint-ignored"];
+}
+
+/// Builds one peer's expectations: a default for every catalog scenario, then
+/// overrides.
+struct Cells(Vec<(&'static str, Expect)>);
+
+impl Cells {
+    fn all(default: Expect) -> Cells {
+        Cells(crate::all().iter().map(|s| (s.name, default)).collect())
+    }
+
+    fn set(mut self, names: &[&str], expect: Expect) -> Cells {
+        for name in names {
+            let cell = self.0.iter_mut().find(|(n, _)| n == name);
+            let cell =
+                cell.unwrap_or_else(|| panic!("peer expectation for unknown scenario {name}"));
+            cell.1 = expect;
+        }
+        self
+    }
+}
+
+fn build() -> Vec<Peer> {
+    vec![
+        Peer {
+            name: "tini",
+            argv: &["tini", "--"],
+            about: "forwards signals to its child, reaps zombies, exits with its child",
+            sources: &[TINI_172, TINI_236],
+            expected: Cells::all(Expect::is(Leak, note::TINI_CHILD_ONLY))
+                .set(
+                    group::LATE,
+                    Expect::is(Straggler, note::EXITS_WITH_LEADER_LATE),
+                )
+                .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+                .set(
+                    group::NEVER_DIES_OF_FORWARDED,
+                    Expect::is(Hang, note::FORWARD_ONLY),
+                )
+                .0,
+        },
+        Peer {
+            name: "tini-g",
+            argv: &["tini", "-g", "--"],
+            about: "forwards signals to its child's process group, exits with its child",
+            sources: &[TINI_PR_15, TINI_172],
+            expected: Cells::all(Expect::is(Clean, note::GROUP_DYING))
+                .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
+                .set(
+                    &["escape-exits-late"],
+                    Expect::is(Straggler, note::NEVER_SIGNALLED_LATE),
+                )
+                .set(
+                    &["jmmv-grandchild"],
+                    Expect::is(Straggler, note::EXITS_WITH_LEADER_LATE),
+                )
+                .set(
+                    group::TERM_SURVIVORS,
+                    Expect::is(Leak, note::TERM_THEN_EXIT),
+                )
+                .set(
+                    &["leader-exits-orphans-remain"],
+                    Expect::is(Leak, note::EXITS_WITH_LEADER),
+                )
+                .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+                .set(
+                    group::NEVER_DIES_OF_FORWARDED,
+                    Expect::is(Hang, note::FORWARD_ONLY),
+                )
+                .0,
+        },
+        Peer {
+            name: "dumb-init",
+            argv: &["dumb-init"],
+            about: "runs its child in a new session, forwards signals to that process group, \
+                    and when the child exits sends SIGTERM to the group and exits at once",
+            sources: &[DUMB_INIT_191, DUMB_INIT_212, DUMB_INIT_80],
+            expected: Cells::all(Expect::is(Clean, note::GROUP_DYING))
+                .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
+                .set(
+                    &["escape-exits-late"],
+                    Expect::is(Straggler, note::NEVER_SIGNALLED_LATE),
+                )
+                .set(
+                    &["jmmv-grandchild"],
+                    Expect::is(Straggler, note::EXITS_WITH_LEADER_LATE),
+                )
+                .set(
+                    group::TERM_SURVIVORS,
+                    Expect::is(Leak, note::TERM_THEN_EXIT),
+                )
+                .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+                .set(
+                    group::NEVER_DIES_OF_FORWARDED,
+                    Expect::is(Hang, note::FORWARD_ONLY),
+                )
+                .0,
+        },
+        Peer {
+            name: "dumb-init-single-child",
+            argv: &["dumb-init", "--single-child"],
+            about: "forwards signals to its child only, exits with its child",
+            sources: &[DUMB_INIT_212],
+            expected: Cells::all(Expect::is(Leak, note::DUMB_INIT_CHILD_ONLY))
+                .set(
+                    group::LATE,
+                    Expect::is(Straggler, note::EXITS_WITH_LEADER_LATE),
+                )
+                .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+                .set(
+                    group::NEVER_DIES_OF_FORWARDED,
+                    Expect::is(Hang, note::FORWARD_ONLY),
+                )
+                .0,
+        },
+        Peer {
+            name: "timeout",
+            argv: &["timeout", "-k", "1", "5"],
+            about: "runs its child in its own process group; on a signal or at the timeout \
+                    signals the group (then SIGCONT), SIGKILLs it after -k, exits with its child",
+            sources: &[TIMEOUT_DOC],
+            expected: Cells::all(Expect::is(Clean, note::GROUP_DYING))
+                .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
+                .set(
+                    &["escape-exits-late"],
+                    Expect::is(Straggler, note::NEVER_SIGNALLED_LATE),
+                )
+                .set(
+                    &["jmmv-grandchild"],
+                    Expect::is(Straggler, note::EXITS_WITH_LEADER_LATE),
+                )
+                .set(
+                    group::TERM_SURVIVORS,
+                    Expect::is(Leak, note::TERM_THEN_EXIT),
+                )
+                .set(
+                    &["leader-exits-orphans-remain"],
+                    Expect::is(Leak, note::EXITS_WITH_LEADER),
+                )
+                .set(
+                    group::NEVER_DIES_OF_FORWARDED,
+                    Expect::is(Zombie, note::TIMEOUT_KILL),
+                )
+                .0,
+        },
+        Peer {
+            name: "bwrap",
+            argv: &[
+                "bwrap",
+                "--dev-bind",
+                "/",
+                "/",
+                "--unshare-pid",
+                "--die-with-parent",
+            ],
+            about: "runs its child under an init in a new PID namespace; when bwrap dies the \
+                    init dies with it and the kernel kills the namespace",
+            sources: &[BWRAP_369, BWRAP_684],
+            expected: Cells::all(Expect::is(Zombie, note::PIDNS))
+                .set(
+                    group::LEADER_EXITS,
+                    Expect::any_of(&[Zombie, Clean], note::PIDNS_LEADER_EXIT),
+                )
+                .0,
+        },
+        Peer {
+            name: "teardown-auto",
+            argv: &["teardown", "run", "--method", "auto", "--"],
+            about: "this project's supervisor with the strongest method the host supports",
+            sources: &[],
+            expected: Cells::all(Expect::clean()).0,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_peer_has_an_expectation_for_every_scenario() {
+        for peer in all() {
+            for s in crate::all() {
+                assert!(
+                    peer.expected(s.name).is_some(),
+                    "{} has no expectation for {}",
+                    peer.name,
+                    s.name
+                );
+            }
+            assert_eq!(peer.expected("random-1-0"), None);
+        }
+    }
+
+    #[test]
+    fn every_non_clean_peer_cell_says_why() {
+        for peer in all() {
+            for (name, e) in &peer.expected {
+                assert!(e.is_clean() || e.note().is_some(), "{} × {name}", peer.name);
+            }
+        }
+    }
+
+    #[test]
+    fn peers_are_found_by_exact_argv_only() {
+        assert_eq!(by_argv(&["tini", "--"]).unwrap().name, "tini");
+        assert_eq!(by_argv(&["tini", "-g", "--"]).unwrap().name, "tini-g");
+        assert!(by_argv(&["tini"]).is_none());
+        assert!(by_argv(&["tini", "--", "x"]).is_none());
+    }
+
+    #[test]
+    fn an_unknown_peer_lists_the_valid_names() {
+        let err = by_name("runit").unwrap_err().to_string();
+        for p in all() {
+            assert!(err.contains(p.name), "{err}");
+        }
+    }
+
+    #[test]
+    fn peer_names_are_unique() {
+        let mut names: Vec<_> = all().iter().map(|p| p.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all().len());
+    }
+}
