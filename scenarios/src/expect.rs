@@ -6,11 +6,12 @@ use teardown::{Method, Verdict};
 
 /// The verdicts a cell may come out with, and why it is not simply `clean`.
 ///
-/// Every cell of the catalog and of the peers expects exactly one verdict: the
-/// oracle's rules leave no race to the scheduler (a group member with SIGKILL
-/// pending when the supervisor returns is *dying*, not a straggler). For a
-/// supervisor of your own whose outcome is a genuine race, [`Expect::any_of`]
-/// accepts several verdicts; such a cell is printed as `clean|straggler`.
+/// Every cell of the catalog expects exactly one verdict: the oracle's rules
+/// leave no race to the scheduler (a group member with SIGKILL pending when the
+/// supervisor returns is *dying*, not a straggler). For a supervisor whose
+/// outcome is a genuine race of its own, [`Expect::any_of`] accepts several
+/// verdicts, and its note names the race (bwrap's cells, see
+/// [`crate::peers`]); such a cell is printed as `zombie|straggler`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expect {
     verdicts: &'static [Verdict],

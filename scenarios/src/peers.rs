@@ -86,8 +86,8 @@ mod note {
     pub const TERM_THEN_EXIT: &str = "SIGTERM reaches the group, the child dies of it, and the supervisor exits; the member that ignores SIGTERM (or respawned) is never killed";
     pub const NO_SIGCONT: &str = "the signal is forwarded but SIGCONT is not: a stopped child never handles it, and the supervisor waits for it forever";
     pub const FORWARD_ONLY: &str = "the signal is only forwarded, never escalated to SIGKILL: a child that ignores or blocks it never exits, and the supervisor waits for it forever";
-    pub const PIDNS: &str = "bwrap does not forward SIGTERM (bubblewrap 369): it dies, or exits with its child, without waiting for its sandbox; its init dies with it (--die-with-parent, a SIGKILL: bubblewrap 684) and the kernel kills the PID namespace, so nothing leaks, but bwrap never reaped its init (zombie)";
-    pub const PIDNS_LEADER_EXIT: &str = "the child exits on its own, and so does bwrap's init; bwrap returns on whichever it sees first (its monitor_child): the exit code the init writes to an eventfd before it exits (the init not reaped yet: zombie) or the init's SIGCHLD, which it reaps (clean). A race inside bwrap, not in the oracle: nothing leaks either way";
+    pub const PIDNS: &str = "bwrap does not forward SIGTERM (bubblewrap 369): it dies, or exits with its child, without waiting for its sandbox; its init dies with it (--die-with-parent, a SIGKILL: bubblewrap 684) and the kernel kills the PID namespace, so nothing leaks, but bwrap never reaped its init (zombie). bwrap is gone before its sandbox is: the tree is killed only when the init, SIGKILLed as bwrap exits, runs its own exit (zap_pid_ns_processes); a look in between finds the tree alive and not yet signalled (straggler: about 1 run in 20 to 40 here with both cores busy)";
+    pub const PIDNS_LEADER_EXIT: &str = "the child exits on its own, and so does bwrap's init; bwrap returns on whichever it sees first (its monitor_child): the exit code the init writes to an eventfd before it exits (the init not reaped yet: zombie) or the init's SIGCHLD, which it reaps (clean). A race inside bwrap, not in the oracle: nothing leaks either way, though the rest of the namespace may still be alive, not yet killed by the init's exit, when bwrap returns (straggler)";
     pub const TIMEOUT_KILL: &str = "the signal is forwarded to the group and ignored; after -k 1 second timeout SIGKILLs its whole process group, itself included, so it dies with its child unreaped (zombie)";
 }
 
@@ -294,10 +294,10 @@ fn build() -> Vec<Peer> {
             about: "runs its child under an init in a new PID namespace; when bwrap dies the \
                     init dies with it and the kernel kills the namespace",
             sources: &[BWRAP_369, BWRAP_684],
-            expected: Cells::all(Expect::is(Zombie, note::PIDNS))
+            expected: Cells::all(Expect::any_of(&[Zombie, Straggler], note::PIDNS))
                 .set(
                     group::LEADER_EXITS,
-                    Expect::any_of(&[Zombie, Clean], note::PIDNS_LEADER_EXIT),
+                    Expect::any_of(&[Zombie, Clean, Straggler], note::PIDNS_LEADER_EXIT),
                 )
                 .0,
         },

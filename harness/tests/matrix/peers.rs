@@ -1,9 +1,49 @@
 //! The real supervisors get the verdicts `teardown_scenarios::peers` documents.
+//!
+//! Peers are third-party programs with timing of their own: the soak
+//! (`reliability::flake::matrix_soak`) saw a few of their cells flip about once in
+//! 20 runs with both cores busy, while the method rows never did. So a peer cell
+//! that disagrees is run [`SECOND_LOOKS`] more times on its own, and the test
+//! fails unless every one of those agrees: a peer that changed behaviour still
+//! fails, a one-off flip is printed and passes.
 
 use rstest::rstest;
-use teardown_harness::matrix::{self, Options, Plan, RowSpec};
+use teardown_harness::matrix::{self, Options, Plan, Report, RowSpec};
+use teardown_scenarios::peers::Peer;
 
 use crate::support::installed;
+
+/// Extra runs of a disagreeing peer cell.
+const SECOND_LOOKS: usize = 2;
+
+fn run(
+    peer: &'static Peer,
+    scenarios: Option<Vec<&'static teardown_scenarios::Scenario>>,
+) -> Report {
+    let mut options = Options {
+        rows: vec![RowSpec::Peer(peer)],
+        jobs: 2,
+        ..Options::new()
+    };
+    if let Some(scenarios) = scenarios {
+        options.scenarios = scenarios;
+    }
+    matrix::run(
+        Plan::new(options, matrix::host_probe()).unwrap(),
+        &mut |_| {},
+    )
+}
+
+fn describe(report: &Report, cell: &matrix::Cell) -> String {
+    format!(
+        "{}: {} ({:?}), expected {}\n    replay: {}",
+        report.plan.columns[cell.col].name,
+        cell.verdict(),
+        cell.outcome.detail,
+        cell.expected.map(|e| e.to_string()).unwrap_or_default(),
+        report.plan.replay(cell.row, cell.col)
+    )
+}
 
 #[rstest]
 fn each_peer_gets_its_documented_verdict_on_every_scenario(
@@ -22,35 +62,29 @@ fn each_peer_gets_its_documented_verdict_on_every_scenario(
     if peer.argv[0] != "teardown" && !installed(peer.argv[0]) {
         return;
     }
-    let options = Options {
-        rows: vec![RowSpec::Peer(peer)],
-        jobs: 2,
-        ..Options::new()
-    };
-    let report = matrix::run(
-        Plan::new(options, matrix::host_probe()).unwrap(),
-        &mut |_| {},
-    );
+    let report = run(peer, None);
     if let Err(reason) = &report.plan.rows[0].available {
         eprintln!("skipped: {name} does not run here: {reason}");
         return;
     }
-    let unexpected: Vec<String> = report
-        .unexpected()
-        .map(|c| {
-            format!(
-                "{}: {} ({:?}), expected {}\n    replay: {}",
-                report.plan.columns[c.col].name,
-                c.verdict(),
-                c.outcome.detail,
-                c.expected.map(|e| e.to_string()).unwrap_or_default(),
-                report.plan.replay(c.row, c.col)
-            )
-        })
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "{name}:\n  {}",
-        unexpected.join("\n  ")
-    );
+    let mut failures = Vec::new();
+    for cell in report.unexpected() {
+        let first = describe(&report, cell);
+        let scenario = report.plan.columns[cell.col]
+            .scenario
+            .expect("peer cells are judged on named scenarios only");
+        let again: Vec<String> = (0..SECOND_LOOKS)
+            .filter_map(|_| {
+                let r = run(peer, Some(vec![scenario]));
+                let c = r.cell(0, 0);
+                (c.as_expected() != Some(true)).then(|| describe(&r, c))
+            })
+            .collect();
+        if again.is_empty() {
+            eprintln!("{name}: one-off flip, as expected on {SECOND_LOOKS} more runs: {first}");
+        } else {
+            failures.push(format!("{first}\n    and again: {}", again.join("\n    ")));
+        }
+    }
+    assert!(failures.is_empty(), "{name}:\n  {}", failures.join("\n  "));
 }
