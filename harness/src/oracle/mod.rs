@@ -30,7 +30,11 @@
 //!   leader returns is up to the scheduler, not the supervisor. Judging them by
 //!   that race made the same trial `clean` or `straggler` from run to run. They
 //!   are listed as `dying` findings, and judged again after the grace like
-//!   everyone else: one still alive then is a survivor.
+//!   everyone else: one still alive then is a survivor. A process read as alive
+//!   and not dying is read once more, because one look is several files and a
+//!   member dying of its pending signal can become a zombie between them (seen:
+//!   `killpg-waitpgid` × `aurae-534-sh-wrapper` judged `straggler` 1 run in 6
+//!   with the machine busy); the second look decides.
 //!
 //! The warden then waits up to the straggler grace for the alive and dying ones to
 //! die (event-driven, see [`wait`]) and observes again: processes alive then —

@@ -108,6 +108,28 @@ fn is_dead_state(state: char) -> bool {
     matches!(state, 'Z' | 'X' | 'x')
 }
 
+/// The answer for a process looked at twice when the first look found it alive
+/// and not dying. A look reads the main thread's stat, then every thread's stat
+/// and status: a process that becomes a zombie (or is reaped) in between — a
+/// group member dying of the SIGTERM it has had pending since before done, say —
+/// has no live thread left to show its pending signal, so that look calls it
+/// alive and not dying, a straggler it never was. `again` looks once more: gone,
+/// dead or dying now, that is the answer (it died, or was already dying, while we
+/// looked); still alive and not dying, the first look stands.
+pub(crate) fn settle(
+    first: ProcStat,
+    again: impl FnOnce() -> Option<ProcStat>,
+) -> Option<ProcStat> {
+    if !first.alive || first.dying {
+        return Some(first);
+    }
+    match again() {
+        None => None,
+        Some(a) if a.start_time != first.start_time || !a.alive || a.dying => Some(a),
+        Some(_) => Some(first),
+    }
+}
+
 /// SIGKILL's bit in a `SigPnd`/`ShdPnd` mask.
 const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
 /// The signals whose default action is not to terminate (ignore or stop); every
@@ -135,6 +157,31 @@ const NOT_FATAL_BY_DEFAULT: u64 = {
 const PF_EXITING: u32 = 0x4;
 
 impl LiveProc {
+    /// One look at `pid`: its main thread's stat, then every thread's.
+    fn read(&self, pid: i32) -> Option<ProcStat> {
+        let p = self.process(pid)?;
+        let s = p.stat().ok()?;
+        let alive = !is_dead_state(s.state)
+            || p.tasks().is_ok_and(|mut tasks| {
+                tasks.any(|t| {
+                    t.and_then(|t| t.stat())
+                        .is_ok_and(|ts| !is_dead_state(ts.state))
+                })
+            });
+        let dying = alive && self.dying(&p);
+        Some(ProcStat {
+            pid: s.pid,
+            ppid: s.ppid,
+            pgid: s.pgrp,
+            sid: s.session,
+            start_time: s.starttime,
+            state: s.state,
+            alive,
+            dying,
+            comm: s.comm,
+        })
+    }
+
     /// See [`ProcStat::dying`]. A group kill queues SIGKILL in `ShdPnd` and on
     /// every thread's own `SigPnd`; a fatal signal the kernel turns into a group
     /// exit stays in `ShdPnd` itself (with SIGKILL on each thread). A thread that
@@ -182,27 +229,7 @@ impl ProcSource for LiveProc {
     }
 
     fn stat(&self, pid: i32) -> Option<ProcStat> {
-        let p = self.process(pid)?;
-        let s = p.stat().ok()?;
-        let alive = !is_dead_state(s.state)
-            || p.tasks().is_ok_and(|mut tasks| {
-                tasks.any(|t| {
-                    t.and_then(|t| t.stat())
-                        .is_ok_and(|ts| !is_dead_state(ts.state))
-                })
-            });
-        let dying = alive && self.dying(&p);
-        Some(ProcStat {
-            pid: s.pid,
-            ppid: s.ppid,
-            pgid: s.pgrp,
-            sid: s.session,
-            start_time: s.starttime,
-            state: s.state,
-            alive,
-            dying,
-            comm: s.comm,
-        })
+        settle(self.read(pid)?, || self.read(pid))
     }
 
     fn children(&self, pid: i32) -> Vec<i32> {

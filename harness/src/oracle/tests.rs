@@ -644,3 +644,58 @@ fn a_child_forked_by_a_process_seen_dead_in_the_same_scan_is_not_missed() {
     assert_eq!(j.verdict, Verdict::Leak);
     assert_eq!(j.survivors, 1);
 }
+
+/// A process first seen alive and not dying, as `LiveProc` reads it.
+fn looked_alive(pid: i32) -> ProcStat {
+    let mut p = FakeProc::new();
+    p.live(pid, 1);
+    p.stat(pid).unwrap()
+}
+
+#[test]
+fn a_process_that_dies_while_it_is_read_is_not_called_alive() {
+    // The race `settle` exists for: the first look saw the main thread running,
+    // then no live thread to show its pending SIGTERM. The second look decides.
+    let first = looked_alive(7);
+    let mut zombie = first.clone();
+    zombie.state = 'Z';
+    zombie.alive = false;
+    assert_eq!(
+        source::settle(first.clone(), || Some(zombie.clone())),
+        Some(zombie)
+    );
+    let mut dying = first.clone();
+    dying.dying = true;
+    assert_eq!(
+        source::settle(first.clone(), || Some(dying.clone())),
+        Some(dying)
+    );
+    assert_eq!(
+        source::settle(first.clone(), || None),
+        None,
+        "reaped meanwhile"
+    );
+    let mut reused = looked_alive(7);
+    reused.start_time += 1;
+    assert_eq!(
+        source::settle(first.clone(), || Some(reused.clone())),
+        Some(reused)
+    );
+}
+
+#[test]
+fn a_process_alive_on_both_looks_stays_alive_and_a_dying_one_is_looked_at_once() {
+    let first = looked_alive(7);
+    let mut later = first.clone();
+    later.state = 'R';
+    assert_eq!(
+        source::settle(first.clone(), || Some(later)),
+        Some(first.clone())
+    );
+    let mut dying = first;
+    dying.dying = true;
+    assert_eq!(
+        source::settle(dying.clone(), || panic!("no second look")),
+        Some(dying)
+    );
+}
