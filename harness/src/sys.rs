@@ -93,6 +93,13 @@ fn set_action(sig: Signal, handler: SigHandler) -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// The inode of this process's PID namespace (`/proc/self/ns/pid`): the same
+/// number for every process that sees the same PIDs.
+pub fn own_pidns() -> io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata("/proc/self/ns/pid")?.ino())
+}
+
 /// `sigaction(sig, SIG_IGN)`—Ignores a signal (inherited across fork and exec).
 pub fn ignore_signal(sig: Signal) -> io::Result<()> {
     set_action(sig, SigHandler::SigIgn)

@@ -124,6 +124,12 @@ pub struct NodeRecord {
     pub sid: i32,
     /// Start time, clock ticks since boot (`/proc/<pid>/stat` field 22).
     pub start_time: u64,
+    /// The PID namespace the node saw `pid` in (the inode of its
+    /// `/proc/self/ns/pid`; 0 unknown). A record from a nested namespace whose
+    /// process is gone cannot be placed by `NSpid`; this says that its `pid` names
+    /// nothing in the warden's view, however well a process there matches it.
+    #[serde(default)]
+    pub pidns: u64,
 }
 
 /// One process the oracle judged.

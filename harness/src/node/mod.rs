@@ -423,6 +423,7 @@ fn own_record(id: u32) -> io::Result<NodeRecord> {
         pgid: nix::unistd::getpgrp().as_raw(),
         sid: nix::unistd::getsid(None).map_err(io::Error::from)?.as_raw(),
         start_time: stat.starttime,
+        pidns: crate::sys::own_pidns().unwrap_or(0),
     })
 }
 

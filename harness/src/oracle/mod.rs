@@ -399,10 +399,30 @@ pub fn judge(at_done: &Observation, after_grace: &Observation) -> Judgement {
     }
 }
 
+/// Records placed in the source's view by [`map_records`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Placed {
+    /// Every record, its PIDs rewritten where it was seen in a nested namespace.
+    pub records: Vec<NodeRecord>,
+    /// Nodes whose record names a nested namespace's PID that no process here
+    /// has any more: the process is gone, and its `pid` (kept as the node saw
+    /// it) means nothing in this view.
+    pub gone: BTreeSet<u32>,
+}
+
 /// Rewrites records whose PIDs were seen in a nested PID namespace into the
 /// source's view (see the module docs). Records already valid in the source's
-/// view, and records of processes that are gone, are kept as they are.
-pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Vec<NodeRecord> {
+/// view are kept as they are; so are records of processes that are gone, which
+/// are also listed in [`Placed::gone`] when the record says (by
+/// [`NodeRecord::pidns`]) that its PID is not one of this view's.
+pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Placed {
+    let own_ns = src.own_pidns();
+    // Whether the record's PID is known to be one of this view's, or known not to
+    // be (`None`: the record or the source does not say).
+    let in_own_ns = |r: &NodeRecord| match (r.pidns, own_ns) {
+        (0, _) | (_, None) => None,
+        (ns, Some(own)) => Some(ns == own),
+    };
     // A record whose PID is nobody's innermost PID of a nested namespace is kept
     // as it is (the node runs in the warden's own namespace).
     // innermost pid -> (outer pid, start time), for processes in nested namespaces.
@@ -417,10 +437,14 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Vec<NodeReco
                 .push((pid, s.start_time));
         }
     }
+    let mut gone = BTreeSet::new();
     let mut inner_to_outer: HashMap<i32, i32> = HashMap::new();
     let mapped: Vec<(NodeRecord, bool)> = records
         .iter()
         .map(|r| {
+            if in_own_ns(r) == Some(true) {
+                return (*r, false);
+            }
             // A nested process whose innermost PID and start time are the record's
             // is preferred to a direct match: the record was written from inside
             // that namespace, and a direct look-alike (a bystander started in the
@@ -434,11 +458,16 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Vec<NodeReco
                     inner_to_outer.insert(r.pid, outer);
                     (NodeRecord { pid: outer, ..*r }, true)
                 }
-                _ => (*r, false),
+                _ => {
+                    if in_own_ns(r) == Some(false) {
+                        gone.insert(r.node);
+                    }
+                    (*r, false)
+                }
             }
         })
         .collect();
-    mapped
+    let records = mapped
         .into_iter()
         .map(|(mut r, was_mapped)| {
             if was_mapped {
@@ -447,7 +476,8 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Vec<NodeReco
             }
             r
         })
-        .collect()
+        .collect();
+    Placed { records, gone }
 }
 
 #[cfg(test)]

@@ -77,6 +77,9 @@ pub trait ProcSource {
     fn children(&self, pid: i32) -> Vec<i32>;
     /// The PIDs of `pid` in each nested PID namespace, outermost first (`NSpid`).
     fn nspid(&self, pid: i32) -> Option<Vec<i32>>;
+    /// The inode of the PID namespace this source's PIDs are in, if known (see
+    /// [`crate::trial::NodeRecord::pidns`]).
+    fn own_pidns(&self) -> Option<u64>;
 }
 
 /// The real `/proc` (or another procfs mount, or a directory laid out like one).
@@ -253,6 +256,14 @@ impl ProcSource for LiveProc {
     fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
         self.process(pid)?.status().ok()?.nspid
     }
+
+    fn own_pidns(&self) -> Option<u64> {
+        // The reader's own namespace, which is the one a procfs mount shows when
+        // the reader mounted it (the warden's private `/proc`) or shares it.
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(self.root.join("self/ns/pid")).ok()?;
+        Some(meta.ino())
+    }
 }
 
 /// An in-memory process table for unit tests. Children are derived from `ppid`
@@ -262,6 +273,7 @@ impl ProcSource for LiveProc {
 pub struct FakeProc {
     procs: BTreeMap<i32, (ProcStat, Vec<i32>)>,
     hidden: Vec<i32>,
+    pidns: Option<u64>,
 }
 
 impl FakeProc {
@@ -314,6 +326,12 @@ impl FakeProc {
         let s = &mut self.procs.get_mut(&pid).expect("known pid").0;
         s.pgid = pgid;
         s.sid = sid;
+        self
+    }
+
+    /// Sets the inode of the table's own PID namespace.
+    pub fn in_pidns(&mut self, ns: u64) -> &mut Self {
+        self.pidns = Some(ns);
         self
     }
 
@@ -375,5 +393,9 @@ impl ProcSource for FakeProc {
 
     fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
         self.procs.get(&pid).map(|(_, ns)| ns.clone())
+    }
+
+    fn own_pidns(&self) -> Option<u64> {
+        self.pidns
     }
 }

@@ -35,6 +35,7 @@ fn record(p: &FakeProc, node: u32, pid: i32) -> NodeRecord {
         pgid: s.pgid,
         sid: s.sid,
         start_time: s.start_time,
+        pidns: 0,
     }
 }
 
@@ -343,6 +344,7 @@ fn records_from_a_nested_pid_namespace_are_mapped_to_the_wardens_view() {
             pgid: 1,
             sid: 1,
             start_time: p.identity(11).start_time,
+            pidns: 0,
         },
         NodeRecord {
             node: 1,
@@ -350,25 +352,28 @@ fn records_from_a_nested_pid_namespace_are_mapped_to_the_wardens_view() {
             pgid: 1,
             sid: 1,
             start_time: p.identity(12).start_time,
+            pidns: 0,
         },
     ];
     let mapped = map_records(&p, &seen);
     assert_eq!(
-        mapped,
+        mapped.records,
         vec![
             NodeRecord {
                 node: 0,
                 pid: 11,
                 pgid: 11,
                 sid: 11,
-                start_time: seen[0].start_time
+                start_time: seen[0].start_time,
+                pidns: 0,
             },
             NodeRecord {
                 node: 1,
                 pid: 12,
                 pgid: 11,
                 sid: 11,
-                start_time: seen[1].start_time
+                start_time: seen[1].start_time,
+                pidns: 0,
             },
         ]
     );
@@ -391,8 +396,9 @@ fn a_record_is_not_mapped_to_a_stranger_that_has_its_pid_and_start_tick() {
         pgid: 3,
         sid: 3,
         start_time: tick,
+        pidns: 0,
     }];
-    assert_eq!(map_records(&p, &seen)[0].pid, 11);
+    assert_eq!(map_records(&p, &seen).records[0].pid, 11);
 }
 
 #[test]
@@ -414,8 +420,65 @@ fn a_nested_match_wins_over_a_stranger_with_the_same_pid_tick_group_and_session(
         pgid: BY_GROUP,
         sid: 0,
         start_time: tick,
+        pidns: 0,
     }];
-    assert_eq!(map_records(&p, &seen)[0].pid, 11);
+    assert_eq!(map_records(&p, &seen).records[0].pid, 11);
+}
+
+#[test]
+fn a_gone_nested_node_is_not_placed_on_our_process_with_its_pid_and_tick() {
+    // `pidns`: node 1, an `exit` node, was PID 4 of the tree's namespace and has
+    // exited, so no NSpid line names it. Our own PID 4 (the shim, say) started in
+    // the same clock tick. Before records said their namespace, the warden took
+    // our 4 for the node and waited for it to exit: "node 1 (pid 4) did not exit".
+    const OURS: u64 = 4026531836;
+    const TREES: u64 = 4026532999;
+    let mut p = table();
+    p.in_pidns(OURS).live(4, SUP);
+    let tick = p.identity(4).start_time;
+    let gone = NodeRecord {
+        node: 1,
+        pid: 4,
+        pgid: 0,
+        sid: 0,
+        start_time: tick,
+        pidns: TREES,
+    };
+    let placed = map_records(&p, &[gone]);
+    assert_eq!(placed.gone, BTreeSet::from([1]));
+    assert_eq!(placed.records, vec![gone], "kept as the node saw it");
+    // The same record from our own namespace is our process 4.
+    let ours = NodeRecord {
+        pidns: OURS,
+        ..gone
+    };
+    assert_eq!(map_records(&p, &[ours]).gone, BTreeSet::new());
+    // And a record that does not say stays judged as before (not gone here).
+    let unknown = NodeRecord { pidns: 0, ..gone };
+    assert_eq!(map_records(&p, &[unknown]).gone, BTreeSet::new());
+}
+
+#[test]
+fn a_record_from_our_own_namespace_is_never_mapped_to_a_nested_look_alike() {
+    // A node in our namespace (PID 3) and a nested process whose innermost PID is
+    // 3, started in the same tick: the record says which one it is.
+    const OURS: u64 = 4026531836;
+    let mut p = table();
+    let tick = p.identity(BY_GROUP).start_time;
+    p.in_pidns(OURS)
+        .live(10, SUP)
+        .live(11, 10)
+        .nspid_of(11, vec![11, BY_GROUP])
+        .started(11, tick);
+    let rec = NodeRecord {
+        node: 0,
+        pid: BY_GROUP,
+        pgid: BY_GROUP,
+        sid: BY_GROUP,
+        start_time: tick,
+        pidns: OURS,
+    };
+    assert_eq!(map_records(&p, &[rec]).records[0].pid, BY_GROUP);
 }
 
 #[test]
@@ -423,7 +486,7 @@ fn records_in_the_wardens_own_namespace_are_kept_as_they_are() {
     let mut p = table();
     p.live(10, SUP).live(11, 10);
     let recs = vec![record(&p, 0, 10), record(&p, 1, 11)];
-    assert_eq!(map_records(&p, &recs), recs);
+    assert_eq!(map_records(&p, &recs).records, recs);
 }
 
 mod live_proc_on_a_directory {
@@ -610,6 +673,9 @@ impl ProcSource for Moving {
     }
     fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
         self.now().nspid(pid)
+    }
+    fn own_pidns(&self) -> Option<u64> {
+        self.now().own_pidns()
     }
 }
 

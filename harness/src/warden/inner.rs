@@ -231,8 +231,14 @@ impl<'a> Run<'a> {
         // A record map_records could not place (its process is gone, so it has no
         // NSpid line to match) keeps the PID the node saw. In the warden's view
         // that PID may name another process, started in the same clock tick (the
-        // start time's resolution): one whose innermost PID differs is a stranger,
-        // and the recorded process is gone.
+        // start time's resolution). The record's namespace says whether its PID is
+        // one of ours (`mapped.gone`: it is not; seen with `pidns`, an `exit` node
+        // gone by now, and a process of the warden's own with the same PID
+        // started in the same tick: "node 1 (pid 4) did not exit"). Without it,
+        // one whose innermost PID differs is a stranger, and the recorded process
+        // is gone.
+        self.gone.extend(mapped.gone.iter().copied());
+        let mapped = mapped.records;
         for r in &mapped {
             let kept = self.records.get(&r.node).is_some_and(|o| o.pid == r.pid);
             if kept
