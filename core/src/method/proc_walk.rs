@@ -88,6 +88,9 @@ struct Walker {
     path: String,
     buf: Vec<u8>,
     signalled: u64,
+    /// The leader, when the group kill already counted it: signalled again by a
+    /// walk (it was still dying), it is not counted twice.
+    counted: Option<i32>,
     rounds: u64,
 }
 
@@ -110,6 +113,7 @@ impl Walker {
             path: String::with_capacity(64),
             buf: Vec::with_capacity(1024),
             signalled: 0,
+            counted: None,
             rounds: 0,
         }
     }
@@ -209,7 +213,9 @@ impl Walker {
                     Err(e) => return Err(e),
                 }
             }
-            self.signalled += 1;
+            if self.counted != Some(pid) {
+                self.signalled += 1;
+            }
             self.known.insert(
                 pid,
                 Known {
@@ -341,9 +347,13 @@ pub(crate) fn teardown(
         // own a group with its PID. Without it a chain of 100 exec'd processes
         // took ~19 walks (each death hands the next node to the shim mid-walk),
         // 2x the subreaper method (teardown-benches, chain/100).
+        let mut group_killed = None;
         if !reaper.leader_reaped {
             match kill_process_group(reaper.leader(), libc::SIGKILL) {
-                Ok(()) => d.signalled += 1,
+                Ok(()) => {
+                    d.signalled += 1;
+                    group_killed = Some(reaper.leader());
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
                 Err(e) => return Err(io("signal the process group")(e)),
             }
@@ -352,6 +362,7 @@ pub(crate) fn teardown(
                 .map_err(io("reap"))?;
         }
         let mut w = Walker::new(&[libc::SIGKILL], true);
+        w.counted = group_killed;
         loop {
             w.converge(reaper, deadline).map_err(io("walk /proc"))?;
             let until =
@@ -370,6 +381,7 @@ pub(crate) fn teardown(
             d.signalled += w.signalled;
             d.rounds += w.rounds;
             w = Walker::new(&[libc::SIGKILL], false);
+            w.counted = group_killed;
         }
         d.signalled += w.signalled;
         d.rounds += w.rounds;
