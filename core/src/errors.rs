@@ -6,12 +6,15 @@ use crate::Method;
 
 /// A method name that is not one of [`Method::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown method \"{name}\" (expected one of: leader, killpg, killpg-waitpgid, subreaper, proc-walk, cgroup, pidns, auto)"
-)]
+#[error("unknown method \"{name}\" (expected one of: {})", method_names())]
 pub struct ParseMethodError {
     /// The name that was given.
     pub name: String,
+}
+
+/// Every method name, comma-separated, in [`Method::ALL`] order.
+fn method_names() -> String {
+    Method::ALL.map(Method::name).join(", ")
 }
 
 /// Spawning a contained tree failed.
@@ -50,6 +53,14 @@ pub enum SpawnError {
 pub enum WaitError {
     /// The wait system call (or the shim's report of it) failed.
     #[error("failed to wait for the leader")]
+    Io(#[source] io::Error),
+}
+
+/// Sending a signal to the leader failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    /// The system call, or the write to the shim's control pipe, failed.
+    #[error("failed to signal the leader")]
     Io(#[source] io::Error),
 }
 

@@ -243,6 +243,11 @@ impl<T: HeldTree> crate::tree::Driver for T {
         self.held_mut().observe(wait)
     }
 
+    fn signal_leader(&mut self, sig: i32) -> io::Result<bool> {
+        self.held_mut().observe(Wait::NoHang)?;
+        self.held().signal(sig)
+    }
+
     fn teardown(
         &mut self,
         opts: crate::tree::TeardownOptions,

@@ -46,14 +46,39 @@
 //! | `killpg` | own process group | `killpg`, reap the leader (aurae PR 599) | `setsid` escapes survive; returns before grandchildren exit |
 //! | `killpg-waitpgid` | own process group | `killpg`, `waitpid(-pgid)` until `ECHILD` (process-wrap) | same as `killpg` |
 //! | `subreaper` | group + subreaper shim | `killpg`, reap until `ECHILD` | escapes are never signalled: hangs until the deadline |
-//! | `proc-walk` | subreaper shim | walk `/proc/<pid>/task/*/children`, kill by identity-checked pidfd, repeat; reap until `ECHILD` | only a fork rate that outruns the walk |
-//! | `cgroup` | fresh cgroup v2 leaf, joined before exec; a watchdog outside it for host death | `cgroup.kill`, `poll(POLLPRI)` on `cgroup.events` until `populated 0`, reap, `rmdir` | needs a writable cgroup2; root can move itself out |
-//! | `pidns` | shim init = PID 1 of a new PID namespace (+ user namespace when not root) | SIGKILL the init; the kernel kills the rest | needs root or user namespaces |
-//! | `auto` | the strongest available: `cgroup` > `pidns` > `proc-walk` | — | the report says which ran |
+//! | `cgroup-kill` | fresh cgroup v2 leaf (as `cgroup`) | `cgroup.kill` alone, wait `populated 0` (systemd's path) | a process whose main thread exited survives `cgroup.kill`: hangs until the deadline |
+//! | `proc-walk` | subreaper shim | walk `/proc/<pid>/task/*/children`, kill by identity-checked pidfd, repeat; reap until `ECHILD` | a fork rate that outruns the walk; a tree that stops its shim (SIGSTOP) |
+//! | `cgroup` | fresh cgroup v2 leaf, joined before exec; a watchdog outside it for host death | `cgroup.kill`, then a TGID-wide kill by pidfd of every member left, until `populated 0` (`poll(POLLPRI)` on `cgroup.events`); reap (the leader's `CLONE_PARENT` children too); remove the leaf and the cgroups the tree made below it | needs a writable cgroup2; root can move itself out; a tree that stops its host (SIGSTOP) |
+//! | `pidns` | shim init = PID 1 of a new PID namespace (+ user namespace when not root), in a fresh cgroup leaf when cgroup2 is writable | SIGKILL the init; the kernel kills the rest; remove the leaf | needs root or user namespaces |
+//! | `auto` | the strongest available: `pidns` > `cgroup` > `proc-walk` | — | the report says which ran |
 //!
 //! Each method's module docs (in `src/method/`) describe its mechanism and the
 //! races it handles. Gracefully, every method first sends SIGTERM then SIGCONT to
 //! what it can reach, waits up to the grace, and only then SIGKILLs.
+//!
+//! # A tree that attacks its supervisor
+//!
+//! The tree may signal or stop any process it can name: its parent, every
+//! ancestor it finds in `/proc`. What the supervisor side does about it:
+//!
+//! * **Catchable signals** cannot hurt it. The shim (every mode) blocks every
+//!   signal and reads them from a `signalfd`, acting on SIGCHLD only; a `pidns`
+//!   init blocks only SIGCHLD, so the kernel drops every signal a process of its
+//!   namespace sends it (an init gets only what it has a handler for). The host
+//!   of the in-process methods is your program: its signal dispositions are
+//!   yours (`teardown run` blocks every signal, tears down on SIGTERM, SIGINT and
+//!   SIGHUP, forwards SIGUSR1, SIGUSR2, SIGWINCH, SIGQUIT and SIGALRM to the
+//!   leader with [`Tree::signal_leader`], and drops the rest).
+//! * **SIGSTOP and SIGKILL** cannot be blocked. Only `pidns` hides the supervisor
+//!   side: the host and the shim are in the parent namespace, which the tree
+//!   cannot name, and the init drops them. A tree that stops or kills the shim
+//!   (`subreaper`, `proc-walk`) or the host (`cgroup`, the weak in-process
+//!   methods) hangs or defeats the teardown; that is why `auto` prefers `pidns`.
+//!   A shim that dies takes its leader with it (`PR_SET_PDEATHSIG`); a `pidns`
+//!   shim that dies takes the whole namespace (its init's parent-death signal).
+//! * **Moving the host** into the tree's cgroup (root can write any PID it can
+//!   name into `cgroup.procs`): `cgroup` moves the host back out before it kills,
+//!   and never signals it.
 //!
 //! # Host-program safety
 //!
@@ -137,7 +162,7 @@ mod sys;
 mod tree;
 mod verdict;
 
-pub use errors::{ParseMethodError, ShimError, SpawnError, TeardownError, WaitError};
+pub use errors::{ParseMethodError, ShimError, SignalError, SpawnError, TeardownError, WaitError};
 pub use identity::ProcessIdentity;
 pub use method::Method;
 pub use probe::{Availability, HostFacts, Probe, probe, probe_with};

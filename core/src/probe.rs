@@ -92,10 +92,11 @@ pub fn probe() -> Probe {
 }
 
 /// The methods that hold the leader in this process (see [`crate::held`]).
-const IN_PROCESS: [Method; 4] = [
+const IN_PROCESS: [Method; 5] = [
     Method::Leader,
     Method::Killpg,
     Method::KillpgWaitpgid,
+    Method::CgroupKill,
     Method::Cgroup,
 ];
 
@@ -133,7 +134,7 @@ fn auto_availability(auto: Option<Method>) -> Availability {
     match auto {
         Some(_) => Availability::Available,
         None => Availability::Unsupported {
-            reason: "none of cgroup, pidns, proc-walk can run here".into(),
+            reason: "none of pidns, cgroup, proc-walk can run here".into(),
         },
     }
 }
@@ -234,6 +235,7 @@ fn compute(explicit_shim: Option<&(PathBuf, Vec<String>)>, watchdog: bool) -> Pr
         (Method::Killpg, Availability::Available),
         (Method::KillpgWaitpgid, Availability::Available),
         (Method::Subreaper, shim_needed(no_subreaper)),
+        (Method::CgroupKill, cgroup.clone()),
         (Method::ProcWalk, shim_needed(walk_missing)),
         (Method::Cgroup, cgroup),
         (Method::Pidns, shim_needed(pidns.err())),

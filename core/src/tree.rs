@@ -7,7 +7,7 @@ use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitSta
 use std::time::Duration;
 
 use crate::sys::wait::{RawStatus, shell_status};
-use crate::{DrainReport, Method, SpawnError, TeardownError, WaitError};
+use crate::{DrainReport, Method, SignalError, SpawnError, TeardownError, WaitError};
 
 /// How long dropping a [`Tree`] that was not torn down waits for its SIGKILL
 /// teardown before giving up (only a weak method facing an escape can take that
@@ -136,6 +136,8 @@ pub(crate) trait Driver: Send {
     fn child(&mut self) -> &mut Child;
     /// Observes the leader's exit without reaping it (the PID stays reserved).
     fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>>;
+    /// Sends `sig` to the leader alone, if it has not exited. True if sent.
+    fn signal_leader(&mut self, sig: i32) -> io::Result<bool>;
     /// Kills and drains the tree. May be called again after an error.
     fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError>;
 }
@@ -183,7 +185,7 @@ impl Method {
             Method::Leader => crate::method::spawn_leader(cmd)?,
             Method::Killpg => crate::method::spawn_killpg(cmd)?,
             Method::KillpgWaitpgid => crate::method::spawn_killpg_waitpgid(cmd)?,
-            Method::Cgroup => crate::method::spawn_cgroup(cmd, opts)?,
+            Method::Cgroup | Method::CgroupKill => crate::method::spawn_cgroup(method, cmd, opts)?,
             Method::Subreaper | Method::ProcWalk | Method::Pidns => {
                 Box::new(crate::shim::host::ShimTree::spawn(method, cmd, opts)?)
             }
@@ -262,6 +264,18 @@ impl Tree {
         }
         let raw = self.driver.wait_leader(wait).map_err(WaitError::Io)?;
         Ok(raw.map(ExitStatus::from_raw))
+    }
+
+    /// Sends signal `sig` to the leader alone (what a supervisor forwards:
+    /// `SIGUSR1`, `SIGWINCH`, ...), if it has not exited and the tree was not
+    /// torn down. `Ok(false)` if there was nobody to send it to. The signal goes
+    /// through the method's own handle on the leader (a pidfd, or the shim that
+    /// is its parent), never by a PID that could have been reused.
+    pub fn signal_leader(&mut self, sig: i32) -> Result<bool, SignalError> {
+        if self.report.is_some() {
+            return Ok(false);
+        }
+        self.driver.signal_leader(sig).map_err(SignalError::Io)
     }
 
     /// Tears the whole tree down; returns only when it is drained.

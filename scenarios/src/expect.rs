@@ -132,10 +132,11 @@ const fn method_index(method: Method) -> usize {
         Method::Killpg => 1,
         Method::KillpgWaitpgid => 2,
         Method::Subreaper => 3,
-        Method::ProcWalk => 4,
-        Method::Cgroup => 5,
-        Method::Pidns => 6,
-        Method::Auto => 7,
+        Method::CgroupKill => 4,
+        Method::ProcWalk => 5,
+        Method::Cgroup => 6,
+        Method::Pidns => 7,
+        Method::Auto => 8,
     }
 }
 

@@ -1,16 +1,25 @@
-//! `cgroup`: a fresh cgroup v2 leaf per tree; `cgroup.kill`, then wait for
-//! `populated 0`.
+//! `cgroup`: a fresh cgroup v2 leaf per tree; `cgroup.kill`, then a TGID-wide
+//! kill of whatever is left, until `populated 0`. Also `cgroup-kill`, the same
+//! without the TGID-wide kill (systemd's path), kept as a negative control.
 //!
-//! Containment: the leaf `teardown-<pid>-<n>` is created under this process's own
-//! cgroup (or [`SpawnOptions::cgroup_parent`]); its `cgroup.procs` is opened before
-//! the fork, and the child writes "0" to it in a `pre_exec` hook, so it is in the
-//! leaf before it runs any code of its own and every descendant is born there.
+//! Containment: the leaf `teardown-<ns>-<pid>-<n>` is created under this process's
+//! own cgroup (or [`SpawnOptions::cgroup_parent`]); its `cgroup.procs` is opened
+//! before the fork, and the child writes "0" to it in a `pre_exec` hook, so it is
+//! in the leaf before it runs any code of its own and every descendant is born
+//! there (or in a cgroup it makes below: the subtree is the tree, see
+//! `cgroup2/leaf.rs`).
 //!
-//! Teardown: gracefully, SIGTERM + SIGCONT to every member (by pidfd, membership
-//! re-checked after opening it), wait up to the grace for `populated 0`; then
-//! `cgroup.kill` (the kernel kills every member, atomically with respect to forks),
-//! wait for `populated 0` with `poll(POLLPRI)` on `cgroup.events` (no sleep loops:
-//! busy-polling it is harmful at small trees), reap the leader, `rmdir` the leaf.
+//! Teardown: gracefully, SIGTERM + SIGCONT to every member of the subtree (by
+//! pidfd, membership re-checked after opening it), wait up to the grace for
+//! `populated 0`; then [`Leaf::kill_all`]: `cgroup.kill` (the kernel kills every
+//! member, atomically with respect to forks), and at every stall a TGID-wide
+//! SIGKILL by pidfd to each member left (a process whose main thread has exited
+//! survives `cgroup.kill` alone), waiting with `poll(POLLPRI)` on `cgroup.events`
+//! (no sleep loops: busy-polling it is harmful at small trees). Then reap the
+//! leader, reap any other child of this process that died in the leaf (the
+//! leader's `clone(CLONE_PARENT)` children are the host's), and remove the leaf
+//! and every cgroup the tree made below it, deepest first. A tree that moved this
+//! process into its leaf (root can) has it moved back out before the kill.
 //!
 //! # Host death
 //!
@@ -20,8 +29,8 @@
 //! mode, see `shim/watchdog.rs`): it holds the read end of a pipe whose only write
 //! end is the host's. A drained teardown (or a failed spawn) removes the leaf and
 //! then disarms and reaps the watchdog, before returning; if the host dies
-//! instead, the watchdog sees end of file, writes `cgroup.kill`, waits for
-//! `populated 0` (at most [`crate::DROP_DEADLINE`]) and removes the leaf. Dropping
+//! instead, the watchdog sees end of file and kills and removes the leaf as a
+//! teardown would (at most [`crate::DROP_DEADLINE`]). Dropping
 //! a tree that was not torn down tears it down with SIGKILL as before; if even that
 //! leaves the leaf behind, the watchdog is handed the leaf and keeps trying. The
 //! watchdog adds a fork and exec of the shim program to every spawn (about 1 ms);
@@ -29,9 +38,11 @@
 //! with `Unsupported` if the shim program cannot be found — never a silent
 //! fallback to a tree that would outlive its host.
 //!
-//! Orphans of the tree are reparented to the nearest subreaper (or init), which
-//! reaps them: this process is parent of the leader only (and of the watchdog,
-//! which it reaps). Known weakness: a process with write access to another
+//! # Known weaknesses
+//!
+//! The host is the leader's parent and visible to the tree: a tree that stops it
+//! (`kill -STOP $PPID`) hangs the teardown, and only a PID namespace prevents that
+//! (`pidns`, which `auto` prefers). A process with write access to another
 //! cgroup's `cgroup.procs` (root) can move itself out.
 
 use std::process::Command;
@@ -44,11 +55,14 @@ use crate::sys::exec::write_before_exec;
 use crate::tree::{Drained, Driver, SpawnOptions, TeardownOptions};
 use crate::{Method, SpawnError, TeardownError};
 
-pub(crate) fn spawn(cmd: &mut Command, opts: &SpawnOptions) -> Result<Box<dyn Driver>, SpawnError> {
-    let unsupported = |reason: String| SpawnError::Unsupported {
-        method: Method::Cgroup,
-        reason,
-    };
+/// Spawns `cmd` in a fresh leaf. `method`: [`Method::Cgroup`], or
+/// [`Method::CgroupKill`] (no TGID-wide kill after `cgroup.kill`).
+pub(crate) fn spawn(
+    method: Method,
+    cmd: &mut Command,
+    opts: &SpawnOptions,
+) -> Result<Box<dyn Driver>, SpawnError> {
+    let unsupported = |reason: String| SpawnError::Unsupported { method, reason };
     let parent = match &opts.cgroup_parent {
         Some(p) => p.clone(),
         None => own_dir().map_err(unsupported)?,
@@ -62,12 +76,12 @@ pub(crate) fn spawn(cmd: &mut Command, opts: &SpawnOptions) -> Result<Box<dyn Dr
     })?;
     // On error `leaf` drops here and removes the directory.
     let watchdog = if opts.cgroup_watchdog {
-        Some(Watchdog::spawn(opts.shim.as_ref(), &leaf)?)
+        Some(Watchdog::spawn(method, opts.shim.as_ref(), &leaf)?)
     } else {
         None
     };
-    write_before_exec(cmd, leaf.procs_fd(), b"0");
-    let leader = match spawn_group_leader(Method::Cgroup, cmd) {
+    write_before_exec(cmd, leaf.procs_fd().expect("a created leaf"), b"0");
+    let leader = match spawn_group_leader(method, cmd) {
         Ok(l) => l,
         Err(e) => {
             let mut leaf = leaf;
@@ -80,6 +94,7 @@ pub(crate) fn spawn(cmd: &mut Command, opts: &SpawnOptions) -> Result<Box<dyn Dr
         leader,
         leaf,
         watchdog,
+        sweep: method == Method::Cgroup,
     }))
 }
 
@@ -88,6 +103,8 @@ struct CgroupTree {
     leaf: Leaf,
     /// Taken when released (see [`release`]).
     watchdog: Option<Watchdog>,
+    /// Kill what `cgroup.kill` left by pidfd (`cgroup`); not for `cgroup-kill`.
+    sweep: bool,
 }
 
 /// Ends the watchdog: disarmed (and reaped) if the leaf is removed, else handed
@@ -124,37 +141,24 @@ impl HeldTree for CgroupTree {
             rounds: 1,
             ..Drained::default()
         };
+        self.leaf.evict_self().map_err(TeardownError::io(
+            "move this process out of the tree's cgroup",
+        ))?;
         let members = self
             .leaf
-            .pids()
-            .map_err(TeardownError::io("read cgroup.procs"))?;
+            .members()
+            .map_err(TeardownError::io("read the cgroup's members"))?;
         let start = Instant::now();
         let mut empty = members.is_empty();
         if !opts.grace.is_zero() && !empty {
             let grace = remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
-            // Members can fork between the read of cgroup.procs and their signal:
-            // read again and signal the new ones until a read finds none, so the
-            // whole tree gets SIGTERM (bounded by the grace; what is left gets
-            // SIGKILL after it anyway).
-            let mut seen: std::collections::HashSet<i32> = std::collections::HashSet::new();
-            let mut batch = members.clone();
-            while !batch.is_empty() && start.elapsed() < grace {
-                for &pid in &batch {
-                    seen.insert(pid);
-                    let hit = self
-                        .leaf
-                        .signal_member(pid, &[libc::SIGTERM, libc::SIGCONT])
-                        .map_err(TeardownError::io("signal a cgroup member"))?;
-                    d.signalled += u64::from(hit);
-                }
-                batch = self
-                    .leaf
-                    .pids()
-                    .map_err(TeardownError::io("read cgroup.procs"))?
-                    .into_iter()
-                    .filter(|p| !seen.contains(p))
-                    .collect();
-            }
+            // Members fork while they are read and signalled: `signal_all` reads
+            // again until a read finds nobody new, so the whole tree gets SIGTERM
+            // (bounded by the grace; what is left gets SIGKILL after it anyway).
+            d.signalled += self
+                .leaf
+                .signal_all(&[libc::SIGTERM, libc::SIGCONT], start + grace)
+                .map_err(TeardownError::io("signal the cgroup's members"))?;
             empty = self
                 .leaf
                 .wait_empty(Some(grace.saturating_sub(start.elapsed())))
@@ -163,18 +167,15 @@ impl HeldTree for CgroupTree {
             d.rounds += u64::from(!empty);
         }
         if !empty {
-            self.leaf
-                .kill()
-                .map_err(TeardownError::io("write cgroup.kill"))?;
             if opts.grace.is_zero() {
                 d.signalled += members.len() as u64;
             }
             let drained = self
                 .leaf
-                .wait_empty(remaining(start, opts.deadline))
-                .map_err(TeardownError::io("wait for cgroup.events"))?;
+                .kill_all(remaining(start, opts.deadline), self.sweep)
+                .map_err(TeardownError::io("kill the cgroup"))?;
             if !drained {
-                let alive = self.leaf.pids().map_or(0, |p| p.len());
+                let alive = self.leaf.members().map_or(0, |p| p.len());
                 return Err(TeardownError::Deadline {
                     elapsed: start.elapsed(),
                     alive,
@@ -182,6 +183,7 @@ impl HeldTree for CgroupTree {
             }
         }
         self.leader.reap_into(start, opts, &mut d)?;
+        d.reaped += self.leaf.reap_own_children(self.leader.pid());
         d.drain = start.elapsed();
         self.leaf
             .remove()

@@ -21,9 +21,13 @@ pub enum Method {
     KillpgWaitpgid,
     /// group + a subreaper shim: `killpg`, reap until `ECHILD`.
     Subreaper,
+    /// a fresh cgroup v2 leaf: `cgroup.kill` alone, wait `populated 0` (systemd's
+    /// path; misses a process whose main thread has exited).
+    CgroupKill,
     /// subreaper shim that walks `/proc` children and kills by identity-checked pidfd.
     ProcWalk,
-    /// a fresh cgroup v2 leaf: `cgroup.kill`, wait `populated 0`.
+    /// a fresh cgroup v2 leaf: `cgroup.kill`, then a TGID-wide kill of what is
+    /// left, until `populated 0`.
     Cgroup,
     /// a tiny init that is PID 1 of a new PID namespace: kill the init.
     Pidns,
@@ -33,11 +37,12 @@ pub enum Method {
 
 impl Method {
     /// Every method, weakest first, `auto` last.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 9] = [
         Method::Leader,
         Method::Killpg,
         Method::KillpgWaitpgid,
         Method::Subreaper,
+        Method::CgroupKill,
         Method::ProcWalk,
         Method::Cgroup,
         Method::Pidns,
@@ -51,6 +56,7 @@ impl Method {
             Method::Killpg => "killpg",
             Method::KillpgWaitpgid => "killpg-waitpgid",
             Method::Subreaper => "subreaper",
+            Method::CgroupKill => "cgroup-kill",
             Method::ProcWalk => "proc-walk",
             Method::Cgroup => "cgroup",
             Method::Pidns => "pidns",

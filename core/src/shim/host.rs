@@ -9,7 +9,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use super::protocol::{Event, LineReader, LineWriter, Next, TeardownRequest};
+use super::protocol::{Event, LineReader, LineWriter, Next, Request, TeardownRequest};
 use crate::sys::exec::{ExecImage, exec_instead};
 use crate::sys::fd::pipe_cloexec;
 use crate::sys::wait::RawStatus;
@@ -25,6 +25,9 @@ pub(crate) struct ShimTree {
     leader: Option<RawStatus>,
     /// Set when the shim has exited: the stored outcome for repeated calls.
     finished: Option<Finished>,
+    /// The cgroup leaf the shim put the tree in (`pidns`), which the shim removes
+    /// itself; this process does if the shim died without a drained report.
+    leaf: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +80,7 @@ impl ShimTree {
             leader_pid: 0,
             leader: None,
             finished: None,
+            leaf: None,
         };
         loop {
             let failure = match tree.evt.next(None) {
@@ -84,6 +88,10 @@ impl ShimTree {
                     Some(Event::Ready(pid)) => {
                         tree.leader_pid = pid as u32;
                         return Ok(tree);
+                    }
+                    Some(Event::Leaf(path)) => {
+                        tree.leaf = Some(path.into());
+                        continue;
                     }
                     Some(Event::SpawnFailed(errno)) => SpawnError::Spawn {
                         what: format!("{:?}", cmd.get_program()),
@@ -109,7 +117,29 @@ impl ShimTree {
             tree.ctl = None;
             let _ = tree.shim.wait();
             tree.finished = Some(Finished::Broken("spawn failed".into()));
+            tree.clean_up_leaf();
             return Err(failure);
+        }
+    }
+
+    /// After the shim died without removing its leaf: kills what is in it and
+    /// removes it, as the shim would have (the namespace is gone with the init's
+    /// parent-death signal; this takes whatever a root tree moved in, and the
+    /// cgroups the tree made).
+    fn clean_up_leaf(&mut self) {
+        let Some(path) = self.leaf.take() else { return };
+        let dir = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        );
+        // Gone already: the shim removed it.
+        if let Ok(dir) = dir
+            && let Ok(mut leaf) = crate::cgroup2::Leaf::adopt(dir, &path)
+        {
+            leaf.clean_up();
         }
     }
 
@@ -138,9 +168,29 @@ impl ShimTree {
     }
 }
 
+impl Drop for ShimTree {
+    fn drop(&mut self) {
+        // `Tree`'s drop has tried a teardown; the shim removed its leaf unless it
+        // died first.
+        if !matches!(self.finished, Some(Finished::Drained(_))) {
+            self.clean_up_leaf();
+        }
+    }
+}
+
 impl Driver for ShimTree {
     fn leader_pid(&self) -> u32 {
         self.leader_pid
+    }
+
+    fn signal_leader(&mut self, sig: i32) -> io::Result<bool> {
+        if self.leader.is_some() || self.finished.is_some() {
+            return Ok(false);
+        }
+        match &mut self.ctl {
+            Some(ctl) => ctl.send(&Request::Signal(sig).encode()).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     fn child(&mut self) -> &mut Child {
@@ -187,7 +237,7 @@ impl Driver for ShimTree {
         if let Some(ctl) = &mut self.ctl {
             // If the shim is gone the write fails; whatever it said is still in the
             // event pipe, read below.
-            let _ = ctl.send(&req.encode());
+            let _ = ctl.send(&Request::Teardown(req).encode());
         }
         let f = loop {
             match self.evt.next(None) {
@@ -230,6 +280,9 @@ impl Driver for ShimTree {
                 Err(e) => break Finished::Broken(format!("reading the shim's events: {e}")),
             }
         };
+        if !matches!(f, Finished::Drained(_)) {
+            self.clean_up_leaf();
+        }
         let out = Self::outcome(&f);
         self.finished = Some(f);
         out

@@ -1,11 +1,14 @@
 //! The shim's wire protocol: one text line per message on two pipes.
 //!
-//! shim → host (`evt` pipe): `ready <leader-pid>`, `spawn-failed <errno>`,
+//! shim → host (`evt` pipe): `leaf <cgroup-dir>` (`pidns`, before `ready`),
+//! `ready <leader-pid>`, `spawn-failed <errno>`,
 //! `unsupported <reason>`, `failed <errno> <step>`, `leader-exited <raw-status>`,
 //! `drained <report-json>`, `deadline <elapsed-us> <alive>`.
 //!
-//! host → shim (`ctl` pipe): `teardown <grace-us> <deadline-us | ->`. End of file
-//! on `ctl` (the host died or dropped the tree) means: SIGKILL teardown, then exit.
+//! host → shim (`ctl` pipe): `teardown <grace-us> <deadline-us | ->`, and
+//! `signal <n>` (send signal n to the leader while it runs: what a supervisor
+//! forwards, tini-style). End of file on `ctl` (the host died or dropped the
+//! tree) means: SIGKILL teardown, then exit.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -18,6 +21,9 @@ use crate::sys::wait::RawStatus;
 /// A message from the shim to the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Event {
+    /// `pidns` put the tree in this cgroup leaf (sent before `ready`): the host
+    /// removes it if the shim dies.
+    Leaf(String),
     Ready(i32),
     SpawnFailed(i32),
     Unsupported(String),
@@ -30,6 +36,7 @@ pub(crate) enum Event {
 impl Event {
     pub(crate) fn encode(&self) -> String {
         match self {
+            Event::Leaf(p) => format!("leaf {}\n", one_line(p)),
             Event::Ready(p) => format!("ready {p}\n"),
             Event::SpawnFailed(e) => format!("spawn-failed {e}\n"),
             Event::Unsupported(r) => format!("unsupported {}\n", one_line(r)),
@@ -44,6 +51,7 @@ impl Event {
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         let num = |s: &str| s.trim().parse::<i64>().ok();
         Some(match word {
+            "leaf" => Event::Leaf(rest.to_owned()),
             "ready" => Event::Ready(num(rest)? as i32),
             "spawn-failed" => Event::SpawnFailed(num(rest)? as i32),
             "unsupported" => Event::Unsupported(rest.to_owned()),
@@ -92,6 +100,32 @@ impl TeardownRequest {
             d => Some(Duration::from_micros(d.parse().ok()?)),
         };
         Some(TeardownRequest { grace, deadline })
+    }
+}
+
+/// A message from the host to the shim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// Tear the tree down.
+    Teardown(TeardownRequest),
+    /// Send this signal to the leader if it has not exited.
+    Signal(i32),
+}
+
+impl Request {
+    pub(crate) fn encode(&self) -> String {
+        match self {
+            Request::Teardown(t) => t.encode(),
+            Request::Signal(n) => format!("signal {n}\n"),
+        }
+    }
+
+    pub(crate) fn parse(line: &str) -> Option<Request> {
+        if let Some(n) = line.strip_prefix("signal ") {
+            let n: i32 = n.trim().parse().ok()?;
+            return (1..=64).contains(&n).then_some(Request::Signal(n));
+        }
+        TeardownRequest::parse(line).map(Request::Teardown)
     }
 }
 
@@ -202,6 +236,7 @@ mod tests {
     #[test]
     fn every_event_round_trips_through_its_line() {
         let events = [
+            Event::Leaf("/sys/fs/cgroup/teardown-1-2-0".into()),
             Event::Ready(42),
             Event::SpawnFailed(2),
             Event::Unsupported("no user namespaces: ask root".into()),
@@ -231,5 +266,21 @@ mod tests {
             assert_eq!(TeardownRequest::parse(r.encode().trim_end()), Some(r));
         }
         assert_eq!(TeardownRequest::parse("teardown x -"), None);
+    }
+
+    #[test]
+    fn requests_round_trip_and_signal_numbers_are_checked() {
+        for r in [
+            Request::Signal(10),
+            Request::Teardown(TeardownRequest {
+                grace: Duration::from_millis(1),
+                deadline: None,
+            }),
+        ] {
+            assert_eq!(Request::parse(r.encode().trim_end()), Some(r));
+        }
+        assert_eq!(Request::parse("signal 0"), None);
+        assert_eq!(Request::parse("signal 65"), None);
+        assert_eq!(Request::parse("signal x"), None);
     }
 }

@@ -34,8 +34,10 @@ pub(crate) struct Reaper<'a> {
     /// Children reaped so far (the leader included).
     pub reaped: u64,
     /// In a PID namespace's init, `/proc` (the host's) shows host PIDs, while
-    /// `waitpid` takes the namespace's: translate through `NSpid`.
-    ns_pids: bool,
+    /// `waitpid` takes the namespace's: translate through `NSpid`, whose field at
+    /// this index is a process's PID in the init's namespace (the init's own
+    /// depth below the host's `/proc`).
+    ns_level: Option<usize>,
 }
 
 impl<'a> Reaper<'a> {
@@ -46,13 +48,14 @@ impl<'a> Reaper<'a> {
             leader_status: None,
             leader_reaped: false,
             reaped: 0,
-            ns_pids: false,
+            ns_level: None,
         }
     }
 
-    /// For the init of a PID namespace whose `/proc` is the host's.
-    pub(crate) fn in_pid_namespace(mut self) -> Self {
-        self.ns_pids = true;
+    /// For the init of a PID namespace whose `/proc` is the host's: `level` is the
+    /// index of the init's own PID (1) in its `NSpid` line ([`own_ns_level`]).
+    pub(crate) fn in_pid_namespace(mut self, level: usize) -> Self {
+        self.ns_level = Some(level);
         self
     }
 
@@ -96,32 +99,51 @@ impl<'a> Reaper<'a> {
 
     /// The leader is a zombie we keep, and `waitid(P_ALL, WNOWAIT)` will keep
     /// returning it: reap the others one by one from our children list.
+    ///
+    /// # The race this handles
+    ///
+    /// One read of the list is not a snapshot of the tree: a child read as running
+    /// may fork and exit before we look at it again, handing its own child to us
+    /// after the list was read. Reaping it and concluding from that read that only
+    /// the leader is left would call a live tree empty (a tree of fork-hoppers
+    /// did, under `pidns`, cutting the grace short). A process hands its children
+    /// to us before it becomes a zombie, so after reaping everything a read showed
+    /// exited, the list is read again, until a read shows a running child (running)
+    /// or nothing but the leader (empty).
     fn reap_others_by_list(&mut self) -> io::Result<Left> {
-        let mut others_running = false;
-        for pid in own_children()? {
-            let pid = if self.ns_pids {
-                match namespace_pid(pid) {
-                    Some(p) => p,
-                    None => continue,
+        loop {
+            let mut others = false;
+            let mut running = false;
+            for pid in own_children()? {
+                let pid = match self.ns_level {
+                    Some(level) => match namespace_pid(pid, level) {
+                        Some(p) => p,
+                        // Unreadable: it is still listed, so it is still ours.
+                        None => {
+                            others = true;
+                            continue;
+                        }
+                    },
+                    None => pid,
+                };
+                if pid == self.leader {
+                    continue;
                 }
-            } else {
-                pid
-            };
-            if pid == self.leader {
-                continue;
+                others = true;
+                match wait_exit(Who::Pid(pid), WaitFlags::REAP_NOHANG) {
+                    Ok(Some(_)) => self.reaped += 1,
+                    Ok(None) => running = true,
+                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {}
+                    Err(e) => return Err(e),
+                }
             }
-            match wait_exit(Who::Pid(pid), WaitFlags::REAP_NOHANG) {
-                Ok(Some(_)) => self.reaped += 1,
-                Ok(None) => others_running = true,
-                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {}
-                Err(e) => return Err(e),
+            if running {
+                return Ok(Left::Running);
+            }
+            if !others {
+                return Ok(Left::LeaderZombie);
             }
         }
-        Ok(if others_running {
-            Left::Running
-        } else {
-            Left::LeaderZombie
-        })
     }
 
     /// Reaps until nothing is left (or, with `keep_leader`, only the leader's
@@ -190,10 +212,42 @@ pub(crate) fn own_children() -> io::Result<Vec<i32>> {
     Ok(out)
 }
 
-/// The PID of host process `pid` in its own (innermost) PID namespace: the last
-/// field of `NSpid:` in `/proc/<pid>/status`.
-fn namespace_pid(pid: i32) -> Option<i32> {
+/// The PID of host process `pid` in the PID namespace `level` levels below the
+/// host's `/proc`: field `level` of `NSpid:` in `/proc/<pid>/status`. Not the
+/// last field: a child of the init that is itself the init of a nested namespace
+/// shows `<host pid> <pid here> 1`, and 1 is the init's own PID.
+fn namespace_pid(pid: i32, level: usize) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
-    line.split_ascii_whitespace().last()?.parse().ok()
+    nspid_at(&status, level)
+}
+
+fn nspid_at(status: &str, level: usize) -> Option<i32> {
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_ascii_whitespace().nth(level)?.parse().ok()
+}
+
+/// The index of this process's PID in its own `NSpid:` line: how many PID
+/// namespaces it is below the one `/proc` shows (the init of a namespace made by
+/// a host process: 1).
+pub(crate) fn own_ns_level() -> io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .ok_or_else(|| io::Error::other("no NSpid line in /proc/self/status"))?;
+    Ok(line.split_ascii_whitespace().count().saturating_sub(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nested_init_is_found_at_the_init_s_level_not_by_its_last_pid() {
+        let status = "Name:\tx\nNSpid:\t4242\t7\t1\n";
+        assert_eq!(nspid_at(status, 1), Some(7));
+        assert_eq!(nspid_at(status, 0), Some(4242));
+        assert_eq!(nspid_at(status, 3), None);
+        assert_eq!(nspid_at("Name:\tx\n", 1), None);
+    }
 }

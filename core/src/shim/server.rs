@@ -8,13 +8,15 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
-use super::protocol::{Event, LineReader, LineWriter, TeardownRequest};
+use super::protocol::{Event, LineReader, LineWriter, Request};
 use super::reaper::Reaper;
 use crate::errors::ShimError;
-use crate::sys::exec::restore_before_exec;
+use crate::sys::exec::{die_with_parent_before_exec, restore_before_exec};
 use crate::sys::fd::{PollFd, adopt_inherited, poll, stdio_to_dev_null};
 use crate::sys::prctl::set_child_subreaper;
-use crate::sys::signal::{SavedAction, drain_signalfd, set_default, sigchld_fd};
+use crate::sys::signal::{
+    SavedAction, block_all_signalfd, drain_signalfd, kill_child, set_default,
+};
 use crate::sys::wait::shell_status;
 use crate::tree::{DROP_DEADLINE, Drained, TeardownOptions};
 use crate::{DrainReport, Method, TeardownError};
@@ -31,6 +33,11 @@ pub(crate) struct Setup {
 }
 
 pub(crate) fn main(args: Vec<OsString>) -> Result<i32, ShimError> {
+    // First of all: a tree can signal its parent (the shim) and every ancestor it
+    // can see. Every signal is blocked (and read from a signalfd by the modes that
+    // reap); only SIGKILL and SIGSTOP still reach the shim, and only a PID
+    // namespace (`pidns`) hides it from the tree.
+    let sigfd = block_all_signalfd().map_err(ShimError::io("block signals"))?;
     let mut it = args.into_iter();
     let usage = |m: &str| ShimError::Usage(m.to_owned());
     let mode = it.next().ok_or_else(|| usage("missing mode"))?;
@@ -64,7 +71,6 @@ pub(crate) fn main(args: Vec<OsString>) -> Result<i32, ShimError> {
 
     let ctl = adopt_inherited(ctl_n).map_err(ShimError::io("adopt the control pipe"))?;
     let evt = adopt_inherited(evt_n).map_err(ShimError::io("adopt the event pipe"))?;
-    let sigfd = sigchld_fd().map_err(ShimError::io("create a SIGCHLD signalfd"))?;
     // Like the in-process methods' leaders, the shim leaves the caller's process
     // group: a Ctrl-C meant for the host must not kill the shim and orphan the
     // tree. The host decides when to tear down. (Fails harmlessly if it already
@@ -87,11 +93,13 @@ pub(crate) fn main(args: Vec<OsString>) -> Result<i32, ShimError> {
 }
 
 /// Forks and execs the leader in its own process group, with the caller's signal
-/// dispositions.
+/// dispositions and an empty signal mask, and `PR_SET_PDEATHSIG(SIGKILL)`: if the
+/// shim dies (it can be SIGKILLed), the leader dies with it.
 pub(crate) fn spawn_leader(setup: &Setup) -> io::Result<Child> {
     let mut cmd = Command::new(&setup.program);
     cmd.args(&setup.args).process_group(0);
     restore_before_exec(&mut cmd, setup.saved.clone());
+    die_with_parent_before_exec(&mut cmd);
     cmd.spawn()
 }
 
@@ -147,13 +155,23 @@ fn run_reaping(mut s: Setup) -> Result<i32, ShimError> {
                 .fill()
                 .map_err(ShimError::io("read the control pipe"))?;
         }
-        if let Some(req) = s.ctl.pending().as_deref().and_then(TeardownRequest::parse) {
-            let opts = TeardownOptions {
-                grace: req.grace,
-                deadline: req.deadline,
-            };
-            finish(&mut s, &mut reaper, opts, reported);
-            return Ok(0);
+        while let Some(line) = s.ctl.pending() {
+            match Request::parse(&line) {
+                Some(Request::Teardown(req)) => {
+                    let opts = TeardownOptions {
+                        grace: req.grace,
+                        deadline: req.deadline,
+                    };
+                    finish(&mut s, &mut reaper, opts, reported);
+                    return Ok(0);
+                }
+                // The leader is our unreaped child: its PID is reserved.
+                Some(Request::Signal(n)) if reaper.leader_status.is_none() => {
+                    let _ = kill_child(lpid, n);
+                }
+                Some(Request::Signal(_)) => {}
+                None => {}
+            }
         }
         if s.ctl.is_eof() {
             // The host died or dropped the tree.

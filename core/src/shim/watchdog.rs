@@ -20,23 +20,23 @@
 //! spawn): one byte on the pipe, then close, then a bounded wait to reap it, so the
 //! host is left with no zombie and the watchdog never outlives the tree. End of
 //! file without that byte means the host died (or gave up on a leaf it could not
-//! remove): the watchdog writes `cgroup.kill` through the leaf's descriptor, waits
-//! for `populated 0` with `poll(POLLPRI)` on `cgroup.events` (at most
-//! [`DROP_DEADLINE`]), `rmdir`s the leaf if the path still names that directory,
-//! and exits. It signals nothing by PID and has no children; it is single-threaded.
+//! remove): the watchdog kills the leaf through its descriptor as a teardown does
+//! (`cgroup.kill`, then a TGID-wide SIGKILL by pidfd, membership checked, to
+//! whatever is left at a stall: see `cgroup2/leaf.rs`), waits for `populated 0`
+//! with `poll(POLLPRI)` on `cgroup.events` (at most [`DROP_DEADLINE`]), removes the
+//! leaf and every cgroup below it if the path still names that directory, and
+//! exits. It has no children; it is single-threaded.
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use rustix::fs::{Mode, OFlags};
-
-use crate::cgroup2::{Leaf, wait_unpopulated};
+use crate::cgroup2::Leaf;
 use crate::errors::ShimError;
 use crate::sys::exec::keep_open_across_exec;
 use crate::sys::fd::{adopt_inherited, pipe_cloexec};
@@ -69,11 +69,12 @@ impl Watchdog {
     /// Starts a watchdog for `leaf` with the shim program `shim` (`None`: look it
     /// up, see [`crate::shim`]).
     pub(crate) fn spawn(
+        method: Method,
         shim: Option<&(PathBuf, Vec<String>)>,
         leaf: &Leaf,
     ) -> Result<Watchdog, SpawnError> {
         let (path, lead) = super::locate(shim).map_err(|reason| SpawnError::Unsupported {
-            method: Method::Cgroup,
+            method,
             reason: format!(
                 "its watchdog (which removes the tree if this process dies) needs the shim program: {reason}; pass one with SpawnOptions::with_shim, or opt out with SpawnOptions::with_cgroup_watchdog(false) if you have your own safety net"
             ),
@@ -176,7 +177,7 @@ pub(crate) fn main(mut args: impl Iterator<Item = OsString>) -> Result<i32, Shim
         return Ok(0);
     }
     // The host is gone: nobody reads an error, the exit code is for tests.
-    match clean_up(&dir, &path, DROP_DEADLINE) {
+    match clean_up(dir, &path, DROP_DEADLINE) {
         Ok(true) => Ok(0),
         Ok(false) => Ok(1),
         Err(e) => Err(ShimError::Io {
@@ -200,44 +201,28 @@ fn wait_for_disarm(arm: OwnedFd) -> io::Result<bool> {
     }
 }
 
-/// `cgroup.kill` the leaf open as `dir`, wait (up to `deadline`) for `populated
-/// 0`, and `rmdir` `path` if it still names that directory. True if the leaf is
-/// gone; a leaf already removed counts.
-fn clean_up(dir: &OwnedFd, path: &Path, deadline: Duration) -> io::Result<bool> {
-    let open = |name: &str, flags: OFlags| -> io::Result<Option<File>> {
-        match rustix::fs::openat(dir.as_fd(), name, flags | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => Ok(Some(File::from(fd))),
-            // The leaf was removed (by the host, before it died).
-            Err(rustix::io::Errno::NOENT | rustix::io::Errno::NODEV) => Ok(None),
-            Err(e) => Err(e.into()),
+/// Kills the leaf open as `dir` (at `path`) the way a teardown does
+/// ([`Leaf::kill_all`]: `cgroup.kill`, then TGID-wide kills of whatever a stall
+/// shows is left), waits (up to `deadline`) for it to empty, and removes it and
+/// every cgroup below it if `path` still names that directory. True if the leaf
+/// is gone; a leaf already removed counts.
+fn clean_up(dir: OwnedFd, path: &Path, deadline: Duration) -> io::Result<bool> {
+    let mut leaf = match Leaf::adopt(dir, path) {
+        Ok(l) => l,
+        // The leaf was removed (by the host, before it died).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENODEV)) => {
+            return Ok(true);
         }
+        Err(e) => return Err(e),
     };
-    let Some(mut kill) = open("cgroup.kill", OFlags::WRONLY)? else {
-        return Ok(true);
-    };
-    match kill.write_all(b"1") {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(true),
+    match leaf.kill_all(Some(deadline), true) {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENODEV)) => {
+            return Ok(true);
+        }
         Err(e) => return Err(e),
     }
-    let Some(mut events) = open("cgroup.events", OFlags::RDONLY)? else {
-        return Ok(true);
-    };
-    if !wait_unpopulated(&mut events, Some(deadline))? {
-        return Ok(false);
-    }
-    let (held, named) = match (rustix::fs::fstat(dir), rustix::fs::stat(path)) {
-        (Ok(h), Ok(n)) => (h, n),
-        (_, Err(rustix::io::Errno::NOENT)) => return Ok(true),
-        (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-    };
-    if (held.st_dev, held.st_ino) != (named.st_dev, named.st_ino) {
-        // Another cgroup now has that name: ours is already gone.
-        return Ok(true);
-    }
-    match std::fs::remove_dir(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(e),
-    }
+    leaf.remove()?;
+    Ok(true)
 }

@@ -112,6 +112,35 @@ pub(crate) fn write_before_exec(cmd: &mut Command, fd: RawFd, bytes: &'static [u
     unsafe { cmd.pre_exec(hook) };
 }
 
+/// Makes the child ask for SIGKILL when this (single-threaded) process dies
+/// (`PR_SET_PDEATHSIG`), before it execs; if this process is already gone by then
+/// (the child's parent changed), the child exits at once with status 127.
+pub(crate) fn die_with_parent_before_exec(cmd: &mut Command) {
+    // SAFETY: getpid is always safe; read before the fork, in the parent.
+    let parent = unsafe { libc::getpid() };
+    let hook = move || -> io::Result<()> {
+        // SAFETY: prctl and getppid are async-signal-safe; integer arguments.
+        unsafe {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) == -1
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(127);
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls prctl(2), getppid(2) and _exit(2).
+    unsafe { cmd.pre_exec(hook) };
+}
+
 /// Makes the child restore signal dispositions saved earlier, before it execs (the
 /// shim changes SIGCHLD for itself; the leader must get what the caller had).
 pub(crate) fn restore_before_exec(cmd: &mut Command, saved: Vec<SavedAction>) {

@@ -102,16 +102,17 @@ fn set_handler(sig: i32, handler: libc::sighandler_t) -> io::Result<()> {
     Ok(())
 }
 
-/// Blocks `SIGCHLD` and returns a non-blocking, close-on-exec `signalfd` for it:
-/// the single-threaded shim's way to wait for "a child changed state" together
-/// with its pipes in one `poll`.
-pub(crate) fn sigchld_fd() -> io::Result<OwnedFd> {
+/// Blocks every signal (SIGKILL and SIGSTOP cannot be) and returns a
+/// non-blocking, close-on-exec `signalfd` for all of them: a shim that a tree
+/// can signal (its parent, its ancestors) must not die of a stray SIGUSR1 or
+/// SIGTERM. Its poll wakes on any of them; it reads them all and acts on SIGCHLD
+/// only.
+pub(crate) fn block_all_signalfd() -> io::Result<OwnedFd> {
     let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: sigset manipulation on a local set; sigprocmask on this (single)
     // thread; signalfd creates a new fd we own.
     unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        libc::sigaddset(set.as_mut_ptr(), libc::SIGCHLD);
+        libc::sigfillset(set.as_mut_ptr());
         cvt(libc::sigprocmask(
             libc::SIG_BLOCK,
             set.as_ptr(),
@@ -124,6 +125,25 @@ pub(crate) fn sigchld_fd() -> io::Result<OwnedFd> {
         ))?;
         Ok(OwnedFd::from_raw_fd(fd))
     }
+}
+
+/// `sigprocmask(SIG_SETMASK, {sig})`—Blocks `sig` and unblocks every other
+/// signal (a PID namespace's init: signals from inside its namespace that it has
+/// no handler for are dropped by the kernel, but only if they are not blocked).
+pub(crate) fn block_only(sig: i32) -> io::Result<()> {
+    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: sigset manipulation on a local set; sigprocmask on this (single)
+    // thread.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), sig);
+        cvt(libc::sigprocmask(
+            libc::SIG_SETMASK,
+            set.as_ptr(),
+            std::ptr::null_mut(),
+        ))?;
+    }
+    Ok(())
 }
 
 /// Reads and discards every queued signal from a non-blocking signalfd.

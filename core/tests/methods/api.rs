@@ -18,6 +18,7 @@ fn teardown_twice_returns_the_same_report(
         Method::Killpg,
         Method::KillpgWaitpgid,
         Method::Subreaper,
+        Method::CgroupKill,
         Method::ProcWalk,
         Method::Cgroup,
         Method::Pidns,
@@ -49,6 +50,7 @@ fn teardown_after_the_leader_exited_reports_its_status(
         Method::Killpg,
         Method::KillpgWaitpgid,
         Method::Subreaper,
+        Method::CgroupKill,
         Method::ProcWalk,
         Method::Cgroup,
         Method::Pidns,
@@ -80,6 +82,7 @@ fn waits_time_out_while_the_leader_runs(
     #[values(
         Method::Killpg,
         Method::Subreaper,
+        Method::CgroupKill,
         Method::ProcWalk,
         Method::Cgroup,
         Method::Pidns
@@ -174,6 +177,7 @@ fn a_missing_program_fails_to_spawn(
         Method::Killpg,
         Method::KillpgWaitpgid,
         Method::Subreaper,
+        Method::CgroupKill,
         Method::ProcWalk,
         Method::Cgroup,
         Method::Pidns
@@ -196,7 +200,7 @@ fn an_unknown_method_name_lists_the_valid_ones() {
     let err = "nope".parse::<Method>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown method \"nope\" (expected one of: leader, killpg, killpg-waitpgid, subreaper, proc-walk, cgroup, pidns, auto)"
+        "unknown method \"nope\" (expected one of: leader, killpg, killpg-waitpgid, subreaper, cgroup-kill, proc-walk, cgroup, pidns, auto)"
     );
     for m in Method::ALL {
         assert_eq!(m.name().parse::<Method>(), Ok(m));
@@ -221,8 +225,8 @@ fn probe_reports_every_method_and_what_auto_picks() {
         ),
         None => assert!(!mountinfo.contains(" - cgroup2 ")),
     }
-    // auto picks the first available of cgroup, pidns, proc-walk.
-    let first = [Method::Cgroup, Method::Pidns, Method::ProcWalk]
+    // auto picks the first available of pidns, cgroup, proc-walk.
+    let first = [Method::Pidns, Method::Cgroup, Method::ProcWalk]
         .into_iter()
         .find(|m| p.availability(*m).is_available());
     assert_eq!(p.auto, first);
@@ -354,6 +358,7 @@ fn the_leader_starts_with_no_signal_blocked(
         Method::Killpg,
         Method::KillpgWaitpgid,
         Method::Subreaper,
+        Method::CgroupKill,
         Method::ProcWalk,
         Method::Cgroup,
         Method::Pidns,

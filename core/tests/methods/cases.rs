@@ -124,6 +124,7 @@ fn method_leaves_what_it_is_known_to_leave(
         Method::Killpg,
         Method::KillpgWaitpgid,
         Method::Subreaper,
+        Method::CgroupKill,
         Method::ProcWalk,
         Method::Cgroup,
         Method::Pidns,

@@ -5,6 +5,7 @@
 mod api;
 mod cases;
 mod host_death;
+mod hostile;
 mod shapes;
 mod support;
 mod unsupported;

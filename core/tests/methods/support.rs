@@ -49,6 +49,8 @@ pub struct Scripted {
     pub leader: ProcessIdentity,
     /// The reported processes, in report order.
     pub reported: Vec<ProcessIdentity>,
+    /// The rest of the tree's stdout.
+    pub out: BufReader<std::process::ChildStdout>,
 }
 
 impl Scripted {
@@ -94,6 +96,7 @@ pub fn spawn_reporting_with(
         tree,
         leader,
         reported,
+        out,
     }
 }
 

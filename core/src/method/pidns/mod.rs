@@ -1,39 +1,55 @@
-//! `pidns`: the tree runs under a tiny init that is PID 1 of a new PID namespace.
+//! `pidns`: the tree runs under a tiny init that is PID 1 of a new PID namespace,
+//! in a fresh cgroup leaf when this process can make one.
 //!
-//! Runs in the shim. The shim (the "outer" process) calls
+//! Runs in the shim. The shim (the "outer" process) makes a cgroup leaf under its
+//! own cgroup (when cgroup2 is writable; see `cgroup2/leaf.rs`), calls
 //! `unshare(CLONE_NEWPID)` — with `CLONE_NEWUSER` and identity uid/gid maps when it
-//! is not root — and forks the init, the namespace's PID 1 (shim code in init
-//! mode, with `PR_SET_PDEATHSIG(SIGKILL)` tied to the outer shim). The init forks
-//! and execs the leader in its own process group and reaps every orphan of the
-//! namespace, relaying the leader's status to the outer shim; the leader's own
-//! zombie is kept until teardown, so `leader_pid()` is not reused meanwhile.
+//! is not root — and forks the init, the namespace's PID 1, born in the leaf
+//! (`clone3(CLONE_INTO_CGROUP)`: no migration), shim code in init mode with
+//! `PR_SET_PDEATHSIG(SIGKILL)` tied to the outer shim. The init forks and execs
+//! the leader in its own process group and reaps every orphan of the namespace,
+//! relaying the leader's status to the outer shim; the leader's own zombie is kept
+//! until teardown, so `leader_pid()` is not reused meanwhile.
 //!
 //! Teardown: gracefully, the init forwards SIGTERM + SIGCONT to every process of
 //! the namespace (`kill(-1, ..)` from a namespace's init is scoped by the kernel to
-//! that namespace) and reports when it has no children left; after the grace, or
-//! at once, the outer shim SIGKILLs the init. The kernel then SIGKILLs every other
-//! process of the namespace, and the init's `waitpid` returns only once the
-//! namespace is empty. No process can leave a PID namespace.
+//! that namespace) and reports when it has no children left but the leader's
+//! zombie; after the grace, or at once, the outer shim SIGKILLs the init. The
+//! kernel then SIGKILLs every other process of the namespace, and the init's
+//! `waitpid` returns only once the namespace is empty. No process can leave a PID
+//! namespace. Last, the outer shim removes the leaf and every cgroup the tree made
+//! below it (a nested runtime's), killing first whatever a root tree moved in.
+//!
+//! # Why this is the method that resists the tree
+//!
+//! The outer shim and the host are in the parent namespace: no process of the
+//! tree can name them, so none can signal, stop or `cgroup.procs`-move them. The
+//! tree can name the init (its PID 1, the leader's parent): the kernel drops every
+//! signal sent to a namespace's init from inside the namespace that the init has
+//! no handler for, SIGKILL and SIGSTOP included; the init blocks only SIGCHLD
+//! (for its signalfd), so nothing else reaches it. This is why `auto` prefers it.
 //!
 //! The leader's status is the one the init reaped; if the init was killed first,
 //! the kernel's namespace kill is what ended the leader: 128 + SIGKILL.
 //! `leader_pid()` is the leader's PID as this host sees it (found from the init's
 //! children list in the host's `/proc`).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+mod init;
+
 use crate::TeardownError;
+use crate::cgroup2::{Leaf, own_dir};
 use crate::errors::ShimError;
-use crate::shim::protocol::{Event, LineReader, LineWriter, Next, TeardownRequest};
-use crate::shim::reaper::{Left, Reaper};
-use crate::shim::server::{Setup, errno, send_result, spawn_leader};
+use crate::shim::protocol::{Event, LineReader, LineWriter, Next, Request};
+use crate::shim::server::{Setup, errno, send_result};
 use crate::sys::fd::{PollFd, pipe_cloexec, poll, stdio_to_dev_null};
-use crate::sys::fork::{Forked, fork_single_threaded};
+use crate::sys::fork::{Forked, fork_into_cgroup, fork_single_threaded};
 use crate::sys::ns::unshare_pid_namespace;
 use crate::sys::pidfd::PidFd;
-use crate::sys::prctl::{effective_gid, effective_uid, set_parent_death_signal};
-use crate::sys::signal::{drain_signalfd, kill_all_in_own_pid_namespace, kill_child};
+use crate::sys::prctl::{effective_gid, effective_uid};
+use crate::sys::signal::kill_child;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
 use crate::tree::{DROP_DEADLINE, Drained, TeardownOptions};
 
@@ -89,14 +105,21 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
     let (ievt_r, ievt_w) = pipe_cloexec().map_err(ShimError::io("create the init's event pipe"))?;
     let (icmd_r, icmd_w) =
         pipe_cloexec().map_err(ShimError::io("create the init's command pipe"))?;
+    // The leaf is made before the namespace, under this process's own cgroup;
+    // without a writable cgroup2 the namespace alone holds the tree.
+    let mut leaf = own_dir().ok().and_then(|dir| Leaf::create(&dir).ok());
     if let Err(reason) = enter_namespaces() {
         let _ = s.out.send(&Event::Unsupported(reason).encode());
         return Ok(0);
     }
-    let init = match fork_single_threaded() {
+    let forked = match &leaf {
+        Some(l) => fork_into_cgroup(l.dir_fd()),
+        None => fork_single_threaded(),
+    };
+    let init = match forked {
         Ok(Forked::Child) => {
             drop((ievt_r, icmd_w));
-            std::process::exit(run_init(&s, ievt_w, icmd_r));
+            std::process::exit(init::run(&s, ievt_w, icmd_r));
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
@@ -150,6 +173,11 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
         kill_and_reap(init);
         return Ok(0);
     };
+    if let Some(l) = &leaf {
+        let _ = s
+            .out
+            .send(&Event::Leaf(l.dir().display().to_string()).encode());
+    }
     let _ = s.out.send(&Event::Ready(leader_host_pid).encode());
     let _ = icmd.send("go\n");
     stdio_to_dev_null().map_err(ShimError::io("point stdio at /dev/null"))?;
@@ -175,7 +203,20 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
                 .fill()
                 .map_err(ShimError::io("read the control pipe"))?;
         }
-        if let Some(req) = s.ctl.pending().as_deref().and_then(TeardownRequest::parse) {
+        let mut request = None;
+        while let Some(line) = s.ctl.pending() {
+            match Request::parse(&line) {
+                Some(Request::Teardown(req)) => {
+                    request = Some(req);
+                    break;
+                }
+                Some(Request::Signal(n)) => {
+                    let _ = icmd.send(&format!("signal {n}\n"));
+                }
+                None => {}
+            }
+        }
+        if let Some(req) = request {
             break TeardownOptions {
                 grace: req.grace,
                 deadline: req.deadline,
@@ -202,9 +243,35 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
         &mut leader,
         &mut empty,
         opts,
-    );
+    )
+    .and_then(|d| remove_leaf(leaf.as_mut(), opts, d));
     send_result(&mut s.out, crate::Method::Pidns, result);
     Ok(0)
+}
+
+/// After the namespace is gone: empties (a process moved in from elsewhere by a
+/// root tree) and removes the leaf and the cgroups the tree made below it.
+fn remove_leaf(
+    leaf: Option<&mut Leaf>,
+    opts: TeardownOptions,
+    d: Drained,
+) -> Result<Drained, TeardownError> {
+    let Some(leaf) = leaf else {
+        return Ok(d);
+    };
+    let left = opts.deadline.map(|dl| dl.saturating_sub(d.drain));
+    if !leaf
+        .kill_all(left, true)
+        .map_err(TeardownError::io("kill the cgroup leaf"))?
+    {
+        return Err(TeardownError::Deadline {
+            elapsed: d.drain,
+            alive: leaf.members().map_or(0, |m| m.len()),
+        });
+    }
+    leaf.remove()
+        .map_err(TeardownError::io("remove the cgroup leaf"))?;
+    Ok(d)
 }
 
 /// Relays complete lines from the init: the leader's exit, and "empty".
@@ -299,74 +366,4 @@ fn teardown_outer(
     }
     d.drain = start.elapsed();
     Ok(d)
-}
-
-/// The init: PID 1 of the namespace.
-fn run_init(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
-    // Die with the outer shim (single-threaded, so its one thread is "the parent").
-    // If it died before this call, the command pipe is at EOF and we exit below.
-    // (getppid() cannot tell: the parent is outside the namespace, it shows 0.)
-    let _ = set_parent_death_signal(libc::SIGKILL);
-    let mut out = LineWriter::new(evt);
-    let mut cmd = LineReader::new(cmd);
-    let leader = match spawn_leader(s) {
-        Ok(c) => c.id() as i32,
-        Err(e) => {
-            let _ = out.send(&format!("spawn-failed {}\n", errno(&e)));
-            return 0;
-        }
-    };
-    let _ = out.send(&format!("spawned {leader}\n"));
-    match cmd.next(None) {
-        Ok(Next::Line(l)) if l == "go" => {}
-        _ => return 1,
-    }
-    let _ = stdio_to_dev_null();
-    let sigfd = s.sigfd.as_fd();
-    // Orphans of the namespace are re-parented to us: reap them all, but keep the
-    // leader's zombie (its PID stays reserved, as with every method) until the
-    // namespace is killed.
-    let mut reaper = Reaper::new(sigfd, leader).in_pid_namespace();
-    let mut reported = false;
-    let mut term = false;
-    loop {
-        // Commands first, also those already buffered: "term" can arrive in the
-        // same read as "go" (a teardown right after the spawn), and no poll would
-        // ever report it again.
-        while let Some(l) = cmd.pending() {
-            if l == "term" {
-                // kill(-1) from a namespace's init reaches exactly the
-                // namespace: the one allowed use.
-                let _ = kill_all_in_own_pid_namespace(libc::SIGTERM);
-                let _ = kill_all_in_own_pid_namespace(libc::SIGCONT);
-                term = true;
-            }
-        }
-        if cmd.is_eof() {
-            return 1;
-        }
-        drain_signalfd(sigfd);
-        let left = reaper.reap_ready(true).unwrap_or(Left::Nothing);
-        if let (Some(st), false) = (reaper.leader_status, reported) {
-            let _ = out.send(&format!("exited {st}\n"));
-            reported = true;
-        }
-        if term && left != Left::Running {
-            let _ = out.send("empty\n");
-            term = false;
-        }
-        let cmd_ready = {
-            let mut fds = [
-                PollFd::new(cmd.as_fd(), libc::POLLIN),
-                PollFd::new(sigfd, libc::POLLIN),
-            ];
-            if poll(&mut fds, None).is_err() {
-                return 1;
-            }
-            fds[0].ready()
-        };
-        if cmd_ready && cmd.fill().is_err() {
-            return 1;
-        }
-    }
 }
