@@ -1,9 +1,15 @@
 //! `teardown run`: a supervisor usable like tini or `timeout`.
 //!
-//! One thread, one loop: SIGTERM, SIGINT and SIGHUP are blocked and read from a
-//! `signalfd`; the leader's exit is a pidfd becoming readable; the timeout is the
-//! `poll(2)` timeout. Whichever comes first starts the teardown, which returns only
-//! when the tree is drained.
+//! One thread, one loop: every signal is blocked and read from a `signalfd`; the
+//! leader's exit is a pidfd becoming readable; the timeout is the `poll(2)`
+//! timeout. SIGTERM, SIGINT or SIGHUP, the leader's exit or the timeout, whichever
+//! comes first, starts the teardown, which returns only when the tree is drained.
+//! The user's signals (SIGUSR1, SIGUSR2, SIGWINCH, SIGQUIT, SIGALRM) are
+//! forwarded to the leader, tini-style, unless the leader sent them itself; every
+//! other signal is read and dropped. So a tree that signals its parent (Xorg's
+//! `kill -USR1 $PPID` readiness protocol) or its ancestors cannot kill the
+//! supervisor. SIGSTOP cannot be blocked: under a method that leaves the
+//! supervisor visible to the tree (every method but `pidns`) a tree can stop it.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -32,8 +38,12 @@ Exit status:
   2    bad usage, or the method is unsupported on this host (the reason is on stderr,
        and --report gets {\"unsupported\": \"reason\"}).
 
-Signals: SIGTERM, SIGINT and SIGHUP start the teardown; the command starts with
-an empty signal mask. Started with SIGCHLD ignored (SIG_IGN survives exec), run
+Signals: SIGTERM, SIGINT and SIGHUP start the teardown; SIGUSR1, SIGUSR2,
+SIGWINCH, SIGQUIT and SIGALRM are forwarded to the command (unless it sent them);
+every other catchable signal is ignored, so the tree cannot kill its supervisor
+with one. SIGSTOP cannot be ignored: only --method pidns (what auto picks when it
+can) hides the supervisor from the tree. The command starts with an empty signal
+mask. Started with SIGCHLD ignored (SIG_IGN survives exec), run
 takes SIGCHLD back for itself and gives the command the ignored SIGCHLD it would
 have had.
 
@@ -98,16 +108,12 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
         }
     };
 
-    // Block the signals we forward before the tree exists, and read them from a
-    // signalfd; the leader starts with an empty mask (see below).
-    let mut forwarded = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        forwarded.add(s);
-    }
-    forwarded
-        .thread_block()
+    // Block every signal before the tree exists, and read them from a signalfd;
+    // the leader starts with an empty mask (see below).
+    let all = SigSet::all();
+    all.thread_block()
         .map_err(|e| Fail::usage(format!("cannot block signals: {e}")))?;
-    let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    let signals = SignalFd::with_flags(&all, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Fail::usage(format!("cannot create a signalfd: {e}")))?;
 
     let mut cmd = Command::new(&args.command[0]);
@@ -125,7 +131,7 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
         Err(e) => return Err(spawn_failure(&e, &args.command[0], &mut write_report)),
     };
 
-    let cause = wait_for_cause(&tree, &signals, args.timeout.map(|t| started + t))
+    let cause = wait_for_cause(&mut tree, &signals, args.timeout.map(|t| started + t))
         .map_err(|e| failure(format!("waiting: {e}"), &mut write_report))?;
     let own_exit = if cause == Cause::LeaderExit {
         tree.wait_leader().ok()
@@ -184,8 +190,49 @@ fn spawn_failure(e: &SpawnError, program: &str, write_report: &mut impl FnMut(&R
     }
 }
 
-/// Waits for the first of: a forwarded signal, the leader's exit, the deadline.
-fn wait_for_cause(tree: &Tree, signals: &SignalFd, deadline: Option<Instant>) -> io::Result<Cause> {
+/// The signals that start the teardown.
+const TEARDOWN_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+/// The signals forwarded to the leader while it runs.
+const FORWARDED: [Signal; 5] = [
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGQUIT,
+    Signal::SIGALRM,
+];
+
+/// What to do with a signal read from the signalfd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnSignal {
+    Teardown(i32),
+    Forward(i32),
+    Drop,
+}
+
+/// The rule, apart from the reading: `sender` is the signal's sender PID (0 for
+/// the kernel), `leader` the leader's.
+fn on_signal(signo: i32, sender: i32, leader: i32) -> OnSignal {
+    let Ok(sig) = Signal::try_from(signo) else {
+        return OnSignal::Drop;
+    };
+    if TEARDOWN_SIGNALS.contains(&sig) {
+        OnSignal::Teardown(signo)
+    } else if FORWARDED.contains(&sig) && sender != leader {
+        // Not back to its own sender: a leader that tells its parent "ready" with
+        // SIGUSR1 and handles SIGUSR1 would otherwise ping-pong forever.
+        OnSignal::Forward(signo)
+    } else {
+        OnSignal::Drop
+    }
+}
+
+/// Waits for the first of: a teardown signal, the leader's exit, the deadline;
+/// forwards the user's signals to the leader meanwhile.
+fn wait_for_cause(
+    tree: &mut Tree,
+    signals: &SignalFd,
+    deadline: Option<Instant>,
+) -> io::Result<Cause> {
     // A pidfd for the leader: readable once it has exited (whoever its parent is,
     // the core or its shim). Opened while the leader cannot have been reaped yet
     // by anyone but its parent; if it is already gone, it has exited.
@@ -219,13 +266,63 @@ fn wait_for_cause(tree: &Tree, signals: &SignalFd, deadline: Option<Instant>) ->
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
         }
-        if !fds[0].revents().is_empty()
-            && let Ok(Some(info)) = signals.read_signal()
-        {
-            return Ok(Cause::Signal(info.ssi_signo as i32));
+        if !fds[0].revents().is_empty() {
+            while let Ok(Some(info)) = signals.read_signal() {
+                match on_signal(
+                    info.ssi_signo as i32,
+                    info.ssi_pid as i32,
+                    tree.leader_pid() as i32,
+                ) {
+                    OnSignal::Teardown(sig) => return Ok(Cause::Signal(sig)),
+                    OnSignal::Forward(sig) => {
+                        let _ = tree.signal_leader(sig);
+                    }
+                    OnSignal::Drop => {}
+                }
+            }
         }
         if !fds[1].revents().is_empty() {
             return Ok(Cause::LeaderExit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn termination_signals_start_the_teardown_from_anyone() {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            assert_eq!(on_signal(sig, 0, 42), OnSignal::Teardown(sig));
+            assert_eq!(on_signal(sig, 42, 42), OnSignal::Teardown(sig));
+        }
+    }
+
+    #[test]
+    fn user_signals_are_forwarded_but_never_back_to_the_leader_that_sent_them() {
+        assert_eq!(
+            on_signal(libc::SIGUSR1, 7, 42),
+            OnSignal::Forward(libc::SIGUSR1)
+        );
+        assert_eq!(
+            on_signal(libc::SIGWINCH, 0, 42),
+            OnSignal::Forward(libc::SIGWINCH)
+        );
+        assert_eq!(on_signal(libc::SIGUSR1, 42, 42), OnSignal::Drop);
+    }
+
+    #[test]
+    fn every_other_signal_is_dropped() {
+        for sig in [
+            libc::SIGPIPE,
+            libc::SIGCHLD,
+            libc::SIGURG,
+            libc::SIGTSTP,
+            libc::SIGSEGV,
+            40,
+        ] {
+            assert_eq!(on_signal(sig, 7, 42), OnSignal::Drop, "{sig}");
         }
     }
 }

@@ -132,8 +132,19 @@ fn wait_bounded(child: Child) -> (ExitStatus, String) {
     })
 }
 
+/// `body` with the FIFOs' paths filled in, after a prelude: the tree reports PIDs
+/// on file descriptor 3 (the PID FIFO, open until the leader and every reporting
+/// job closed it, so the test reads to end of file). `bg CMD...` starts CMD in
+/// the background after it reported its PID as the host's `/proc` shows it
+/// (`$!` is a PID-namespace PID under `pidns`, which `auto` picks); `reported`
+/// closes the leader's end.
 fn script_with_fifo(fifo: &Fifo, body: &str) -> String {
-    body.replace("FIFO", &fifo.path.display().to_string())
+    let prelude = "exec 3> FIFO\n\
+        hp() { read p _ < /proc/self/stat; echo $p >&3; }\n\
+        bg() { (hp; exec 3>&-; exec \"$@\" >/dev/null 2>&1) & }\n\
+        reported() { exec 3>&-; }\n";
+    format!("{prelude}{body}")
+        .replace("FIFO", &fifo.path.display().to_string())
         .replace("GO", &fifo.go.display().to_string())
 }
 
@@ -174,7 +185,9 @@ fn sigterm_to_run_tears_the_whole_tree_down_before_run_exits() {
     let fifo = Fifo::new();
     let script = script_with_fifo(
         &fifo,
-        "sleep 1000 & a=$!; setsid sleep 1000 & b=$!; c=$(sh -c 'sleep 1000 >/dev/null & echo $!'); echo \"$a $b $c\" > FIFO; wait",
+        "bg sleep 1000; bg setsid sleep 1000; \
+         sh -c '(read p _ < /proc/self/stat; echo $p >&3; exec 3>&-; exec sleep 1000 >/dev/null) &'; \
+         reported; wait",
     );
     let child = spawn_run(&["run", "--grace", "500ms", "--", "sh", "-c", &script]);
     let run_pid = child.id() as i32;
@@ -194,7 +207,7 @@ fn sigterm_to_run_tears_the_whole_tree_down_before_run_exits() {
 fn sigint_and_sighup_are_forwarded_as_a_teardown_too() {
     for sig in [Signal::SIGINT, Signal::SIGHUP] {
         let fifo = Fifo::new();
-        let script = script_with_fifo(&fifo, "sleep 1000 & echo $! > FIFO; wait");
+        let script = script_with_fifo(&fifo, "bg sleep 1000; reported; wait");
         let child = spawn_run(&["run", "--", "sh", "-c", &script]);
         let ids = fifo.identities();
         kill(Pid::from_raw(child.id() as i32), sig).unwrap();
@@ -211,7 +224,7 @@ fn sigint_and_sighup_are_forwarded_as_a_teardown_too() {
 #[test]
 fn timeout_tears_down_and_exits_124() {
     let fifo = Fifo::new();
-    let script = script_with_fifo(&fifo, "sleep 1000 & echo $! > FIFO; exec sleep 1000");
+    let script = script_with_fifo(&fifo, "bg sleep 1000; reported; exec sleep 1000");
     let child = spawn_run(&[
         "run",
         "--timeout",
@@ -234,7 +247,7 @@ fn a_leader_exiting_on_its_own_has_its_orphans_torn_down_and_its_code_passed_on(
     let fifo = Fifo::new();
     let script = script_with_fifo(
         &fifo,
-        "setsid sleep 1000 & a=$!; sleep 1000 & echo \"$a $!\" > FIFO; read _ < GO; exit 3",
+        "bg setsid sleep 1000; bg sleep 1000; reported; read _ < GO; exit 3",
     );
     let child = spawn_run(&["run", "--", "sh", "-c", &script]);
     let ids = fifo.identities();
@@ -316,16 +329,10 @@ fn run_started_with_sigchld_ignored_still_drains_and_passes_the_disposition_on(
         "{method}: the leader's {stdout}"
     );
 
-    if method == "pidns" {
-        // The tree's PIDs are its namespace's own, not ours to check from here;
-        // the core tests check pidns drains under a SIGCHLD-ignoring host.
-        return;
-    }
     let fifo = Fifo::new();
     let script = script_with_fifo(
         &fifo,
-        "setsid sleep 1000 >/dev/null 2>&1 & a=$!; sleep 1000 >/dev/null 2>&1 & \
-         echo \"$a $!\" > FIFO; read _ < GO; exit 3",
+        "bg setsid sleep 1000; bg sleep 1000; reported; read _ < GO; exit 3",
     );
     let child = ignoring(&["sh", "-c", &script]).spawn().unwrap();
     let ids = fifo.identities();
@@ -343,4 +350,104 @@ fn run_started_with_sigchld_ignored_still_drains_and_passes_the_disposition_on(
         assert_all_gone(&ids);
     }
     assert_eq!(status.code(), Some(3), "{method}: {err}");
+}
+
+/// Starts `teardown run --method M -- sh -c SCRIPT` (SCRIPT after the FIFO
+/// prelude), waits for the tree's PIDs, SIGTERMs `run`, and returns its exit
+/// status and stderr with the PIDs.
+fn term_after_ready(method: &str, body: &str) -> (ExitStatus, String, Vec<(i32, u64)>) {
+    let fifo = Fifo::new();
+    let script = script_with_fifo(&fifo, body);
+    let child = spawn_run(&[
+        "run", "--method", method, "--grace", "300ms", "--", "sh", "-c", &script,
+    ]);
+    let ids = fifo.identities();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let (status, err) = wait_bounded(child);
+    (status, err, ids)
+}
+
+/// Xorg tells its parent it is ready with SIGUSR1; careless programs send their
+/// parent anything. Before, `proc-walk` and `subreaper` lost their shim to it
+/// (exit 125, the tree left under init) and `teardown run` itself died of it under
+/// `cgroup` (exit 138, no report).
+#[rstest::rstest]
+fn run_survives_the_catchable_signals_its_tree_sends_its_parent(
+    #[values("subreaper", "proc-walk", "cgroup", "pidns", "auto")] method: &str,
+) {
+    let (status, err, ids) = term_after_ready(
+        method,
+        "for s in USR1 USR2 PIPE ALRM QUIT TTIN TSTP; do kill -$s $PPID; done; \
+         bg sleep 1000; reported; wait",
+    );
+    assert_eq!(status.code(), Some(143), "{method}: {err}");
+    assert_all_gone(&ids);
+}
+
+/// Root in the tree can write its parent's PID into its own `cgroup.procs`: the
+/// host is then in the leaf, and `cgroup.kill` used to SIGKILL it (exit 137, no
+/// report). Now the host moves itself back out first.
+#[rstest::rstest]
+fn run_is_not_killed_when_its_tree_moves_it_into_the_tree_s_cgroup(
+    #[values("cgroup", "cgroup-kill")] method: &str,
+    #[values("0s", "300ms")] grace: &str,
+) {
+    let fifo = Fifo::new();
+    let script = script_with_fifo(
+        &fifo,
+        "m=$(awk '$9==\"cgroup2\"{print $5; exit}' /proc/self/mountinfo); \
+         echo $PPID > \"$m$(sed -n 's/^0:://p' /proc/self/cgroup)/cgroup.procs\"; \
+         bg sleep 1000; reported; wait",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let child = spawn_run(&[
+        "run",
+        "--method",
+        method,
+        "--grace",
+        grace,
+        "--report",
+        report.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let ids = fifo.identities();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let (status, err) = wait_bounded(child);
+    let expected = if grace == "0s" { 137 } else { 143 };
+    assert_eq!(status.code(), Some(expected), "{method}: {err}");
+    let r: teardown::DrainReport =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).expect("a report");
+    assert_eq!(r.leader_status, Some(expected));
+    assert_all_gone(&ids);
+}
+
+/// A tree that stops its parent: only a PID namespace hides the supervisor side
+/// (`pidns`, and `auto`, which picks it here). Under `cgroup` the stopped `run`
+/// never sees the SIGTERM (the documented weakness, checked so that it stays
+/// documented): the test continues it.
+#[rstest::rstest]
+fn only_pidns_survives_a_tree_that_stops_its_parent(
+    #[values("pidns", "auto", "cgroup")] method: &str,
+) {
+    let fifo = Fifo::new();
+    let script = script_with_fifo(&fifo, "kill -STOP $PPID; bg sleep 1000; reported; wait");
+    let child = spawn_run(&["run", "--method", method, "--", "sh", "-c", &script]);
+    let run = Pid::from_raw(child.id() as i32);
+    let ids = fifo.identities();
+    if method == "cgroup" {
+        let end = std::time::Instant::now() + BOUND;
+        while stat_fields(run.as_raw()).is_none_or(|f| f[0] != "T") {
+            assert!(std::time::Instant::now() < end, "run was never stopped");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        kill(run, Signal::SIGCONT).unwrap();
+    }
+    kill(run, Signal::SIGTERM).unwrap();
+    let (status, err) = wait_bounded(child);
+    assert_eq!(status.code(), Some(143), "{method}: {err}");
+    assert_all_gone(&ids);
 }
