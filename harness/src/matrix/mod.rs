@@ -36,6 +36,7 @@ pub(crate) mod plan;
 mod random;
 pub(crate) mod rows;
 pub(crate) mod run;
+pub mod shard;
 pub mod shell;
 mod spec_text;
 pub mod table;
@@ -48,6 +49,7 @@ pub use plan::{
 };
 pub use rows::{Judge, Row, RowSpec};
 pub use run::{Cell, Progress, Report, Summary, run, run_with};
+pub use shard::{Shard, ShardError};
 
 /// Where this project's `teardown` binary is (the warden, `teardown run`), as
 /// [`crate::locate::teardown_bin`] finds it; `None` if it cannot be found.
