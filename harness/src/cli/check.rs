@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use teardown_harness::check::{Check, CheckReport};
-use teardown_harness::matrix::{self, Plan};
+use teardown_harness::matrix::{self, Plan, Shard};
 use teardown_harness::trial::Trigger;
 
 use super::matrix::{Format, print_report, run_with_progress};
@@ -46,6 +46,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Run only part K of N of the trials, for N machines that run the same
+    /// command with the same --seed.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     /// How long a process may outlive the supervisor and still be a straggler.
     #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "1s")]
     pub straggler_grace: Duration,
@@ -98,6 +102,9 @@ pub fn check(args: &CheckArgs) -> Result<Check, String> {
     }
     if let Some(j) = args.jobs {
         check = check.jobs(j.max(1));
+    }
+    if let Some(s) = args.shard {
+        check = check.shard(s);
     }
     Ok(check)
 }

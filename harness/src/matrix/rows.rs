@@ -54,6 +54,18 @@ pub enum Judge {
     Unjudged,
 }
 
+impl Judge {
+    /// How the JSON names it (`judged_by`): `catalog`, `peer`, `clean`, `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Judge::Method(_) => "catalog",
+            Judge::Peer(_) => "peer",
+            Judge::Clean => "clean",
+            Judge::Unjudged => "none",
+        }
+    }
+}
+
 /// One supervisor of the matrix.
 #[derive(Clone, Debug)]
 pub struct Row {
