@@ -175,8 +175,8 @@ impl Check {
 
     /// Runs only this shard of the trials (`K/N`; see [`crate::matrix::shard`]):
     /// N machines with the same settings and seed run the whole check between
-    /// them. With random trees the seed must be given ([`Check::seed`] or
-    /// `TEARDOWN_SEED`).
+    /// them, and `teardown merge` puts their JSON outputs back together. With
+    /// random trees the seed must be given ([`Check::seed`] or `TEARDOWN_SEED`).
     pub fn shard(mut self, shard: Shard) -> Check {
         self.shard = Some(shard);
         self

@@ -17,6 +17,10 @@ Examples:
   teardown check --random 20 --seed 7 -- my-sup --config x.toml --
   teardown check --trigger timeout -- timeout 1       a supervisor that times out by itself
 
+Across machines: each runs its part with the same --seed, then one merges:
+  teardown check --random 100 --seed 7 --shard 1/4 --format json -- my-sup -- > shard-1.json
+  teardown merge shard-*.json                       exit 0 only if every part was clean
+
 The tree's command is appended to the supervisor's argv. Every verdict must be
 clean. Exit status: 0 all clean, 1 a verdict that is not clean, 2 bad usage.";
 
@@ -47,7 +51,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Run only part K of N of the trials, for N machines that run the same
-    /// command with the same --seed.
+    /// command with the same --seed; `teardown merge` joins their JSON.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
     /// How long a process may outlive the supervisor and still be a straggler.

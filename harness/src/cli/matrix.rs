@@ -19,6 +19,11 @@ Examples:
   teardown matrix --supervisor 'my-sup --' --random 20 --seed 7
   teardown matrix --format json | jq '.trials[] | select(.as_expected == false)'
 
+Across machines (a CI matrix, a Kubernetes Indexed Job): every machine runs the
+same command with its own --shard K/N and the same --seed, then one merges:
+  teardown matrix --peers --random 200 --seed 7 --shard 2/3 --format json > shard-2.json
+  teardown merge shard-*.json                       the whole matrix, as one machine prints it
+
 Exit status: 0 every verdict as expected, 1 an unexpected verdict, 2 bad usage.";
 
 /// Runs methods and supervisors against the scenarios (and random trees) and prints
@@ -54,8 +59,8 @@ pub struct MatrixArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Run only part K of N of the cells (1 ≤ K ≤ N), for N machines that run the
-    /// same command with the same --seed. The parts are disjoint, cover the
-    /// matrix, and do not depend on --jobs.
+    /// same command with the same --seed; `teardown merge` joins their JSON. The
+    /// parts are disjoint, cover the matrix, and do not depend on --jobs.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
     /// The methods' grace between SIGTERM and SIGKILL.

@@ -7,7 +7,7 @@ use crate::matrix::plan::trigger_name;
 use crate::matrix::run::{Cell, Report};
 
 /// One object: `{"host": {...}, "plan": {...}, "supervisors": [...], "trials": [...],
-/// "summary": {...}}`.
+/// "summary": {...}}`, and `"shards": [...]` for a merged report.
 pub fn render(report: &Report) -> Value {
     let plan = &report.plan;
     let mut host = match serde_json::to_value(&plan.probe.host) {
@@ -69,17 +69,33 @@ pub fn render(report: &Report) -> Value {
         json!(report.elapsed.as_micros() as u64),
     );
 
-    let doc = json!({
+    let mut doc = json!({
         "host": host,
         "plan": plan_doc(report),
         "supervisors": supervisors,
         "trials": trials,
         "summary": summary,
     });
+    if !report.parts.is_empty() {
+        doc["shards"] = report
+            .parts
+            .iter()
+            .map(|p| {
+                json!({
+                    "shard": p.shard,
+                    "file": p.file,
+                    "trials": p.trials,
+                    "elapsed_us": p.elapsed.as_micros() as u64,
+                    "jobs": p.jobs,
+                    "kernel": p.kernel,
+                })
+            })
+            .collect();
+    }
     doc
 }
 
-/// What it takes to put shards back together: the plan's identity, its size,
+/// What a merge needs to put shards back together: the plan's identity, its size,
 /// which shard this is, and every tree (a shard's trials need not name them all).
 fn plan_doc(report: &Report) -> Value {
     let plan = &report.plan;

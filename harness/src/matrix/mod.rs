@@ -33,6 +33,7 @@
 mod identity;
 pub mod json;
 pub mod markdown;
+pub mod merge;
 pub(crate) mod plan;
 mod random;
 pub(crate) mod rows;
@@ -44,6 +45,7 @@ pub mod table;
 
 use std::path::PathBuf;
 
+pub use merge::{MergeError, Part};
 pub use plan::{
     Column, Options, Plan, PlanError, Timing, default_jobs, format_duration_arg, trigger_name,
     trigger_of,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use teardown::Verdict;
 use teardown_scenarios::Expect;
 
+use crate::matrix::merge::Part;
 use crate::matrix::plan::Plan;
 use crate::matrix::rows::Judge;
 use crate::trial::{Trial, TrialOutcome};
@@ -60,8 +61,11 @@ pub struct Report {
     /// The cells that were run, row-major: every cell of the plan, or the cells
     /// of its [`shard`](Plan::shard).
     pub cells: Vec<Cell>,
-    /// Wall time of the whole run.
+    /// Wall time of the whole run (of the longest shard, for a merged report).
     pub elapsed: Duration,
+    /// The shards a merged report was made of ([`crate::matrix::merge`]); empty
+    /// for a report run here.
+    pub parts: Vec<Part>,
 }
 
 /// Counts over a report.
@@ -272,6 +276,7 @@ pub fn run_with(
         plan,
         cells,
         elapsed: start.elapsed(),
+        parts: Vec::new(),
     }
 }
 

@@ -164,21 +164,33 @@ fn legend(report: &Report) -> String {
 }
 
 /// `152 trials in 23.4 s (jobs 2): 150 as expected, 2 unexpected, 0 unjudged`;
-/// a shard's: `51 of 152 trials (shard 1/3) in 8.1 s ...`.
+/// a shard's: `51 of 152 trials (shard 1/3) in 8.1 s ...`; a merged report's:
+/// `152 trials in 3 shards of 7.9–8.4 s (jobs 2) ...`.
 pub fn summary_line(report: &Report) -> String {
     let s = report.summary();
     let plan = &report.plan;
-    let trials = match plan.shard {
-        Some(shard) => format!("{} of {} trials (shard {shard})", s.trials, plan.len()),
-        None => format!("{} trials", s.trials),
+    let (trials, took) = match (plan.shard, &report.parts[..]) {
+        (Some(shard), _) => (
+            format!("{} of {} trials (shard {shard})", s.trials, plan.len()),
+            format!("in {:.1} s", report.elapsed.as_secs_f64()),
+        ),
+        (None, parts) if parts.len() > 1 => {
+            let secs = |p: &crate::matrix::merge::Part| p.elapsed.as_secs_f64();
+            let lo = parts.iter().map(secs).fold(f64::INFINITY, f64::min);
+            let hi = parts.iter().map(secs).fold(0.0, f64::max);
+            (
+                format!("{} trials", s.trials),
+                format!("in {} shards of {lo:.1}–{hi:.1} s", parts.len()),
+            )
+        }
+        (None, _) => (
+            format!("{} trials", s.trials),
+            format!("in {:.1} s", report.elapsed.as_secs_f64()),
+        ),
     };
     let mut line = format!(
-        "{trials} in {:.1} s (jobs {}): {} as expected, {} unexpected, {} unjudged",
-        report.elapsed.as_secs_f64(),
-        plan.jobs,
-        s.as_expected,
-        s.unexpected,
-        s.unjudged
+        "{trials} {took} (jobs {}): {} as expected, {} unexpected, {} unjudged",
+        plan.jobs, s.as_expected, s.unexpected, s.unjudged
     );
     if let Some(seed) = plan.seed {
         let _ = write!(line, "; random trees from seed {seed}");
