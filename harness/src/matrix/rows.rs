@@ -204,6 +204,18 @@ fn external(argv: &[String], smoke: bool) -> (Supervisor, Result<(), String>) {
     (Supervisor::External(resolved), available)
 }
 
+/// `argv` with a leading `teardown` replaced by this project's binary when it can
+/// be found, as [`resolve_rows`] runs it (and replay lines show it).
+pub(crate) fn resolve_teardown(argv: &[String]) -> Vec<String> {
+    let mut resolved = argv.to_vec();
+    if resolved.first().is_some_and(|p| p == "teardown")
+        && let Some(bin) = crate::matrix::teardown_bin()
+    {
+        resolved[0] = bin.to_string_lossy().into_owned();
+    }
+    resolved
+}
+
 /// Runs `program args... true` once, bounded, and requires exit status 0.
 fn smoke_test(program: &Path, args: &[String]) -> Result<(), String> {
     let Some(truth) = which("true") else {

@@ -7,7 +7,7 @@ use teardown::{Availability, Method, Probe, Verdict};
 
 use super::{Input, MergeError, not_a_report};
 use crate::matrix::plan::{Column, Plan, Timing, trigger_name};
-use crate::matrix::rows::{Judge, Row};
+use crate::matrix::rows::{Judge, Row, resolve_teardown};
 use crate::matrix::spec_text;
 use crate::trial::{Supervisor, TrialOutcome, Trigger};
 
@@ -73,7 +73,8 @@ fn row(s: &Value, file: &str) -> Result<Row, MergeError> {
     };
     let supervisor = match judge {
         Judge::Method(m) => Supervisor::Method(m),
-        _ => Supervisor::External(argv.clone()),
+        // What this machine would run, as a run here shows it in replay lines.
+        _ => Supervisor::External(resolve_teardown(&argv)),
     };
     Ok(Row {
         label: label.to_owned(),
