@@ -26,7 +26,7 @@ cd "$fuzz_dir"
 cargo fuzz build --sanitizer none
 
 status=0
-for target in spec_text spec_limits trial; do
+for target in spec_text spec_limits oracle trial; do
     corpus="corpus/$target"
     mkdir -p "$corpus"
     extra=()

@@ -72,7 +72,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use teardown::Verdict;
 use teardown_scenarios::UnknownScenario;
 
-use crate::matrix::{self, Options, Plan, PlanError, Report, RowSpec, Timing};
+use crate::matrix::{self, Options, Plan, PlanError, Report, RowSpec, Shard, Timing};
 use crate::trial::Trigger;
 
 /// A check of one supervisor: build it, then [`Check::run`].
@@ -85,6 +85,7 @@ pub struct Check {
     trigger: Option<Trigger>,
     jobs: Option<usize>,
     timing: Timing,
+    shard: Option<Shard>,
 }
 
 /// A check could not be run.
@@ -99,6 +100,10 @@ pub enum CheckError {
     /// The plan could not be built.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A shard with random trees and no seed given ([`Check::seed`] or
+    /// `TEARDOWN_SEED`): each machine would draw other trees.
+    #[error("{}", crate::matrix::shard::SEED_REQUIRED)]
+    ShardNeedsSeed,
 }
 
 impl Check {
@@ -117,6 +122,7 @@ impl Check {
             trigger: None,
             jobs: None,
             timing: Timing::default(),
+            shard: None,
         }
     }
 
@@ -167,6 +173,15 @@ impl Check {
         self
     }
 
+    /// Runs only this shard of the trials (`K/N`; see [`crate::matrix::shard`]):
+    /// N machines with the same settings and seed run the whole check between
+    /// them, and `teardown merge` puts their JSON outputs back together. With
+    /// random trees the seed must be given ([`Check::seed`] or `TEARDOWN_SEED`).
+    pub fn shard(mut self, shard: Shard) -> Check {
+        self.shard = Some(shard);
+        self
+    }
+
     /// The options of the one-row matrix this check runs.
     pub fn options(&self) -> Result<Options, CheckError> {
         if self.supervisor.is_empty() {
@@ -179,6 +194,10 @@ impl Check {
                 .map(|n| teardown_scenarios::by_name(n))
                 .collect::<Result<_, _>>()?,
         };
+        let seed = self.seed.or_else(env_seed);
+        if self.shard.is_some() && self.random > 0 && seed.is_none() {
+            return Err(CheckError::ShardNeedsSeed);
+        }
         Ok(Options {
             rows: vec![RowSpec::External {
                 argv: self.supervisor.clone(),
@@ -186,11 +205,12 @@ impl Check {
             }],
             scenarios,
             random: self.random,
-            seed: self.seed.unwrap_or_else(default_seed),
+            seed: seed.unwrap_or_else(default_seed),
             timing: self.timing,
             jobs: self.jobs.unwrap_or_else(matrix::default_jobs),
             trigger: self.trigger,
             bystanders: 1,
+            shard: self.shard,
         })
     }
 
@@ -210,12 +230,16 @@ impl Check {
     }
 }
 
+/// The seed `TEARDOWN_SEED` gives, if it is set to a number.
+pub fn env_seed() -> Option<u64> {
+    std::env::var("TEARDOWN_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
 /// The seed when none is given: `TEARDOWN_SEED`, else the clock.
 pub fn default_seed() -> u64 {
-    if let Some(seed) = std::env::var("TEARDOWN_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    if let Some(seed) = env_seed() {
         return seed;
     }
     SystemTime::now()
@@ -265,7 +289,7 @@ impl CheckReport {
         &self.report
     }
 
-    /// True if every trial was `clean`.
+    /// True if every trial was `clean` (of this shard's, for a sharded check).
     pub fn is_clean(&self) -> bool {
         self.report
             .cells

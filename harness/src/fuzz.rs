@@ -5,6 +5,8 @@
 //! Each function panics when a property is broken; that is how libFuzzer sees a
 //! finding. See `fuzz/README.md` for running the targets.
 
+mod oracle_case;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -51,6 +53,32 @@ pub fn spec_text(data: &[u8]) {
             }
         }
     }
+}
+
+pub use oracle_case::{
+    Change, FakeProcess, FakeRecord, FakeState, ORACLE_MAX_PID, OracleCase, RecordNs,
+};
+
+/// Target `oracle`: a random process table and scene (`arbitrary`, see
+/// [`OracleCase`]) → the oracle's record placing, observations and judgement,
+/// each held against a reference written from the oracle's documented rules.
+///
+/// * Nothing panics, on any table: `ppid` cycles, missing parents, a warden that
+///   is also a bystander.
+/// * Records keep their node and start time; one moves only onto a process whose
+///   innermost `NSpid` and start time are its own, never from our own namespace.
+/// * An observation holds exactly the tree processes (the warden's descendants
+///   by `ppid` chain not through a bystander, and recorded nodes with their
+///   identity; never the warden, the supervisor or a bystander), each in the
+///   bucket its state says; a bystander is dead exactly when its identity is not
+///   alive.
+/// * The judgement is exactly one of the oracle's verdicts, the worst of what it
+///   found; its counts equal its findings of each kind; one observation judged
+///   twice has no straggler.
+///
+/// Pure logic, in process, no fork: the target ClusterFuzzLite runs.
+pub fn oracle(case: &OracleCase) {
+    oracle_case::check(case);
 }
 
 /// Target `spec_limits`: a structure-aware spec (`arbitrary`) → the limit

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use teardown_harness::check::{Check, CheckReport};
-use teardown_harness::matrix::{self, Plan};
+use teardown_harness::matrix::{self, Plan, Shard};
 use teardown_harness::trial::Trigger;
 
 use super::matrix::{Format, print_report, run_with_progress};
@@ -16,6 +16,10 @@ Examples:
   teardown check --scenarios setsid-escape -- dumb-init
   teardown check --random 20 --seed 7 -- my-sup --config x.toml --
   teardown check --trigger timeout -- timeout 1       a supervisor that times out by itself
+
+Across machines: each runs its part with the same --seed, then one merges:
+  teardown check --random 100 --seed 7 --shard 1/4 --format json -- my-sup -- > shard-1.json
+  teardown merge shard-*.json                       exit 0 only if every part was clean
 
 The tree's command is appended to the supervisor's argv. Every verdict must be
 clean. Exit status: 0 all clean, 1 a verdict that is not clean, 2 bad usage.";
@@ -46,6 +50,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Run only part K of N of the trials, for N machines that run the same
+    /// command with the same --seed; `teardown merge` joins their JSON.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     /// How long a process may outlive the supervisor and still be a straggler.
     #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "1s")]
     pub straggler_grace: Duration,
@@ -98,6 +106,9 @@ pub fn check(args: &CheckArgs) -> Result<Check, String> {
     }
     if let Some(j) = args.jobs {
         check = check.jobs(j.max(1));
+    }
+    if let Some(s) = args.shard {
+        check = check.shard(s);
     }
     Ok(check)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{Fail, duration};
 use teardown::Method;
 use teardown_harness::matrix::{
-    self, Options, Plan, Progress, Report, RowSpec, Timing, shell, table,
+    self, Options, Plan, Progress, Report, RowSpec, Shard, Timing, shell, table,
 };
 use teardown_scenarios::Scenario;
 
@@ -18,6 +18,11 @@ Examples:
   teardown matrix --peers --format markdown         add tini, dumb-init, timeout, bwrap rows
   teardown matrix --supervisor 'my-sup --' --random 20 --seed 7
   teardown matrix --format json | jq '.trials[] | select(.as_expected == false)'
+
+Across machines (a CI matrix, a Kubernetes Indexed Job): every machine runs the
+same command with its own --shard K/N and the same --seed, then one merges:
+  teardown matrix --peers --random 200 --seed 7 --shard 2/3 --format json > shard-2.json
+  teardown merge shard-*.json                       the whole matrix, as one machine prints it
 
 Exit status: 0 every verdict as expected, 1 an unexpected verdict, 2 bad usage.";
 
@@ -53,6 +58,11 @@ pub struct MatrixArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Run only part K of N of the cells (1 ≤ K ≤ N), for N machines that run the
+    /// same command with the same --seed; `teardown merge` joins their JSON. The
+    /// parts are disjoint, cover the matrix, and do not depend on --jobs.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     /// The methods' grace between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "250ms")]
     pub grace: Duration,
@@ -81,11 +91,16 @@ pub fn main(args: MatrixArgs) -> Result<ExitCode, Fail> {
     let plan = Plan::new(options, matrix::host_probe()).map_err(Fail::usage)?;
     let report = run_with_progress(plan);
     print_report(&report, args.format);
-    Ok(if report.unexpected().next().is_some() {
-        ExitCode::from(1)
-    } else {
+    Ok(exit_status(&report))
+}
+
+/// 0 when the report passed ([`Report::passed`]), else 1.
+pub fn exit_status(report: &Report) -> ExitCode {
+    if report.passed() {
         ExitCode::SUCCESS
-    })
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Resolves the arguments into matrix options; the error is a one-line reason.
@@ -109,13 +124,15 @@ pub fn options(args: &MatrixArgs) -> Result<Options, String> {
         let argv = shell::split(line).map_err(|e| format!("--supervisor {line:?}: {e}"))?;
         rows.push(RowSpec::supervisor(argv));
     }
+    let seed = args.seed.or_else(teardown_harness::check::env_seed);
+    if args.shard.is_some() && args.random > 0 && seed.is_none() {
+        return Err(matrix::shard::SEED_REQUIRED.to_owned());
+    }
     Ok(Options {
         rows,
         scenarios: scenarios(args.scenarios.as_deref())?,
         random: args.random,
-        seed: args
-            .seed
-            .unwrap_or_else(teardown_harness::check::default_seed),
+        seed: seed.unwrap_or_else(teardown_harness::check::default_seed),
         timing: Timing {
             grace: args.grace,
             straggler_grace: args.straggler_grace,
@@ -124,6 +141,7 @@ pub fn options(args: &MatrixArgs) -> Result<Options, String> {
         jobs: args.jobs.unwrap_or_else(matrix::default_jobs).max(1),
         trigger: None,
         bystanders: 1,
+        shard: args.shard,
     })
 }
 

@@ -7,6 +7,7 @@
 mod check;
 pub mod duration;
 mod matrix;
+mod merge;
 mod node;
 mod probe;
 mod replay;
@@ -28,6 +29,7 @@ Examples:
   teardown replay --method killpg 'pause [fork: setsid pause]'   one trial, verbose: a setsid escape leaks
   teardown matrix                                        every method x every scenario: the verdict table
   teardown check -- tini -g --                           the scenarios against your own supervisor
+  teardown matrix --seed 7 --shard 2/3 --format json     one machine's part; `teardown merge` joins the parts
   teardown probe                                         which methods work on this host";
 
 #[derive(Debug, Parser)]
@@ -46,6 +48,8 @@ enum Command {
     Matrix(matrix::MatrixArgs),
     /// The scenarios against one external supervisor; every verdict must be clean.
     Check(check::CheckArgs),
+    /// Merge the JSON outputs of sharded matrix or check runs into one report.
+    Merge(merge::MergeArgs),
     /// Run one trial verbosely: the tree, the supervisor's report, the oracle's findings, the verdict.
     Replay(replay::ReplayArgs),
     /// Show which teardown methods this host supports, and why not.
@@ -114,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::main(a),
         Command::Matrix(a) => matrix::main(a),
         Command::Check(a) => check::main(a),
+        Command::Merge(a) => merge::main(a),
         Command::Replay(a) => replay::main(a),
         Command::Probe(a) => probe::main(a),
         Command::Node(a) => node::main(a),

@@ -4,10 +4,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::matrix::plan::trigger_name;
-use crate::matrix::rows::Judge;
 use crate::matrix::run::{Cell, Report};
 
-/// One object: `{"host": {...}, "supervisors": [...], "trials": [...], "summary": {...}}`.
+/// One object: `{"host": {...}, "plan": {...}, "supervisors": [...], "trials": [...],
+/// "summary": {...}}`, and `"shards": [...]` for a merged report.
 pub fn render(report: &Report) -> Value {
     let plan = &report.plan;
     let mut host = match serde_json::to_value(&plan.probe.host) {
@@ -53,12 +53,8 @@ pub fn render(report: &Report) -> Value {
                 "header": r.header,
                 "available": r.available.is_ok(),
                 "reason": r.available.as_ref().err(),
-                "judged_by": match r.judge {
-                    Judge::Method(_) => "catalog",
-                    Judge::Peer(_) => "peer",
-                    Judge::Clean => "clean",
-                    Judge::Unjudged => "none",
-                },
+                "judged_by": r.judge.name(),
+                "argv": r.argv,
             })
         })
         .collect();
@@ -73,11 +69,53 @@ pub fn render(report: &Report) -> Value {
         json!(report.elapsed.as_micros() as u64),
     );
 
-    json!({
+    let mut doc = json!({
         "host": host,
+        "plan": plan_doc(report),
         "supervisors": supervisors,
         "trials": trials,
         "summary": summary,
+    });
+    if !report.parts.is_empty() {
+        doc["shards"] = report
+            .parts
+            .iter()
+            .map(|p| {
+                json!({
+                    "shard": p.shard,
+                    "file": p.file,
+                    "trials": p.trials,
+                    "elapsed_us": p.elapsed.as_micros() as u64,
+                    "jobs": p.jobs,
+                    "kernel": p.kernel,
+                })
+            })
+            .collect();
+    }
+    doc
+}
+
+/// What a merge needs to put shards back together: the plan's identity, its size,
+/// which shard this is, and every tree (a shard's trials need not name them all).
+fn plan_doc(report: &Report) -> Value {
+    let plan = &report.plan;
+    let trees: Vec<Value> = plan
+        .columns
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "spec": c.spec_text,
+                "trigger": trigger_name(c.trigger),
+            })
+        })
+        .collect();
+    json!({
+        "id": plan.id(),
+        "cells": plan.len(),
+        "shard": plan.shard,
+        "trigger": plan.trigger.map(trigger_name),
+        "trees": trees,
     })
 }
 

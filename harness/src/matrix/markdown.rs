@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use crate::matrix::rows::Judge;
 use crate::matrix::run::Report;
-use crate::matrix::table::{cell_text, summary_line};
+use crate::matrix::table::{NOT_HERE, cell_text, summary_line};
 
 /// The whole markdown document fragment.
 pub fn render(report: &Report) -> String {
@@ -29,7 +29,10 @@ pub fn render(report: &Report) -> String {
     for (c, col) in plan.columns.iter().enumerate() {
         let _ = write!(out, "| `{}` |", col.name);
         for r in 0..plan.rows.len() {
-            let cell = report.cell(r, c);
+            let Some(cell) = report.get(r, c) else {
+                let _ = write!(out, " {NOT_HERE} |");
+                continue;
+            };
             let text = escape(&cell_text(cell));
             if cell.as_expected() == Some(false) {
                 let _ = write!(out, " **{text}** |");
@@ -114,6 +117,9 @@ fn notes(report: &Report) -> String {
         }
         let mut by_note: Vec<(&str, Vec<&str>)> = Vec::new();
         for c in 0..plan.columns.len() {
+            if report.get(r, c).is_none() {
+                continue; // another shard's cell
+            }
             let Some(note) = plan.expected(r, c).and_then(|e| e.note()) else {
                 continue;
             };

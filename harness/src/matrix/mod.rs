@@ -30,24 +30,29 @@
 //! assert_eq!(report.unexpected().count(), 0);
 //! ```
 
+mod identity;
 pub mod json;
 pub mod markdown;
+pub mod merge;
 pub(crate) mod plan;
 mod random;
 pub(crate) mod rows;
 pub(crate) mod run;
+pub mod shard;
 pub mod shell;
 mod spec_text;
 pub mod table;
 
 use std::path::PathBuf;
 
+pub use merge::{MergeError, Part};
 pub use plan::{
     Column, Options, Plan, PlanError, Timing, default_jobs, format_duration_arg, trigger_name,
     trigger_of,
 };
 pub use rows::{Judge, Row, RowSpec};
 pub use run::{Cell, Progress, Report, Summary, run, run_with};
+pub use shard::{Shard, ShardError};
 
 /// Where this project's `teardown` binary is (the warden, `teardown run`), as
 /// [`crate::locate::teardown_bin`] finds it; `None` if it cannot be found.

@@ -3,13 +3,17 @@
 
 use std::time::Duration;
 
-use teardown::{Method, Probe};
+use teardown::{Method, Probe, Verdict};
 use teardown_scenarios::{Expect, Scenario};
 
 use crate::matrix::rows::{Judge, Row, RowSpec, resolve_rows};
+use crate::matrix::shard::{Shard, deal};
 use crate::matrix::spec_text;
 use crate::spec::TreeSpec;
 use crate::trial::{Trial, Trigger};
+
+/// What any trial costs, spawning and judging (tens of milliseconds here).
+const TRIAL_COST: Duration = Duration::from_millis(30);
 
 /// Trial timings; the defaults are the ones the expectations are written for
 /// ([`teardown_scenarios::timing`]).
@@ -67,6 +71,8 @@ pub struct Plan {
     pub trigger: Option<Trigger>,
     /// The host probe the rows' availability came from.
     pub probe: Probe,
+    /// Run only this part of the cells ([`Plan::cells`]); `None`: all of them.
+    pub shard: Option<Shard>,
 }
 
 /// What the user asked for, before resolution.
@@ -88,6 +94,8 @@ pub struct Options {
     pub trigger: Option<Trigger>,
     /// Bystanders per trial.
     pub bystanders: u32,
+    /// Run only this part of the cells (see [`crate::matrix::shard`]).
+    pub shard: Option<Shard>,
 }
 
 impl Options {
@@ -103,6 +111,7 @@ impl Options {
             jobs: default_jobs(),
             trigger: None,
             bystanders: 1,
+            shard: None,
         }
     }
 }
@@ -179,6 +188,7 @@ impl Plan {
             bystanders: options.bystanders,
             trigger: options.trigger,
             probe,
+            shard: options.shard,
         })
     }
 
@@ -222,7 +232,53 @@ impl Plan {
         crate::replay::line(&self.trial(row, col))
     }
 
-    /// How many cells.
+    /// The cells to run here, as (row, column), row-major: every cell, or the
+    /// plan's [`shard`](Plan::shard) of them.
+    pub fn cells(&self) -> Vec<(usize, usize)> {
+        match self.shard {
+            None => self.all_cells().collect(),
+            Some(shard) => self.cells_of(shard),
+        }
+    }
+
+    /// The cells `shard` runs, row-major ([`crate::matrix::shard::deal`] by
+    /// [`Plan::estimated_cost`]).
+    pub fn cells_of(&self, shard: Shard) -> Vec<(usize, usize)> {
+        let all: Vec<(usize, usize)> = self.all_cells().collect();
+        let costs: Vec<u64> = all
+            .iter()
+            .map(|&(r, c)| self.estimated_cost(r, c).as_micros() as u64)
+            .collect();
+        let owner = deal(&costs, shard.count());
+        all.into_iter()
+            .zip(owner)
+            .filter(|&(_, s)| s + 1 == shard.index())
+            .map(|(cell, _)| cell)
+            .collect()
+    }
+
+    fn all_cells(&self) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let ncols = self.columns.len();
+        (0..self.rows.len()).flat_map(move |r| (0..ncols).map(move |c| (r, c)))
+    }
+
+    /// How long a cell will likely take: a trial's own cost, plus the deadline
+    /// for an expected `hang`, the straggler grace for a `leak`, half of it for a
+    /// `straggler`, and a little per byte of spec (bigger trees take longer to
+    /// spawn). For scheduling and dealing cells to shards only; it depends on the
+    /// plan alone, never on the host.
+    pub fn estimated_cost(&self, row: usize, col: usize) -> Duration {
+        let t = self.timing;
+        let base = match self.expected(row, col).map(|e| e.verdicts()[0]) {
+            Some(Verdict::Hang) => t.deadline,
+            Some(Verdict::Leak) => t.straggler_grace,
+            Some(Verdict::Straggler) => t.straggler_grace / 2,
+            _ => Duration::ZERO,
+        };
+        TRIAL_COST + base + Duration::from_micros(self.columns[col].spec_text.len() as u64 * 20)
+    }
+
+    /// How many cells in the whole plan (every shard's).
     pub fn len(&self) -> usize {
         self.rows.len() * self.columns.len()
     }
@@ -283,6 +339,54 @@ pub(crate) mod tests {
                 "{} is not in canonical form",
                 s.name
             );
+        }
+    }
+
+    #[cfg(feature = "proptest")]
+    mod shards {
+        use std::collections::BTreeSet;
+
+        use proptest::prelude::*;
+        use proptest::sample::subsequence;
+        use teardown::Method;
+
+        use crate::matrix::run::tests::fake_plan;
+        use crate::matrix::shard::Shard;
+
+        fn names() -> Vec<&'static str> {
+            teardown_scenarios::all().iter().map(|s| s.name).collect()
+        }
+
+        proptest! {
+            #[test]
+            fn the_shards_of_a_plan_are_disjoint_cover_it_and_ignore_jobs_and_hosts(
+                methods in subsequence(Method::ALL.to_vec(), 0..=Method::ALL.len()),
+                scenarios in subsequence(names(), 0..=names().len()),
+                count in 1u32..9,
+                jobs in 1usize..9,
+            ) {
+                let plan = fake_plan(&methods, &scenarios);
+                let all: BTreeSet<(usize, usize)> = plan.cells().into_iter().collect();
+                prop_assert_eq!(all.len(), plan.len());
+                let mut elsewhere = plan.clone();
+                elsewhere.jobs = jobs;
+                for row in &mut elsewhere.rows {
+                    row.available = Err("not on this host".into());
+                }
+                let mut seen = BTreeSet::new();
+                for shard in Shard::all(count) {
+                    let mine = plan.cells_of(shard);
+                    prop_assert_eq!(&mine, &elsewhere.cells_of(shard));
+                    let mut sharded = plan.clone();
+                    sharded.shard = Some(shard);
+                    prop_assert_eq!(&mine, &sharded.cells());
+                    prop_assert!(mine.windows(2).all(|w| w[0] < w[1]), "row-major");
+                    for cell in mine {
+                        prop_assert!(seen.insert(cell), "{:?} is in two shards", cell);
+                    }
+                }
+                prop_assert_eq!(seen, all);
+            }
         }
     }
 }

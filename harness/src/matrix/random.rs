@@ -41,6 +41,7 @@ pub fn specs(_seed: u64, n: u32) -> Result<Vec<(TreeSpec, Trigger)>, String> {
 }
 
 /// `leader-exit` for a leader that ends on its own, else `sigterm`.
+#[cfg_attr(not(feature = "proptest"), allow(dead_code))]
 pub fn trigger_for(spec: &TreeSpec) -> Trigger {
     match spec.root.end {
         End::Exit | End::ExitAfterMs(_) => Trigger::LeaderExit,

@@ -54,6 +54,18 @@ pub enum Judge {
     Unjudged,
 }
 
+impl Judge {
+    /// How the JSON names it (`judged_by`): `catalog`, `peer`, `clean`, `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Judge::Method(_) => "catalog",
+            Judge::Peer(_) => "peer",
+            Judge::Clean => "clean",
+            Judge::Unjudged => "none",
+        }
+    }
+}
+
 /// One supervisor of the matrix.
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -190,6 +202,18 @@ fn external(argv: &[String], smoke: bool) -> (Supervisor, Result<(), String>) {
         Ok(())
     };
     (Supervisor::External(resolved), available)
+}
+
+/// `argv` with a leading `teardown` replaced by this project's binary when it can
+/// be found, as [`resolve_rows`] runs it (and replay lines show it).
+pub(crate) fn resolve_teardown(argv: &[String]) -> Vec<String> {
+    let mut resolved = argv.to_vec();
+    if resolved.first().is_some_and(|p| p == "teardown")
+        && let Some(bin) = crate::matrix::teardown_bin()
+    {
+        resolved[0] = bin.to_string_lossy().into_owned();
+    }
+    resolved
 }
 
 /// Runs `program args... true` once, bounded, and requires exit status 0.

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use teardown::Verdict;
 use teardown_scenarios::Expect;
 
+use crate::matrix::merge::Part;
 use crate::matrix::plan::Plan;
+use crate::matrix::rows::Judge;
 use crate::trial::{Trial, TrialOutcome};
 
 /// One cell: a trial's outcome and what it was expected to be.
@@ -51,15 +53,19 @@ impl Cell {
     }
 }
 
-/// A finished matrix.
+/// A finished matrix, or the part of it one shard ran.
 #[derive(Clone, Debug)]
 pub struct Report {
     /// What was run.
     pub plan: Plan,
-    /// Every cell, row-major (`row * columns + col`).
+    /// The cells that were run, row-major: every cell of the plan, or the cells
+    /// of its [`shard`](Plan::shard).
     pub cells: Vec<Cell>,
-    /// Wall time of the whole run.
+    /// Wall time of the whole run (of the longest shard, for a merged report).
     pub elapsed: Duration,
+    /// The shards a merged report was made of ([`crate::matrix::merge`]); empty
+    /// for a report run here.
+    pub parts: Vec<Part>,
 }
 
 /// Counts over a report.
@@ -79,8 +85,44 @@ pub struct Summary {
 
 impl Report {
     /// The cell at (`row`, `col`).
+    ///
+    /// # Panics
+    ///
+    /// If this report does not hold it (another shard ran it): see [`Report::get`].
     pub fn cell(&self, row: usize, col: usize) -> &Cell {
-        &self.cells[row * self.plan.columns.len() + col]
+        self.get(row, col).unwrap_or_else(|| {
+            panic!("cell ({row}, {col}) is not in this report (it is another shard's)")
+        })
+    }
+
+    /// The cell at (`row`, `col`), if this report holds it.
+    pub fn get(&self, row: usize, col: usize) -> Option<&Cell> {
+        let ncols = self.plan.columns.len();
+        if let Some(c) = self.cells.get(row * ncols + col)
+            && (c.row, c.col) == (row, col)
+        {
+            return Some(c);
+        }
+        self.cells
+            .binary_search_by_key(&(row, col), |c| (c.row, c.col))
+            .ok()
+            .map(|i| &self.cells[i])
+    }
+
+    /// Whether the run passed, which decides the exit status: no judged cell
+    /// with an unexpected verdict; and when every row must be clean (`teardown
+    /// check`), every cell `clean` (a supervisor that is not installed fails).
+    pub fn passed(&self) -> bool {
+        if self
+            .plan
+            .rows
+            .iter()
+            .all(|r| matches!(r.judge, Judge::Clean))
+        {
+            self.cells.iter().all(|c| c.verdict() == Verdict::Clean)
+        } else {
+            self.unexpected().next().is_none()
+        }
     }
 
     /// The cells whose verdict is not the expected one.
@@ -141,30 +183,29 @@ pub fn run_with(
 ) -> Report {
     let start = Instant::now();
     let ncols = plan.columns.len();
+    let cells = plan.cells();
     let mut slots: Vec<Option<Cell>> = vec![None; plan.len()];
     let mut jobs = Vec::new();
-    for (r, row) in plan.rows.iter().enumerate() {
-        for c in 0..ncols {
-            let expected = plan.expected(r, c);
-            match &row.available {
-                Ok(()) => jobs.push((r, c)),
-                Err(reason) => {
-                    slots[r * ncols + c] = Some(Cell {
-                        row: r,
-                        col: c,
-                        outcome: unsupported(reason),
-                        expected,
-                        ran: false,
-                    });
-                }
+    for &(r, c) in &cells {
+        let expected = plan.expected(r, c);
+        match &plan.rows[r].available {
+            Ok(()) => jobs.push((r, c)),
+            Err(reason) => {
+                slots[r * ncols + c] = Some(Cell {
+                    row: r,
+                    col: c,
+                    outcome: unsupported(reason),
+                    expected,
+                    ran: false,
+                });
             }
         }
     }
-    jobs.sort_by_key(|&(r, c)| std::cmp::Reverse(estimated_cost(&plan, r, c)));
+    jobs.sort_by_key(|&(r, c)| std::cmp::Reverse(plan.estimated_cost(r, c)));
 
     let mut progress = Progress {
-        done: plan.len() - jobs.len(),
-        total: plan.len(),
+        done: cells.len() - jobs.len(),
+        total: cells.len(),
         running: 0,
         unexpected: 0,
         elapsed: Duration::ZERO,
@@ -225,33 +266,23 @@ pub fn run_with(
         }
     });
 
-    let cells = slots
-        .into_iter()
-        .map(|c| c.expect("every cell is either unsupported or was run"))
-        .collect();
+    let cells = slots.into_iter().flatten().collect::<Vec<_>>();
+    debug_assert_eq!(
+        cells.len(),
+        progress.total,
+        "every cell is unsupported or was run"
+    );
     Report {
         plan,
         cells,
         elapsed: start.elapsed(),
+        parts: Vec::new(),
     }
 }
 
 enum Message {
     Started,
     Finished(usize, usize, Box<TrialOutcome>),
-}
-
-/// How long a cell will likely take, for scheduling only.
-fn estimated_cost(plan: &Plan, row: usize, col: usize) -> Duration {
-    let t = plan.timing;
-    let base = match plan.expected(row, col).map(|e| e.verdicts()[0]) {
-        Some(Verdict::Hang) => t.deadline,
-        Some(Verdict::Leak) => t.straggler_grace,
-        Some(Verdict::Straggler) => t.straggler_grace / 2,
-        _ => Duration::ZERO,
-    };
-    // Bigger trees take longer to spawn: the spec text is a fair proxy.
-    base + Duration::from_micros(plan.columns[col].spec_text.len() as u64 * 20)
 }
 
 /// The outcome of a cell whose row cannot run here.
@@ -291,174 +322,4 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use teardown::Method;
-
-    use super::*;
-    use crate::matrix::plan::{Column, Timing};
-    use crate::matrix::rows::tests::fake_probe;
-    use crate::matrix::rows::{Judge, Row};
-    use crate::trial::Supervisor;
-
-    /// A plan over fabricated columns (no parser needed): `methods` × the named
-    /// catalog scenarios, with their spec text kept as is.
-    pub(crate) fn fake_plan(methods: &[Method], scenarios: &[&str]) -> Plan {
-        let probe = fake_probe();
-        let rows = methods
-            .iter()
-            .map(|&m| {
-                let available = match probe
-                    .methods
-                    .iter()
-                    .find(|(pm, _)| *pm == m)
-                    .unwrap()
-                    .1
-                    .clone()
-                {
-                    teardown::Availability::Available => Ok(()),
-                    teardown::Availability::Unsupported { reason } => Err(reason),
-                };
-                Row {
-                    label: Supervisor::Method(m).label(),
-                    header: m.name().to_owned(),
-                    supervisor: Supervisor::Method(m),
-                    argv: Vec::new(),
-                    available,
-                    judge: Judge::Method(m),
-                }
-            })
-            .collect();
-        let columns = scenarios
-            .iter()
-            .map(|name| {
-                let s = teardown_scenarios::by_name(name).unwrap();
-                Column {
-                    name: s.name.to_owned(),
-                    spec_text: s.spec.to_owned(),
-                    spec: s.spec.parse().unwrap(),
-                    trigger: crate::matrix::plan::trigger_of(s.trigger),
-                    scenario: Some(s),
-                }
-            })
-            .collect();
-        Plan {
-            rows,
-            columns,
-            timing: Timing::default(),
-            jobs: 2,
-            seed: None,
-            bystanders: 1,
-            trigger: None,
-            probe,
-        }
-    }
-
-    pub(crate) fn outcome(verdict: Verdict, drain_us: Option<u64>) -> TrialOutcome {
-        let mut o = blank(verdict, "fabricated");
-        o.detail = None;
-        o.drain = drain_us.map(Duration::from_micros);
-        o.elapsed = Duration::from_millis(12);
-        o.survivors = u32::from(verdict == Verdict::Leak);
-        o
-    }
-
-    #[test]
-    fn every_cell_is_run_once_and_unsupported_rows_are_not_run() {
-        let plan = fake_plan(
-            &[Method::Leader, Method::Cgroup, Method::Pidns],
-            &["setsid-escape", "double-fork"],
-        );
-        let calls = AtomicUsize::new(0);
-        let runner = |t: &Trial| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            assert_ne!(t.supervisor, Supervisor::Method(Method::Cgroup));
-            outcome(Verdict::Clean, Some(100))
-        };
-        let mut seen = Vec::new();
-        let report = run_with(plan, &runner, &mut |p| seen.push((p.done, p.total)));
-        assert_eq!(calls.load(Ordering::SeqCst), 4);
-        assert_eq!(report.cells.len(), 6);
-        assert_eq!(report.cell(1, 0).verdict(), Verdict::Unsupported);
-        assert_eq!(
-            report.cell(1, 0).outcome.detail.as_deref(),
-            Some("no writable cgroup2 here")
-        );
-        assert_eq!(report.cell(1, 0).as_expected(), None);
-        assert_eq!(seen.first(), Some(&(2, 6)));
-        assert_eq!(seen.last(), Some(&(6, 6)));
-    }
-
-    #[test]
-    fn a_weak_method_that_comes_back_clean_where_it_must_leak_is_unexpected() {
-        let plan = fake_plan(&[Method::Killpg, Method::Pidns], &["setsid-escape"]);
-        let report = run_with(
-            plan,
-            &|_: &Trial| outcome(Verdict::Clean, Some(100)),
-            &mut |_| {},
-        );
-        assert_eq!(report.cell(0, 0).as_expected(), Some(false));
-        assert_eq!(report.cell(1, 0).as_expected(), Some(true));
-        let s = report.summary();
-        assert_eq!(
-            (s.trials, s.as_expected, s.unexpected, s.unjudged),
-            (2, 1, 1, 0)
-        );
-        assert_eq!(s.by_verdict.get("clean"), Some(&2));
-    }
-
-    #[test]
-    fn an_available_row_whose_trial_comes_back_unsupported_is_unexpected() {
-        let plan = fake_plan(&[Method::Pidns, Method::Cgroup], &["double-fork"]);
-        let report = run_with(
-            plan,
-            &|_: &Trial| unsupported("pidns: cannot create a PID namespace"),
-            &mut |_| {},
-        );
-        // pidns was probed available and ran: its unsupported is a surprise.
-        assert!(report.cell(0, 0).ran);
-        assert_eq!(report.cell(0, 0).as_expected(), Some(false));
-        // cgroup was probed unsupported and never ran: not judged.
-        assert!(!report.cell(1, 0).ran);
-        assert_eq!(report.cell(1, 0).as_expected(), None);
-        let s = report.summary();
-        assert_eq!((s.unexpected, s.unjudged), (1, 1));
-    }
-
-    #[test]
-    fn a_panicking_runner_gives_an_error_verdict_not_a_crash() {
-        let plan = fake_plan(&[Method::Pidns], &["double-fork"]);
-        let report = run_with(plan, &|_: &Trial| panic!("engine not ready"), &mut |_| {});
-        let cell = report.cell(0, 0);
-        assert_eq!(cell.verdict(), Verdict::Error);
-        assert!(
-            cell.outcome
-                .detail
-                .as_deref()
-                .unwrap()
-                .contains("engine not ready")
-        );
-        assert_eq!(cell.as_expected(), Some(false));
-    }
-
-    #[test]
-    fn the_longest_expected_trials_are_started_first() {
-        let mut plan = fake_plan(
-            &[Method::Pidns, Method::Subreaper],
-            &["double-fork", "setsid-escape"],
-        );
-        plan.jobs = 1;
-        let order = Mutex::new(Vec::new());
-        let runner = |t: &Trial| {
-            order.lock().unwrap().push(t.supervisor.clone());
-            outcome(Verdict::Clean, None)
-        };
-        run_with(plan, &runner, &mut |_| {});
-        // subreaper × setsid-escape is an expected hang: it goes first.
-        assert_eq!(
-            order.lock().unwrap()[0],
-            Supervisor::Method(Method::Subreaper)
-        );
-    }
-}
+pub(crate) mod tests;

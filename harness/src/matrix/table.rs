@@ -7,7 +7,8 @@
 //! columns, each block repeating the tree names.
 //!
 //! A cell is the verdict word and the drain latency (`leak 412µs`); a `!` after the
-//! word marks a verdict that is not the expected one (`clean!`). On a terminal, and
+//! word marks a verdict that is not the expected one (`clean!`); a shard's table
+//! shows the cells other shards run as [`NOT_HERE`]. On a terminal, and
 //! unless `NO_COLOR` is set: green `clean`, yellow an expected weakness, bold red an
 //! unexpected verdict, dim `unsupported`.
 
@@ -20,6 +21,9 @@ use crate::matrix::run::{Cell, Report};
 
 /// Replay lines longer than this (a 100-deep chain's spec) are left to the JSON.
 const MAX_REPLAY_SHOWN: usize = 240;
+
+/// The text of a cell another shard runs.
+pub const NOT_HERE: &str = "·";
 
 /// How to print.
 #[derive(Clone, Copy, Debug, Default)]
@@ -45,7 +49,7 @@ pub fn render(report: &Report, style: TableStyle) -> String {
     let texts: Vec<Vec<String>> = (0..plan.rows.len())
         .map(|r| {
             (0..plan.columns.len())
-                .map(|c| cell_text(report.cell(r, c)))
+                .map(|c| report.get(r, c).map_or(NOT_HERE.to_owned(), cell_text))
                 .collect()
         })
         .collect();
@@ -75,12 +79,11 @@ pub fn render(report: &Report, style: TableStyle) -> String {
             for &r in &block {
                 let text = &texts[r][c];
                 let pad = widths[r] - text.chars().count();
-                let _ = write!(
-                    out,
-                    "  {}{}",
-                    paint(text, report.cell(r, c), style.color),
-                    " ".repeat(pad)
-                );
+                let painted = match report.get(r, c) {
+                    Some(cell) => paint(text, cell, style.color),
+                    None => text.clone(),
+                };
+                let _ = write!(out, "  {painted}{}", " ".repeat(pad));
             }
             out.truncate(out.trim_end().len());
             out.push('\n');
@@ -160,19 +163,36 @@ fn legend(report: &Report) -> String {
     out
 }
 
-/// `152 trials in 23.4 s (jobs 2): 150 as expected, 2 unexpected, 0 unjudged`.
+/// `152 trials in 23.4 s (jobs 2): 150 as expected, 2 unexpected, 0 unjudged`;
+/// a shard's: `51 of 152 trials (shard 1/3) in 8.1 s ...`; a merged report's:
+/// `152 trials in 3 shards of 7.9–8.4 s (jobs 2) ...`.
 pub fn summary_line(report: &Report) -> String {
     let s = report.summary();
+    let plan = &report.plan;
+    let (trials, took) = match (plan.shard, &report.parts[..]) {
+        (Some(shard), _) => (
+            format!("{} of {} trials (shard {shard})", s.trials, plan.len()),
+            format!("in {:.1} s", report.elapsed.as_secs_f64()),
+        ),
+        (None, parts) if parts.len() > 1 => {
+            let secs = |p: &crate::matrix::merge::Part| p.elapsed.as_secs_f64();
+            let lo = parts.iter().map(secs).fold(f64::INFINITY, f64::min);
+            let hi = parts.iter().map(secs).fold(0.0, f64::max);
+            (
+                format!("{} trials", s.trials),
+                format!("in {} shards of {lo:.1}–{hi:.1} s", parts.len()),
+            )
+        }
+        (None, _) => (
+            format!("{} trials", s.trials),
+            format!("in {:.1} s", report.elapsed.as_secs_f64()),
+        ),
+    };
     let mut line = format!(
-        "{} trials in {:.1} s (jobs {}): {} as expected, {} unexpected, {} unjudged",
-        s.trials,
-        report.elapsed.as_secs_f64(),
-        report.plan.jobs,
-        s.as_expected,
-        s.unexpected,
-        s.unjudged
+        "{trials} {took} (jobs {}): {} as expected, {} unexpected, {} unjudged",
+        plan.jobs, s.as_expected, s.unexpected, s.unjudged
     );
-    if let Some(seed) = report.plan.seed {
+    if let Some(seed) = plan.seed {
         let _ = write!(line, "; random trees from seed {seed}");
     }
     line

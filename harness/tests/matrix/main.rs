@@ -7,4 +7,5 @@ mod cli;
 mod expectations;
 mod peers;
 mod readme;
+mod shards;
 mod support;

@@ -19,6 +19,37 @@ fn every_committed_seed_passes_the_spec_text_oracle() {
     assert!(n >= 20, "only {n} seeds in {}", dir.display());
 }
 
+#[test]
+fn the_spec_text_dictionary_names_every_word_of_the_grammar() {
+    use teardown_harness::spec::{EndKind, SpawnKind, Trait};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/spec_text.dict");
+    let dict = fs::read_to_string(&path).unwrap();
+    let entries: Vec<&str> = dict
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            l.strip_prefix('"')
+                .and_then(|l| l.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("not a dictionary entry: {l:?}"))
+        })
+        .collect();
+    let has = |word: &str| {
+        entries
+            .iter()
+            .any(|e| e.trim_end_matches(['=', ':', ' ']) == word)
+    };
+    let words = Trait::ALL
+        .iter()
+        .map(|t| t.name())
+        .chain(EndKind::ALL.iter().map(|e| e.name()))
+        .chain(SpawnKind::ALL.iter().map(|k| k.name()));
+    for word in words {
+        assert!(has(word), "{} lacks {word:?}", path.display());
+    }
+    // The dictionary's words parse where the grammar puts them.
+    spec_text(entries.concat().as_bytes());
+}
+
 #[rstest]
 #[case::empty(b"")]
 #[case::not_utf8(b"pause [fork: \xff\xfe]")]
