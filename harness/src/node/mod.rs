@@ -53,14 +53,17 @@
 //!    `TEARDOWN_REPORT_FD`, then tells its own parent, then closes its children's
 //!    pipe. The leader's record is therefore the last one: when it arrives the
 //!    whole tree is in place, and an `exit` end on any node happens only after its
-//!    subtree is ready.
+//!    subtree is ready. A node with a `kill-ancestors` node below it closes its
+//!    children's pipe only once its own parent has closed its own, so the closes
+//!    run down from the leader once it has reported: the whole tree is ready.
 //! 4. **Upward signals**: `kill-parent=SIG` sends SIG to the parent
 //!    (`getppid()`), `kill-ancestors=SIG` to every ancestor from the parent up,
-//!    in spec order, once the node's parent has reported ready too (the node
-//!    waits until its parent closes the children's pipe: a parent signalled before
-//!    its record would never report). Never PID 1 or below, never the warden or
-//!    above, never past the node's PID namespace: see [`upward`]. Ancestors above
-//!    the parent may still be waiting for other subtrees.
+//!    in spec order, once the node's parent has closed its children's pipe (for
+//!    `kill-ancestors`, as step 3 says, once the whole tree is ready): an
+//!    ancestor signalled before its record (stopped, killed) would never report.
+//!    Never PID 1 or below, never the warden or above, never past the node's PID
+//!    namespace: see [`upward`]. The signals race the warden's trigger, which
+//!    comes as soon as the leader's record is in.
 //! 5. `stop`: stopped (SIGTERM does not reach it until SIGCONT). Under a warden the
 //!    warden sends the SIGSTOP once the tree has settled (every `exit` node dead):
 //!    a node that stopped itself earlier could be killed or continued by the
@@ -130,7 +133,7 @@ use std::time::Duration;
 
 use rustix::io::FdFlags;
 
-use crate::spec::{NodeSpec, Trait, TreeSpec};
+use crate::spec::{NodeSpec, Trait, TraitKind, TreeSpec};
 use crate::sys;
 use crate::trial::NodeRecord;
 
@@ -360,21 +363,44 @@ impl Node {
         if let Some(ready) = &self.parent_ready {
             let _ = rustix::io::write(ready, &[1]);
         }
-        // Keep the pipe to the parent only to see it close (`signal_up_once_ready`).
-        let waits = spec
+        // Keep the pipe to the parent only to see it close (`parent_reported`).
+        let kills_up = spec
             .traits
             .iter()
             .any(|t| matches!(t, Trait::KillParent(_) | Trait::KillAncestors(_)));
-        if !waits {
+        let below_kills_ancestors = spec.children.iter().any(|c| {
+            c.node
+                .subtree_has(|n| n.has_trait_kind(TraitKind::KillAncestors))
+        });
+        if !kills_up && !below_kills_ancestors {
             self.parent_ready = None;
+        }
+        // A `kill-ancestors` below must not signal an ancestor still waiting for
+        // its other children: this node lets its children go on only once every
+        // node above it has reported too (the leader's record is the last).
+        if below_kills_ancestors {
+            self.parent_reported();
         }
         // Children waiting to signal this node may go on now.
         self.children_ready = None;
     }
 
+    /// Waits until the parent has reported ready: it closes the read end of the
+    /// pipe this node told it on (POLLERR on the write end: no reader left).
+    /// At once for the leader, whose parent is the supervisor.
+    fn parent_reported(&self) {
+        if let Some(ready) = &self.parent_ready {
+            let mut fds = [rustix::event::PollFd::new(
+                ready,
+                rustix::event::PollFlags::empty(),
+            )];
+            while let Err(rustix::io::Errno::INTR) = rustix::event::poll(&mut fds, None) {}
+        }
+    }
+
     /// `kill-parent` and `kill-ancestors`, in spec order, once the parent has
-    /// reported ready (it closed the read end of the pipe this node told it on;
-    /// the leader's parent is the supervisor, which does not report).
+    /// reported ready (and, below a `kill-ancestors`, every node above it: see
+    /// `report_ready`).
     fn signal_up_once_ready(&mut self, spec: &NodeSpec) {
         if !spec
             .traits
@@ -383,14 +409,8 @@ impl Node {
         {
             return;
         }
-        if let Some(ready) = self.parent_ready.take() {
-            // POLLERR on a pipe's write end: no reader is left.
-            let mut fds = [rustix::event::PollFd::new(
-                &ready,
-                rustix::event::PollFlags::empty(),
-            )];
-            while let Err(rustix::io::Errno::INTR) = rustix::event::poll(&mut fds, None) {}
-        }
+        self.parent_reported();
+        self.parent_ready = None;
         self.signal_up(spec);
     }
 

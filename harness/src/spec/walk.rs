@@ -57,9 +57,15 @@ impl NodeSpec {
     /// Whether this node or one below it signals up its ancestry
     /// ([`Trait::is_upward`]).
     pub fn has_upward(&self) -> bool {
+        self.subtree_has(|n| n.traits.iter().any(|t| t.is_upward()))
+    }
+
+    /// Whether `pred` holds for this node or one below it (each written node
+    /// once; no recursion).
+    pub fn subtree_has(&self, pred: impl Fn(&NodeSpec) -> bool) -> bool {
         let mut stack = vec![self];
         while let Some(node) = stack.pop() {
-            if node.traits.iter().any(|t| t.is_upward()) {
+            if pred(node) {
                 return true;
             }
             stack.extend(node.children.iter().map(|c| &c.node));
