@@ -53,14 +53,16 @@
 //!    `TEARDOWN_REPORT_FD`, then tells its own parent, then closes its children's
 //!    pipe. The leader's record is therefore the last one: when it arrives the
 //!    whole tree is in place, and an `exit` end on any node happens only after its
-//!    subtree is ready. A node with a `kill-ancestors` node below it closes its
-//!    children's pipe only once its own parent has closed its own, so the closes
-//!    run down from the leader once it has reported: the whole tree is ready.
+//!    subtree is ready. A node with a `kill-parent` or `kill-ancestors` node below
+//!    it closes its children's pipe only once its own parent has closed its own,
+//!    so the closes run down from the leader once it has reported: the whole tree
+//!    is ready.
 //! 4. **Upward signals**: `kill-parent=SIG` sends SIG to the parent
-//!    (`getppid()`), `kill-ancestors=SIG` to every ancestor from the parent up,
-//!    in spec order, once the node's parent has closed its children's pipe (for
-//!    `kill-ancestors`, as step 3 says, once the whole tree is ready): an
-//!    ancestor signalled before its record (stopped, killed) would never report.
+//!    (`getppid()`, which after `dfork` or `cparent` is not the node that spawned
+//!    it), `kill-ancestors=SIG` to every ancestor from the parent up, in spec
+//!    order, once the node's parent has closed its children's pipe, that is (step
+//!    3) once the whole tree is ready: a process signalled before its record
+//!    (stopped, killed) would never report.
 //!    Never PID 1 or below, never the warden or above, never past the node's PID
 //!    namespace: see [`upward`]. The signals race the warden's trigger, which
 //!    comes as soon as the leader's record is in.
@@ -368,17 +370,21 @@ impl Node {
             .traits
             .iter()
             .any(|t| matches!(t, Trait::KillParent(_) | Trait::KillAncestors(_)));
-        let below_kills_ancestors = spec.children.iter().any(|c| {
-            c.node
-                .subtree_has(|n| n.has_trait_kind(TraitKind::KillAncestors))
+        let below_kills_up = spec.children.iter().any(|c| {
+            c.node.subtree_has(|n| {
+                n.has_trait_kind(TraitKind::KillParent)
+                    || n.has_trait_kind(TraitKind::KillAncestors)
+            })
         });
-        if !kills_up && !below_kills_ancestors {
+        if !kills_up && !below_kills_up {
             self.parent_ready = None;
         }
-        // A `kill-ancestors` below must not signal an ancestor still waiting for
-        // its other children: this node lets its children go on only once every
-        // node above it has reported too (the leader's record is the last).
-        if below_kills_ancestors {
+        // A `kill-parent` or `kill-ancestors` below must not signal a process
+        // still waiting for its other children (its parent is not always the node
+        // that spawned it: `dfork`, `cparent`): this node lets its children go on
+        // only once every node above it has reported (the leader's record is the
+        // last one), so they signal only a tree that is all ready.
+        if below_kills_up {
             self.parent_reported();
         }
         // Children waiting to signal this node may go on now.
