@@ -59,7 +59,7 @@
 
 use proptest::prelude::*;
 
-use crate::spec::{ChildSpec, End, NodeSpec, Sig, SpawnKind, Trait, TreeSpec};
+use crate::spec::{ChildSpec, End, EndKind, NodeSpec, Sig, SpawnKind, Trait, TraitKind, TreeSpec};
 
 /// Which words [`tree_spec`] draws from; see the module docs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -110,6 +110,22 @@ pub struct PropParams {
     pub max_hop_rate: u32,
     /// Longest `graceful` delay, in milliseconds. Default 300.
     pub max_graceful_ms: u32,
+    /// Words left out of the trees (by [`fit`]: a trait is dropped, an end
+    /// becomes `pause`, a spawn kind `fork`), on top of what `adversary` leaves
+    /// out. Default none.
+    pub without: Vec<Word>,
+}
+
+/// One word of the spec language, whatever its arguments: what
+/// [`PropParams::without`] leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Word {
+    /// A trait kind.
+    Trait(TraitKind),
+    /// A spawn kind.
+    Spawn(SpawnKind),
+    /// An end kind.
+    End(EndKind),
 }
 
 impl Default for PropParams {
@@ -130,6 +146,7 @@ impl Default for PropParams {
             max_hop_total: 20,
             max_hop_rate: 200,
             max_graceful_ms: 300,
+            without: Vec::new(),
         }
     }
 }
@@ -323,7 +340,11 @@ pub fn any_tree_spec() -> impl Strategy<Value = TreeSpec> + Clone {
 /// count lowered to what fits); storms are cut, in preorder, to what is left of
 /// `max_storm_total` and `max_storm_rate`, and hops to what is left of
 /// `max_hop_total` and `max_hop_rate` (a storm or hop with nothing left becomes
-/// `pause`); `vfork` chains and `graceful` delays are capped. Idempotent.
+/// `pause`); `vfork` chains and `graceful` delays are capped; the words of
+/// `without` are left out; `stop` is dropped from a node whose end is `vfork` or
+/// `main-exit` (such a node cannot be stopped as the warden wants it: a parent
+/// blocked in `vfork` takes only fatal signals, and a process whose main thread
+/// is a zombie shows state `Z`, never `T`). Idempotent.
 pub fn fit(spec: TreeSpec, params: &PropParams) -> TreeSpec {
     let mut root = fit_node(spec.root, 0, params.max_nodes.max(1), params);
     let mut left = StormBudget {
@@ -352,6 +373,14 @@ fn fit_node(mut node: NodeSpec, depth: u32, budget: u32, params: &PropParams) ->
         seen.push(*t);
         new
     });
+    node.traits
+        .retain(|t| !params.without.contains(&Word::Trait(t.kind())));
+    if matches!(node.end, End::Vfork(_) | End::MainExit) {
+        node.traits.retain(|t| *t != Trait::Stop);
+    }
+    if params.without.contains(&Word::End(node.end.kind())) {
+        node.end = End::Pause;
+    }
     node.traits.truncate(params.max_traits);
     for t in &mut node.traits {
         if let Trait::GracefulMs(ms) = t {
@@ -367,6 +396,9 @@ fn fit_node(mut node: NodeSpec, depth: u32, budget: u32, params: &PropParams) ->
         for (i, mut edge) in children.into_iter().enumerate() {
             if left == 0 || i as u32 >= params.max_fanout {
                 break;
+            }
+            if params.without.contains(&Word::Spawn(edge.spawn)) {
+                edge.spawn = SpawnKind::Fork;
             }
             edge.node = fit_node(edge.node, depth + 1, left, params);
             let size = edge.node.node_count();
