@@ -22,8 +22,9 @@
 //!      before the handler is installed;
 //!    * `userns`: `unshare(CLONE_NEWUSER | CLONE_NEWPID)`, uid and gid maps `0
 //!      <uid> 1` (setgroups denied), fork. The parent closes its report and ready
-//!      pipes, waits for the child and exits with its status (128 + signal if it
-//!      was killed), like `unshare --user --pid --fork`; the child, PID 1 of the new
+//!      pipes, resets the node's SIGTERM handler if any, waits for the child and
+//!      exits with its status (128 + signal if it was killed), like `unshare
+//!      --user --pid --fork`; the child, PID 1 of the new
 //!      namespace, goes on as the node: its record says PID 1, its namespace the
 //!      nested one. As a namespace's init it ignores every signal it has no handler
 //!      for, even from outside the namespace, SIGKILL and SIGSTOP aside: SIGTERM
@@ -405,7 +406,7 @@ impl Node {
     }
 
     /// `kill-parent` and `kill-ancestors`, in spec order, once the parent has
-    /// reported ready (and, below a `kill-ancestors`, every node above it: see
+    /// let this node go on, that is once the whole tree has reported ready (see
     /// `report_ready`).
     fn signal_up_once_ready(&mut self, spec: &NodeSpec) {
         if !spec

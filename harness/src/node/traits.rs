@@ -148,9 +148,14 @@ impl Node {
                 }
             }
             Ok(Forked::Parent(pid)) => {
-                // Not a node any more: only the child reports and tells the parent.
+                // Not a node any more: only the child reports and tells the parent,
+                // and only the child has the node's SIGTERM handler (a graceful
+                // record from here would name the node twice).
                 self.report = None;
                 self.parent_ready = None;
+                if self.term != TermHandler::None {
+                    let _ = sys::default_signal(Signal::SIGTERM);
+                }
                 sys::exit_now(wait_status(pid))
             }
             Err(e) => die(id, "userns: fork", e),

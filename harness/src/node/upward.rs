@@ -10,7 +10,7 @@
 //! show. Outside a warden the ancestors are the user's shell, terminal and session
 //! manager: a node with an upward trait refuses to start without
 //! `TEARDOWN_WARDEN_PID`, and also when its climb would reach PID 1 without
-//! meeting the warden ([`check_warden_above`]).
+//! meeting the warden (`check_warden_above`).
 //!
 //! # PID namespaces
 //!
@@ -27,7 +27,7 @@
 //!
 //! # Async-signal safety
 //!
-//! [`signal_up`] runs in a SIGTERM handler: it allocates nothing, takes no lock and
+//! `signal_up` runs in a SIGTERM handler: it allocates nothing, takes no lock and
 //! makes only raw system calls (rustix), reading `/proc` into stack buffers.
 
 use std::ffi::CStr;

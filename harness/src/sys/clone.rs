@@ -60,9 +60,9 @@ struct Level {
     reset_term: bool,
 }
 
-/// A chain of `n` processes made with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`
-/// and no exec: this process vforks the first, each vforks the next, the last
-/// pauses. Every parent stays blocked in the clone (state `D`) until its child
+/// `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`, `n` deep—Makes a chain of `n`
+/// processes without exec: this process vforks the first, each vforks the next,
+/// the last pauses. Every parent stays blocked in the clone (state `D`) until its child
 /// exits or execs, which none does. Returns only if the first clone fails.
 ///
 /// The stacks (64 KiB each) and the levels' contexts are made with one `mmap`
