@@ -224,7 +224,7 @@ pub fn run(spec: &TreeSpec, opts: &NodeOptions) -> Result<Infallible, NodeError>
     };
     sys::enter_single_threaded().map_err(sys_err("check single-threaded"))?;
     let warden = if spec.root.has_upward() {
-        Some(warden_above()?)
+        Some(upward::warden_above()?)
     } else {
         None
     };
@@ -268,27 +268,6 @@ pub fn run(spec: &TreeSpec, opts: &NodeOptions) -> Result<Infallible, NodeError>
         children: Vec::new(),
     };
     node.play(&spec.root)
-}
-
-/// The warden's PID from `TEARDOWN_WARDEN_PID`, checked to be above this process
-/// (or beyond the edge of its PID namespace).
-fn warden_above() -> Result<i32, NodeError> {
-    let no = |why: String| NodeError::NoWarden { why };
-    let value = std::env::var(record::WARDEN_PID_ENV)
-        .map_err(|_| no(format!("{} is not set", record::WARDEN_PID_ENV)))?;
-    let pid: i32 = value
-        .trim()
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| no(format!("{}={value:?} is not a PID", record::WARDEN_PID_ENV)))?;
-    upward::check_warden_above(pid).map_err(|top| {
-        no(match top {
-            upward::Top::Unreadable => "/proc does not show this process's ancestry".to_owned(),
-            _ => format!("the warden (pid {pid}) is not an ancestor of this process"),
-        })
-    })?;
-    Ok(pid)
 }
 
 /// The SIGTERM handler a trait installed in this process, if any.
@@ -402,37 +381,6 @@ impl Node {
                 rustix::event::PollFlags::empty(),
             )];
             while let Err(rustix::io::Errno::INTR) = rustix::event::poll(&mut fds, None) {}
-        }
-    }
-
-    /// `kill-parent` and `kill-ancestors`, in spec order, once the parent has
-    /// let this node go on, that is once the whole tree has reported ready (see
-    /// `report_ready`).
-    fn signal_up_once_ready(&mut self, spec: &NodeSpec) {
-        if !spec
-            .traits
-            .iter()
-            .any(|t| matches!(t, Trait::KillParent(_) | Trait::KillAncestors(_)))
-        {
-            return;
-        }
-        self.parent_reported();
-        self.parent_ready = None;
-        self.signal_up(spec);
-    }
-
-    fn signal_up(&self, spec: &NodeSpec) {
-        let Some(warden) = self.warden else {
-            return;
-        };
-        for t in &spec.traits {
-            let scope = match t {
-                Trait::KillParent(_) => upward::Scope::Parent,
-                Trait::KillAncestors(_) => upward::Scope::Ancestors,
-                _ => continue,
-            };
-            let sig = t.signal().expect("an upward trait has a signal");
-            upward::signal_up(scope, sig.number(), warden);
         }
     }
 }

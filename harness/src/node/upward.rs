@@ -35,6 +35,63 @@ use std::ffi::CStr;
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
+use super::{Node, NodeError, record};
+use crate::spec::{NodeSpec, Trait};
+
+/// The warden's PID from `TEARDOWN_WARDEN_PID`, checked to be above this process
+/// (or beyond the edge of its PID namespace).
+pub(super) fn warden_above() -> Result<i32, NodeError> {
+    let no = |why: String| NodeError::NoWarden { why };
+    let value = std::env::var(record::WARDEN_PID_ENV)
+        .map_err(|_| no(format!("{} is not set", record::WARDEN_PID_ENV)))?;
+    let pid: i32 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| no(format!("{}={value:?} is not a PID", record::WARDEN_PID_ENV)))?;
+    check_warden_above(pid).map_err(|top| {
+        no(match top {
+            Top::Unreadable => "/proc does not show this process's ancestry".to_owned(),
+            _ => format!("the warden (pid {pid}) is not an ancestor of this process"),
+        })
+    })?;
+    Ok(pid)
+}
+
+impl Node {
+    /// `kill-parent` and `kill-ancestors`, in spec order, once the parent has
+    /// let this node go on, that is once the whole tree has reported ready (see
+    /// `report_ready`).
+    pub(super) fn signal_up_once_ready(&mut self, spec: &NodeSpec) {
+        if !spec
+            .traits
+            .iter()
+            .any(|t| matches!(t, Trait::KillParent(_) | Trait::KillAncestors(_)))
+        {
+            return;
+        }
+        self.parent_reported();
+        self.parent_ready = None;
+        self.signal_up(spec);
+    }
+
+    fn signal_up(&self, spec: &NodeSpec) {
+        let Some(warden) = self.warden else {
+            return;
+        };
+        for t in &spec.traits {
+            let scope = match t {
+                Trait::KillParent(_) => Scope::Parent,
+                Trait::KillAncestors(_) => Scope::Ancestors,
+                _ => continue,
+            };
+            let sig = t.signal().expect("an upward trait has a signal");
+            signal_up(scope, sig.number(), warden);
+        }
+    }
+}
+
 /// Whom an upward trait signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scope {
