@@ -129,6 +129,10 @@ pub fn assert_within(spec: &TreeSpec, limits: &Limits) {
     let mut storm_total: u64 = 0;
     let mut storm_rate: u64 = 0;
     let mut exit_after: u64 = 0;
+    let mut hop_total: u64 = 0;
+    let mut hop_rate: u64 = 0;
+    let mut vfork_depth: u64 = 0;
+    let mut graceful: u64 = 0;
     let mut parents: BTreeMap<u32, u32> = BTreeMap::new();
     let stride = (spec.node_count() / 64).max(1);
     for visit in spec.visits() {
@@ -153,6 +157,14 @@ pub fn assert_within(spec: &TreeSpec, limits: &Limits) {
         if visit.node.has_trait(Trait::RespawnOnTerm) {
             live += 1;
         }
+        if visit.node.has_trait(Trait::Userns) {
+            live += 1;
+        }
+        for t in &visit.node.traits {
+            if let Trait::GracefulMs(ms) = t {
+                graceful = graceful.max((*ms).into());
+            }
+        }
         match visit.node.end {
             End::Zombies(n) => {
                 assert!(n >= 1);
@@ -166,7 +178,19 @@ pub fn assert_within(spec: &TreeSpec, limits: &Limits) {
                 live += u64::from(total);
             }
             End::ExitAfterMs(ms) => exit_after = exit_after.max(ms.into()),
-            End::Pause | End::Exit | End::Spin => {}
+            End::Vfork(n) => {
+                assert!(n >= 1);
+                vfork_depth = vfork_depth.max(n.into());
+                live += u64::from(n);
+            }
+            End::Hop { total, rate } => {
+                assert!(total >= 1 && rate >= 1);
+                hop_total += u64::from(total);
+                hop_rate += u64::from(rate);
+                live += 1;
+            }
+            End::ThreadFork => live += 1,
+            End::Pause | End::Exit | End::Spin | End::MainExit | End::Trace => {}
         }
     }
     assert_eq!(
@@ -207,6 +231,16 @@ pub fn assert_within(spec: &TreeSpec, limits: &Limits) {
         exit_after <= limits.max_exit_after.as_millis() as u64,
         "exit-after {exit_after}"
     );
+    assert!(hop_total <= limits.max_hop_total, "hop total {hop_total}");
+    assert!(hop_rate <= limits.max_hop_rate, "hop rate {hop_rate}");
+    assert!(
+        vfork_depth <= limits.max_vfork_depth.into(),
+        "vfork depth {vfork_depth}"
+    );
+    assert!(
+        graceful <= limits.max_graceful.as_millis() as u64,
+        "graceful {graceful}"
+    );
     let len = spec.to_string().len();
     assert!(len <= limits.max_text_len, "text length {len}");
 }
@@ -221,6 +255,14 @@ pub const TRIAL_MAX_STORM_RATE: u32 = 1000;
 pub const TRIAL_MAX_EXIT_AFTER_MS: u32 = 100;
 /// Zombies per `zombies=N` end of a [`trial`] tree, at most.
 pub const TRIAL_MAX_ZOMBIES: u32 = 5;
+/// Hops of all `hop=N@R` ends of a [`trial`] tree together, at most.
+pub const TRIAL_MAX_HOP_TOTAL: u32 = 20;
+/// Hop rates of all hoppers of a [`trial`] tree together, at most (hops/s).
+pub const TRIAL_MAX_HOP_RATE: u32 = 200;
+/// The longest `vfork=N` chain of a [`trial`] tree.
+pub const TRIAL_MAX_VFORK_DEPTH: u32 = 4;
+/// The longest `graceful` delay of a [`trial`] tree, in milliseconds.
+pub const TRIAL_MAX_GRACEFUL_MS: u32 = 100;
 /// The methods every [`trial`] input is run with.
 pub const TRIAL_METHODS: [Method; 2] = [Method::Auto, Method::ProcWalk];
 
@@ -267,13 +309,27 @@ pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
 
 /// Cuts `spec` to the [`trial`] budget, deterministically: children are kept in
 /// order while [`TRIAL_MAX_NODES`] lasts (a child's subtree is cut to what is
-/// left and its count lowered to what fits), `exit-after` and `zombies=N` are
-/// capped, and storms are cut in preorder to the tree-wide storm budget (a storm
-/// with nothing left becomes `pause`). The result is within [`Limits::default`].
+/// left and its count lowered to what fits), `exit-after`, `graceful`,
+/// `zombies=N` and `vfork=N` are capped, and storms and hops are cut in preorder
+/// to the tree-wide storm and hop budgets (a storm or hop with nothing left
+/// becomes `pause`). The result is within [`Limits::default`].
+///
+/// The words [`TRIAL_METHODS`] are known not to handle yet are left out (the
+/// same list, with a tree that shows each, is in
+/// `harness/tests/props/escape_proof.rs`), so that every finding is a new one:
+/// the traits that signal up the ancestry ([`Trait::is_upward`]: they reach the
+/// supervisor side of every method but `pidns`), `userns` (the warden may place
+/// its records on another nested namespace's process) and `cgroup-nest` are
+/// dropped, a `cparent` child is forked instead, a `main-exit` end becomes
+/// `pause` (the last three defeat `cgroup`, which `auto` picks as root), and a
+/// `stop` node whose end is `vfork` loses its `stop` (a parent blocked in vfork
+/// cannot be stopped as the warden wants).
 pub fn small_tree(spec: &TreeSpec) -> TreeSpec {
     let mut root = cut_node(&spec.root, TRIAL_MAX_NODES);
     let mut left = (TRIAL_MAX_STORM_TOTAL, TRIAL_MAX_STORM_RATE);
     cut_storms(&mut root, 1, &mut left);
+    let mut left = (TRIAL_MAX_HOP_TOTAL, TRIAL_MAX_HOP_RATE);
+    cut_hops(&mut root, 1, &mut left);
     TreeSpec { root }
 }
 
@@ -281,8 +337,24 @@ fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {
     let end = match node.end {
         End::ExitAfterMs(ms) => End::ExitAfterMs(ms.min(TRIAL_MAX_EXIT_AFTER_MS)),
         End::Zombies(n) => End::Zombies(n.clamp(1, TRIAL_MAX_ZOMBIES)),
+        End::Vfork(n) => End::Vfork(n.clamp(1, TRIAL_MAX_VFORK_DEPTH)),
+        End::MainExit => End::Pause,
         other => other,
     };
+    let vfork = matches!(end, End::Vfork(_));
+    let traits = node
+        .traits
+        .iter()
+        .filter(|t| {
+            let unhandled = t.is_upward() || matches!(t, Trait::Userns | Trait::CgroupNest);
+            let unstoppable = vfork && **t == Trait::Stop;
+            !(unhandled || unstoppable)
+        })
+        .map(|t| match t {
+            Trait::GracefulMs(ms) => Trait::GracefulMs((*ms).min(TRIAL_MAX_GRACEFUL_MS)),
+            other => *other,
+        })
+        .collect();
     let mut left = budget.saturating_sub(1);
     let mut children = Vec::new();
     for edge in &node.children {
@@ -292,14 +364,18 @@ fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {
         let child = cut_node(&edge.node, left);
         let count = edge.count.clamp(1, left / child.node_count());
         left -= count * child.node_count();
+        let spawn = match edge.spawn {
+            SpawnKind::Cparent => SpawnKind::Fork,
+            other => other,
+        };
         children.push(ChildSpec {
-            spawn: edge.spawn,
+            spawn,
             count,
             node: child,
         });
     }
     NodeSpec {
-        traits: node.traits.clone(),
+        traits,
         children,
         end,
     }
@@ -319,5 +395,22 @@ fn cut_storms(node: &mut NodeSpec, copies: u32, left: &mut (u32, u32)) {
     }
     for edge in &mut node.children {
         cut_storms(&mut edge.node, copies.saturating_mul(edge.count), left);
+    }
+}
+
+fn cut_hops(node: &mut NodeSpec, copies: u32, left: &mut (u32, u32)) {
+    if let End::Hop { total, rate } = node.end {
+        let total = total.min(left.0 / copies);
+        let rate = rate.min(left.1 / copies);
+        node.end = if total == 0 || rate == 0 {
+            End::Pause
+        } else {
+            left.0 -= total * copies;
+            left.1 -= rate * copies;
+            End::Hop { total, rate }
+        };
+    }
+    for edge in &mut node.children {
+        cut_hops(&mut edge.node, copies.saturating_mul(edge.count), left);
     }
 }

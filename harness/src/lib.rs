@@ -32,8 +32,8 @@
 //!    shares the supervisor's process group) and starts the **supervisor**
 //!    (`teardown run --method M -- teardown node SPEC`, or the external argv with
 //!    `teardown node SPEC` appended);
-//! 3. waits for **readiness**: every [`node`] writes a 24-byte record (id, pid, pgid,
-//!    sid, start time) when its subtree is in place;
+//! 3. waits for **readiness**: every [`node`] writes a 32-byte record (id, pid, pgid,
+//!    sid, start time, PID namespace) when its subtree is in place;
 //! 4. **triggers** teardown (SIGTERM or SIGINT to the supervisor, its `--timeout`, or
 //!    the leader's own exit) and waits for **done** (our supervisor's drain report
 //!    and exit; an external one's exit), with a deadline past which the verdict is

@@ -28,9 +28,23 @@
 //!   short (default ≤ 200 ms). Every generated spec passes
 //!   [`Limits::default`](crate::spec::Limits) and round-trips through its text.
 //! * **Nasty.** Traits are weighted toward the ones that break weak methods
-//!   (`setsid`, `setpgid`, `ignore-term`, `block-all`, `sigchld-ign`), and spawn
-//!   kinds toward `dfork` (orphans); every trait, spawn kind and end still
-//!   appears with real probability (the tests check it over 2000 samples).
+//!   (`setsid`, `setpgid`, `ignore-term`, `block-all`, `sigchld-ign`) and, among
+//!   the wider adversary's, toward those that attack the supervisor or hide from
+//!   it (`graceful`, the upward signals, `userns`, `cgroup-nest`); signals toward
+//!   `stop`, `term`, `int`, `hup`, `usr1`; spawn kinds toward `dfork` and
+//!   `cparent` (orphans and siblings); every trait, spawn kind and end still
+//!   appears with real probability (the tests check it over 2000 samples). New
+//!   words are bounded small: `vfork` chains of at most
+//!   [`PropParams::max_vfork_depth`], hops cut to a tree-wide
+//!   [`PropParams::max_hop_total`] and [`PropParams::max_hop_rate`], `graceful`
+//!   at most [`PropParams::max_graceful_ms`].
+//! * **Which words.** [`PropParams::adversary`]: [`Adversary::Hostile`] (the
+//!   default) uses every word; [`Adversary::Wide`] every word but the upward
+//!   signals (`kill-parent`, `kill-ancestors`, `term-kill-*`), which reach the
+//!   supervisor side of every method but `pidns`; [`Adversary::Classic`] the words
+//!   of the first spec language only, drawn exactly as before the wider adversary
+//!   existed, so that a seed gives the same trees as it always did (the matrix's
+//!   random columns and the README's table use it).
 //! * **Teardown is the trigger.** The leader's end is `pause` in
 //!   [`PropParams::leader_pause_percent`] percent of trees (default 90): a leader
 //!   that exits (or spins, or storms) on its own makes the trial about the leader's
@@ -45,7 +59,20 @@
 
 use proptest::prelude::*;
 
-use crate::spec::{ChildSpec, End, NodeSpec, SpawnKind, Trait, TreeSpec};
+use crate::spec::{ChildSpec, End, EndKind, NodeSpec, Sig, SpawnKind, Trait, TraitKind, TreeSpec};
+
+/// Which words [`tree_spec`] draws from; see the module docs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Adversary {
+    /// The first spec language: `setsid` … `stop`; `fork`, `dfork`, `exec`;
+    /// `pause` … `storm`. The same trees for a seed as before the wider adversary.
+    Classic,
+    /// Every word but the traits that signal up the ancestry ([`Trait::is_upward`]).
+    Wide,
+    /// Every word.
+    #[default]
+    Hostile,
+}
 
 /// Bounds and weights of [`tree_spec`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +99,33 @@ pub struct PropParams {
     pub max_exit_after_ms: u32,
     /// Percent of trees whose leader ends with `pause`. Default 90.
     pub leader_pause_percent: u32,
+    /// Which words. Default [`Adversary::Hostile`]: all of them.
+    pub adversary: Adversary,
+    /// Longest `vfork=N` chain. Default 4.
+    pub max_vfork_depth: u32,
+    /// Hops of all `hop` ends of a tree together, at most. Default 20.
+    pub max_hop_total: u32,
+    /// Hop rates (hops per second) of all `hop` ends of a tree together, at most.
+    /// Default 200.
+    pub max_hop_rate: u32,
+    /// Longest `graceful` delay, in milliseconds. Default 300.
+    pub max_graceful_ms: u32,
+    /// Words left out of the trees (by [`fit`]: a trait is dropped, an end
+    /// becomes `pause`, a spawn kind `fork`), on top of what `adversary` leaves
+    /// out. Default none.
+    pub without: Vec<Word>,
+}
+
+/// One word of the spec language, whatever its arguments: what
+/// [`PropParams::without`] leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Word {
+    /// A trait kind.
+    Trait(TraitKind),
+    /// A spawn kind.
+    Spawn(SpawnKind),
+    /// An end kind.
+    End(EndKind),
 }
 
 impl Default for PropParams {
@@ -87,12 +141,33 @@ impl Default for PropParams {
             max_zombies: 5,
             max_exit_after_ms: 200,
             leader_pause_percent: 90,
+            adversary: Adversary::Hostile,
+            max_vfork_depth: 4,
+            max_hop_total: 20,
+            max_hop_rate: 200,
+            max_graceful_ms: 300,
+            without: Vec::new(),
         }
     }
 }
 
-/// A trait, weighted toward escapes and signal dispositions.
+/// A trait, weighted toward escapes and signal dispositions; every word
+/// ([`Adversary::Hostile`], default numbers).
 pub fn any_trait() -> impl Strategy<Value = Trait> + Clone {
+    trait_strategy(&PropParams::default())
+}
+
+/// A trait of `params.adversary`'s words, weighted toward the nasty ones.
+pub fn trait_strategy(params: &PropParams) -> BoxedStrategy<Trait> {
+    match params.adversary {
+        Adversary::Classic => classic_trait().boxed(),
+        Adversary::Wide => wide_trait(params, false),
+        Adversary::Hostile => wide_trait(params, true),
+    }
+}
+
+/// The first language's traits, with their first weights.
+fn classic_trait() -> impl Strategy<Value = Trait> + Clone {
     prop_oneof![
         5 => Just(Trait::Setsid),
         4 => Just(Trait::Setpgid),
@@ -107,19 +182,78 @@ pub fn any_trait() -> impl Strategy<Value = Trait> + Clone {
     ]
 }
 
-/// A spawn kind, weighted toward `dfork` (the orphaning one).
-pub fn any_spawn_kind() -> impl Strategy<Value = SpawnKind> + Clone {
+fn wide_trait(params: &PropParams, upward: bool) -> BoxedStrategy<Trait> {
+    let graceful = (0..=params.max_graceful_ms).prop_map(Trait::GracefulMs);
+    let mut arms: Vec<(u32, BoxedStrategy<Trait>)> = vec![
+        (10, Just(Trait::Setsid).boxed()),
+        (8, Just(Trait::Setpgid).boxed()),
+        (8, Just(Trait::IgnoreTerm).boxed()),
+        (3, Just(Trait::IgnoreInt).boxed()),
+        (4, Just(Trait::IgnoreHup).boxed()),
+        (6, Just(Trait::BlockAll).boxed()),
+        (6, Just(Trait::SigchldIgn).boxed()),
+        (4, Just(Trait::RespawnOnTerm).boxed()),
+        (3, Just(Trait::ExecFresh).boxed()),
+        (4, Just(Trait::Stop).boxed()),
+        (4, Just(Trait::Subreaper).boxed()),
+        (4, Just(Trait::EvilName).boxed()),
+        (6, graceful.boxed()),
+        (5, Just(Trait::Userns).boxed()),
+        (5, Just(Trait::CgroupNest).boxed()),
+    ];
+    if upward {
+        arms.extend([
+            (5, any_signal().prop_map(Trait::KillParent).boxed()),
+            (4, any_signal().prop_map(Trait::KillAncestors).boxed()),
+            (4, any_signal().prop_map(Trait::TermKillParent).boxed()),
+            (4, any_signal().prop_map(Trait::TermKillAncestors).boxed()),
+        ]);
+    }
+    proptest::strategy::Union::new_weighted(arms).boxed()
+}
+
+/// A signal for an upward trait, weighted toward those that stop or end a
+/// supervisor (`stop`, `term`, `int`, `hup`, `usr1`, `tstp`); any of the 30 too.
+pub fn any_signal() -> impl Strategy<Value = Sig> + Clone {
     prop_oneof![
-        3 => Just(SpawnKind::Fork),
-        4 => Just(SpawnKind::DoubleFork),
-        2 => Just(SpawnKind::Exec),
+        4 => Just(Sig::Stop),
+        3 => Just(Sig::Term),
+        2 => Just(Sig::Int),
+        2 => Just(Sig::Hup),
+        2 => Just(Sig::Usr1),
+        1 => Just(Sig::Tstp),
+        3 => proptest::sample::select(&Sig::ALL[..]),
     ]
 }
 
-/// Any end, numbers within `params`; mostly `pause`.
+/// A spawn kind, weighted toward `dfork` (the orphaning one); every kind.
+pub fn any_spawn_kind() -> impl Strategy<Value = SpawnKind> + Clone {
+    spawn_strategy(Adversary::Hostile)
+}
+
+/// A spawn kind of `adversary`'s words.
+pub fn spawn_strategy(adversary: Adversary) -> BoxedStrategy<SpawnKind> {
+    match adversary {
+        Adversary::Classic => prop_oneof![
+            3 => Just(SpawnKind::Fork),
+            4 => Just(SpawnKind::DoubleFork),
+            2 => Just(SpawnKind::Exec),
+        ]
+        .boxed(),
+        Adversary::Wide | Adversary::Hostile => prop_oneof![
+            3 => Just(SpawnKind::Fork),
+            4 => Just(SpawnKind::DoubleFork),
+            2 => Just(SpawnKind::Exec),
+            3 => Just(SpawnKind::Cparent),
+        ]
+        .boxed(),
+    }
+}
+
+/// Any end of `params.adversary`'s words, numbers within `params`; mostly `pause`.
 pub fn any_end(params: &PropParams) -> impl Strategy<Value = End> + Clone + use<> {
     let p = params.clone();
-    prop_oneof![
+    let classic = prop_oneof![
         6 => Just(End::Pause),
         2 => Just(End::Exit),
         2 => (0..=p.max_exit_after_ms).prop_map(End::ExitAfterMs),
@@ -127,7 +261,20 @@ pub fn any_end(params: &PropParams) -> impl Strategy<Value = End> + Clone + use<
         2 => (1..=p.max_zombies.max(1)).prop_map(End::Zombies),
         1 => (1..=p.max_storm_total.clamp(1, 20), 1..=p.max_storm_rate.max(1))
             .prop_map(|(total, rate)| End::Storm { total, rate }),
-    ]
+    ];
+    match p.adversary {
+        Adversary::Classic => classic.boxed(),
+        Adversary::Wide | Adversary::Hostile => prop_oneof![
+            14 => classic,
+            2 => Just(End::MainExit),
+            2 => Just(End::ThreadFork),
+            2 => (1..=p.max_vfork_depth.max(1)).prop_map(End::Vfork),
+            2 => (1..=p.max_hop_total.clamp(1, 10), 1..=p.max_hop_rate.max(1))
+                .prop_map(|(total, rate)| End::Hop { total, rate }),
+            2 => Just(End::Trace),
+        ]
+        .boxed(),
+    }
 }
 
 /// A leader's end: `pause` in `leader_pause_percent` percent of cases, else any.
@@ -141,7 +288,7 @@ pub fn leader_end(params: &PropParams) -> impl Strategy<Value = End> + Clone + u
 
 /// A node and its subtree, before [`fit`] cuts it to the budget.
 pub fn node_spec(params: &PropParams) -> impl Strategy<Value = NodeSpec> + Clone + use<> {
-    let traits = proptest::collection::vec(any_trait(), 0..=params.max_traits);
+    let traits = proptest::collection::vec(trait_strategy(params), 0..=params.max_traits);
     let leaf = (traits.clone(), any_end(params)).prop_map(|(traits, end)| NodeSpec {
         traits,
         children: Vec::new(),
@@ -157,7 +304,7 @@ pub fn node_spec(params: &PropParams) -> impl Strategy<Value = NodeSpec> + Clone
                 3 => Just(1u32),
                 1 => 1..=p.max_count.max(1),
             ];
-            let edge = (any_spawn_kind(), count, inner)
+            let edge = (spawn_strategy(p.adversary), count, inner)
                 .prop_map(|(spawn, count, node)| ChildSpec { spawn, count, node });
             let fanout = 1..=p.max_fanout.max(1) as usize;
             (
@@ -191,8 +338,13 @@ pub fn any_tree_spec() -> impl Strategy<Value = TreeSpec> + Clone {
 /// (first kept); children below `max_depth` are dropped; edges are kept in order
 /// while the node budget lasts (a child's subtree is cut to what is left, and its
 /// count lowered to what fits); storms are cut, in preorder, to what is left of
-/// `max_storm_total` and `max_storm_rate` (a storm with nothing left becomes
-/// `pause`). Idempotent.
+/// `max_storm_total` and `max_storm_rate`, and hops to what is left of
+/// `max_hop_total` and `max_hop_rate` (a storm or hop with nothing left becomes
+/// `pause`); `vfork` chains and `graceful` delays are capped; the words of
+/// `without` are left out; `stop` is dropped from a node whose end is `vfork` or
+/// `main-exit` (such a node cannot be stopped as the warden wants it: a parent
+/// blocked in `vfork` takes only fatal signals, and a process whose main thread
+/// is a zombie shows state `Z`, never `T`). Idempotent.
 pub fn fit(spec: TreeSpec, params: &PropParams) -> TreeSpec {
     let mut root = fit_node(spec.root, 0, params.max_nodes.max(1), params);
     let mut left = StormBudget {
@@ -200,6 +352,11 @@ pub fn fit(spec: TreeSpec, params: &PropParams) -> TreeSpec {
         rate: params.max_storm_rate,
     };
     cut_storms(&mut root, 1, &mut left);
+    let mut left = StormBudget {
+        total: params.max_hop_total,
+        rate: params.max_hop_rate,
+    };
+    cut_hops(&mut root, 1, &mut left);
     TreeSpec { root }
 }
 
@@ -216,13 +373,32 @@ fn fit_node(mut node: NodeSpec, depth: u32, budget: u32, params: &PropParams) ->
         seen.push(*t);
         new
     });
+    node.traits
+        .retain(|t| !params.without.contains(&Word::Trait(t.kind())));
+    if matches!(node.end, End::Vfork(_) | End::MainExit) {
+        node.traits.retain(|t| *t != Trait::Stop);
+    }
+    if params.without.contains(&Word::End(node.end.kind())) {
+        node.end = End::Pause;
+    }
     node.traits.truncate(params.max_traits);
+    for t in &mut node.traits {
+        if let Trait::GracefulMs(ms) = t {
+            *ms = (*ms).min(params.max_graceful_ms);
+        }
+    }
+    if let End::Vfork(n) = &mut node.end {
+        *n = (*n).clamp(1, params.max_vfork_depth.max(1));
+    }
     let mut left = budget - 1;
     let children = std::mem::take(&mut node.children);
     if depth < params.max_depth {
         for (i, mut edge) in children.into_iter().enumerate() {
             if left == 0 || i as u32 >= params.max_fanout {
                 break;
+            }
+            if params.without.contains(&Word::Spawn(edge.spawn)) {
+                edge.spawn = SpawnKind::Fork;
             }
             edge.node = fit_node(edge.node, depth + 1, left, params);
             let size = edge.node.node_count();
@@ -251,6 +427,23 @@ fn cut_storms(node: &mut NodeSpec, copies: u32, left: &mut StormBudget) {
     }
     for edge in &mut node.children {
         cut_storms(&mut edge.node, copies.saturating_mul(edge.count), left);
+    }
+}
+
+fn cut_hops(node: &mut NodeSpec, copies: u32, left: &mut StormBudget) {
+    if let End::Hop { total, rate } = node.end {
+        let total = total.min(left.total / copies);
+        let rate = rate.min(left.rate / copies);
+        node.end = if total == 0 || rate == 0 {
+            End::Pause
+        } else {
+            left.total -= total * copies;
+            left.rate -= rate * copies;
+            End::Hop { total, rate }
+        };
+    }
+    for edge in &mut node.children {
+        cut_hops(&mut edge.node, copies.saturating_mul(edge.count), left);
     }
 }
 

@@ -1,6 +1,9 @@
 //! The harness's only `unsafe`: raw `fork` for the single-threaded node interpreter,
 //! signal dispositions, adopting inherited file descriptors, and a `pre_exec` hook
-//! that clears the signal mask.
+//! that clears the signal mask; in submodules, the node interpreter's SIGTERM
+//! handlers (`handlers.rs`) and its unusual process shapes (`clone.rs`:
+//! `clone(CLONE_PARENT)`, a `vfork` chain, the main thread exiting alone, a fork
+//! from a secondary thread).
 //!
 //! `fork` without `exec` is only sound in a single-threaded process (the child gets
 //! one thread and every lock another thread held stays held). [`fork`] therefore
@@ -13,6 +16,14 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+mod clone;
+mod handlers;
+
+pub use clone::{
+    clone_parent, exit_thread, fork_pausing_child, leave_single_threaded, vfork_chain,
+};
+pub use handlers::{graceful_on_term, upward_on_term};
 
 static SINGLE_THREADED: AtomicBool = AtomicBool::new(false);
 

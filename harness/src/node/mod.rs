@@ -2,32 +2,97 @@
 //!
 //! # What a node does, in order
 //!
-//! 1. **Traits**, in spec order: `setsid`, `setpgid`, `ignore-term|int|hup`,
-//!    `block-all` (every blockable signal), `sigchld-ign`, `respawn-on-term` (a
-//!    SIGTERM handler that forks a replacement and exits), `exec-fresh` (re-exec
-//!    `/proc/self/exe node --id N 'REST'`, where `REST` is this node with the traits
-//!    already applied removed; `respawn-on-term` and `stop` are carried over because
-//!    exec resets handlers and `stop` comes later). `stop` is applied in step 4.
+//! 1. **Traits**, in spec order:
+//!    * `setsid`, `setpgid`, `ignore-term|int|hup`, `block-all` (every blockable
+//!      signal), `sigchld-ign`;
+//!    * `respawn-on-term` (a SIGTERM handler that forks a replacement and exits);
+//!    * `exec-fresh` (re-exec `/proc/self/exe node --id N 'REST'`, where `REST` is
+//!      this node with the traits already applied removed, except those exec would
+//!      undo or that act later: `stop`, `evil-name` (exec renames the process),
+//!      `kill-parent`, `kill-ancestors`, and the SIGTERM handler in force, if any,
+//!      because exec resets handlers);
+//!    * `subreaper`: `prctl(PR_SET_CHILD_SUBREAPER)`; orphans of its descendants
+//!      are reparented to it, and it never reaps them (unless its end does);
+//!    * `evil-name`: `prctl(PR_SET_NAME)` to [`EVIL_NAME`];
+//!    * `term-kill-parent=SIG`, `term-kill-ancestors=SIG`: a SIGTERM handler that
+//!      sends SIG up as `kill-parent` and `kill-ancestors` do (below), then returns
+//!      (the node does not die of that SIGTERM);
+//!    * `graceful=DUR`: a SIGTERM handler that sleeps DUR, writes the "finished
+//!      gracefully" record ([`record`]) and `_exit(0)`s; the record is encoded
+//!      before the handler is installed;
+//!    * `userns`: `unshare(CLONE_NEWUSER | CLONE_NEWPID)`, uid and gid maps `0
+//!      <uid> 1` (setgroups denied), fork. The parent closes its report and ready
+//!      pipes, resets the node's SIGTERM handler if any, waits for the child and
+//!      exits with its status (128 + signal if it was killed), like `unshare
+//!      --user --pid --fork`; the child, PID 1 of the new
+//!      namespace, goes on as the node: its record says PID 1, its namespace the
+//!      nested one. As a namespace's init it ignores every signal it has no handler
+//!      for, even from outside the namespace, SIGKILL and SIGSTOP aside: SIGTERM
+//!      does not end it. If it exits, the kernel kills the rest of its namespace.
+//!      If `unshare` fails with EPERM, EINVAL, ENOSPC or EUSERS (no user namespaces
+//!      here, or nested too deep) the node says so on stderr and goes on without;
+//!    * `cgroup-nest`: the cgroup2 mount from `/proc/self/mountinfo`, its own cgroup
+//!      from `/proc/self/cgroup`, `mkdir <own>/node-<id>-<pid>` and `0` written to
+//!      its `cgroup.procs`: the node moves itself into a cgroup it made below its
+//!      own. If it cannot (no cgroup2, EACCES, EROFS, EBUSY...) one stderr line,
+//!      and it goes on;
+//!    * `stop`, `kill-parent`, `kill-ancestors` act later (steps 4 and 5).
+//!
+//!    The SIGTERM-disposition traits (`ignore-term`, `respawn-on-term`,
+//!    `term-kill-*`, `graceful`) each replace what SIGTERM does: the last in order
+//!    wins.
 //! 2. **Children**, in spec order, each by its spawn kind: `fork`; `dfork` (fork, the
 //!    intermediate forks the node and `_exit`s at once, so the node is orphaned; the
 //!    parent reaps the intermediate); `exec` (fork + exec of `/proc/self/exe node`
-//!    with the child's subtree text and node id).
+//!    with the child's subtree text and node id); `cparent` (`clone(CLONE_PARENT)`:
+//!    the child is its grandparent's child, for the leader the supervisor's; from
+//!    a PID namespace's init the kernel refuses, and the node says so on stderr and
+//!    forks instead).
 //! 3. **Readiness**: the node waits until every child reported its whole subtree
 //!    ready (one byte each on a per-node pipe, or EOF if a child died first), then
-//!    writes its 24-byte [`record`] to the report pipe named by
-//!    `TEARDOWN_REPORT_FD`, then tells its own parent. The leader's record is
-//!    therefore the last one: when it arrives the whole tree is in place, and an
-//!    `exit` end on any node happens only after its subtree is ready.
-//! 4. `stop`: stopped (SIGTERM does not reach it until SIGCONT). Under a warden the
+//!    writes its 32-byte [`record`] to the report pipe named by
+//!    `TEARDOWN_REPORT_FD`, then tells its own parent, then closes its children's
+//!    pipe. The leader's record is therefore the last one: when it arrives the
+//!    whole tree is in place, and an `exit` end on any node happens only after its
+//!    subtree is ready. A node with a `kill-parent` or `kill-ancestors` node below
+//!    it closes its children's pipe only once its own parent has closed its own,
+//!    so the closes run down from the leader once it has reported: the whole tree
+//!    is ready.
+//! 4. **Upward signals**: `kill-parent=SIG` sends SIG to the parent
+//!    (`getppid()`, which after `dfork` or `cparent` is not the node that spawned
+//!    it), `kill-ancestors=SIG` to every ancestor from the parent up, in spec
+//!    order, once the node's parent has closed its children's pipe, that is (step
+//!    3) once the whole tree is ready: a process signalled before its record
+//!    (stopped, killed) would never report.
+//!    Never PID 1 or below, never the warden or above, never past the node's PID
+//!    namespace: see [`upward`]. The signals race the warden's trigger, which
+//!    comes as soon as the leader's record is in.
+//! 5. `stop`: stopped (SIGTERM does not reach it until SIGCONT). Under a warden the
 //!    warden sends the SIGSTOP once the tree has settled (every `exit` node dead):
 //!    a node that stopped itself earlier could be killed or continued by the
 //!    kernel's SIGHUP + SIGCONT to an orphaned process group with a stopped member,
 //!    when an `exit` above it orphans its group, as a race decides. Standalone, the
 //!    node stops itself.
-//! 5. **End**: `pause` forever; `exit` (status 0); `exit-after=D`; `spin`;
+//! 6. **End**: `pause` forever; `exit` (status 0); `exit-after=D`; `spin`;
 //!    `zombies=N` (fork N children that `_exit` at once, never reap them, pause);
 //!    `storm=N@R` (fork N pausing children at R per second, bounded by a deadline
-//!    and a live cap, then pause).
+//!    and a live cap, then pause);
+//!    `main-exit` (start a thread that pauses, then the main thread alone exits:
+//!    a live process whose thread-group leader is a zombie, `Zl` in `ps`);
+//!    `thread-fork` (start a thread that forks a pausing child and exits, so the
+//!    kernel hands the child to the main thread, which pauses);
+//!    `vfork=N` (a chain of N processes made by `clone(CLONE_VM | CLONE_VFORK)`
+//!    without exec, each on its own stack, each parent blocked in it, state `D`;
+//!    the last pauses);
+//!    `hop=N@R` (N times at R per second: `setsid`, fork, the parent exits and the
+//!    child goes on; then pause: one live process, always a new PID and session,
+//!    bounded by the storm deadline);
+//!    `trace` (`PTRACE_SEIZE` every child whose PID it knows, that is all but
+//!    `dfork` children, and all but `stop` children, whose stop is the warden's to
+//!    make; then `waitpid(-1, __WALL)`: every signal-delivery-stop and group-stop
+//!    is resumed with no signal, so the children never see SIGTERM, SIGINT or
+//!    SIGSTOP, only SIGKILL; children are reaped as they exit; it pauses when none
+//!    is left; if `PTRACE_SEIZE` is refused, one stderr line per child).
 //!
 //! Nodes never end by themselves otherwise: the supervisor under test, or the
 //! warden's safety net, ends them.
@@ -36,41 +101,57 @@
 //!
 //! Kernel semantics are kept on purpose: an ignored signal, the blocked mask and
 //! `SIGCHLD = SIG_IGN` are inherited by forked and exec'd children (that is the
-//! bug class), a handler is not inherited across exec. The respawn handler is reset
-//! in forked children that do not have the trait themselves. A replacement forked
-//! by `respawn-on-term` carries on the original's end (it does not start children
-//! again and writes no record). `setsid` in a process-group leader (a leader spawned
-//! in its own group) fails with `EPERM`; like most daemons the node then carries
-//! on in its group.
+//! bug class), a handler is not inherited across exec. A node's SIGTERM handler is
+//! reset in its forked children (and in the processes of its `vfork` chain and
+//! `thread-fork` end) unless the child has the same `respawn-on-term` trait itself;
+//! the processes of a `hop` end are the node going on, and keep it. A replacement
+//! forked by `respawn-on-term` carries on the original's end (it does not start
+//! children again and writes no record). `setsid` in a process-group leader (a
+//! leader spawned in its own group) fails with `EPERM`; like most daemons the node
+//! then carries on in its group.
 //!
 //! # Running it by hand
 //!
 //! Outside a warden there is no report pipe: `teardown node` refuses (exit 2)
 //! unless `--standalone` is given, in which case it plays the spec and reports
-//! nothing.
+//! nothing. A spec that signals up the ancestry (`kill-parent`, `kill-ancestors`,
+//! `term-kill-*`) refuses even then: outside a warden its ancestors are the
+//! user's shell (it needs `TEARDOWN_WARDEN_PID`, and the warden above it).
 //!
 //! The interpreter is single-threaded and forks without exec; it checks that it has
-//! one thread before the first fork (see [`crate::sys`]).
+//! one thread before the first fork (see [`crate::sys`]). The `main-exit` and
+//! `thread-fork` ends start threads, after which it never forks again.
 
+mod children;
+mod ends;
 pub mod record;
+mod traits;
+pub mod upward;
 
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use rustix::io::FdFlags;
 
-use crate::spec::{End, NodeSpec, SpawnKind, Trait, TreeSpec};
-use crate::sys::{self, Forked};
+use crate::spec::{NodeSpec, Trait, TraitKind, TreeSpec};
+use crate::sys;
 use crate::trial::NodeRecord;
 
 /// A fork storm never has more live children than this, whatever the spec says.
 pub const STORM_LIVE_CAP: u32 = 1000;
-/// A fork storm stops forking this long after it started, whatever the spec says.
+/// A fork storm (or a `hop` end) stops forking this long after it started,
+/// whatever the spec says.
 pub const STORM_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The name `evil-name` gives a node (`prctl(PR_SET_NAME)`, 15 bytes, the most
+/// `comm` holds): a `)` and spaces that shift the fields of a `/proc/<pid>/stat`
+/// parser that splits on whitespace or stops at the first `)` (which then reads
+/// state `Z`, parent 1), and a newline for line-based readers of
+/// `/proc/<pid>/comm`.
+pub const EVIL_NAME: &[u8; 15] = b") Z 1 1 (\n x x)";
 
 /// How a `teardown node` process was started.
 #[derive(Clone, Debug, Default)]
@@ -109,6 +190,14 @@ pub enum NodeError {
         #[source]
         source: io::Error,
     },
+    /// A spec that signals up the ancestry, without a warden above it.
+    #[error(
+        "refusing to signal up the ancestry without a warden: {why} (kill-parent, kill-ancestors and term-kill-* run only under a warden, e.g. teardown replay; outside one the ancestors are your shell and session)"
+    )]
+    NoWarden {
+        /// What is missing.
+        why: String,
+    },
     /// The interpreter found itself multithreaded, or a system call failed.
     #[error("node {id}: {what}")]
     Sys {
@@ -134,6 +223,11 @@ pub fn run(spec: &TreeSpec, opts: &NodeOptions) -> Result<Infallible, NodeError>
         }
     };
     sys::enter_single_threaded().map_err(sys_err("check single-threaded"))?;
+    let warden = if spec.root.has_upward() {
+        Some(upward::warden_above()?)
+    } else {
+        None
+    };
     let report = match std::env::var(record::REPORT_FD_ENV) {
         Ok(value) => {
             let raw: RawFd = value.trim().parse().map_err(|_| NodeError::BadReportPipe {
@@ -166,11 +260,27 @@ pub fn run(spec: &TreeSpec, opts: &NodeOptions) -> Result<Infallible, NodeError>
         id: opts.id,
         report,
         parent_ready,
+        children_ready: None,
         standalone: opts.standalone,
         live: 0,
-        respawn: false,
+        term: TermHandler::None,
+        warden,
+        children: Vec::new(),
     };
     node.play(&spec.root)
+}
+
+/// The SIGTERM handler a trait installed in this process, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TermHandler {
+    /// None (SIGTERM is at its default, or ignored: both pass to children).
+    None,
+    /// `respawn-on-term`.
+    Respawn,
+    /// `term-kill-parent` or `term-kill-ancestors`.
+    Upward,
+    /// `graceful`, with its delay in milliseconds.
+    Graceful(u32),
 }
 
 /// The running process's view of itself.
@@ -178,11 +288,19 @@ struct Node {
     id: u32,
     report: Option<OwnedFd>,
     parent_ready: Option<OwnedFd>,
+    /// The read end of this node's children's ready pipe, kept open until this
+    /// node has reported ready (a child with an upward trait waits for it to close).
+    children_ready: Option<OwnedFd>,
     standalone: bool,
     /// Children forked by the end (storm), for the live cap.
     live: u32,
-    /// The respawn-on-TERM handler is installed in this process.
-    respawn: bool,
+    /// The SIGTERM handler installed in this process.
+    term: TermHandler,
+    /// The warden's PID, when the spec signals up the ancestry.
+    warden: Option<i32>,
+    /// Children whose PID this node knows (not `dfork`'s), and whether each has
+    /// the `stop` trait: what a `trace` end seizes.
+    children: Vec<(i32, bool)>,
 }
 
 /// A failure inside the tree, after the first fork: said on stderr, and the process
@@ -196,132 +314,22 @@ impl Node {
     fn play(&mut self, spec: &NodeSpec) -> ! {
         self.apply_traits(spec);
         self.start_children(spec);
-        self.report_ready();
+        self.report_ready(spec);
+        self.signal_up_once_ready(spec);
         // Under a warden (a report pipe) the warden stops this node once the tree
         // has settled (see the module docs).
         if spec.traits.contains(&Trait::Stop) && self.report.is_none() {
-            let _ = nix::sys::signal::raise(Signal::SIGSTOP);
+            // kill(getpid()), not raise(): a `cparent` child's C library still
+            // holds its creator's TID, which raise() would signal.
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::STOP,
+            );
         }
         self.end(spec.end)
     }
 
-    fn apply_traits(&mut self, spec: &NodeSpec) {
-        let id = self.id;
-        for (i, t) in spec.traits.iter().enumerate() {
-            let res: io::Result<()> = match t {
-                Trait::Setsid => match rustix::process::setsid() {
-                    Err(rustix::io::Errno::PERM) => Ok(()),
-                    r => r.map(drop).map_err(io::Error::from),
-                },
-                Trait::Setpgid => match rustix::process::setpgid(None, None) {
-                    Err(rustix::io::Errno::PERM) => Ok(()),
-                    r => r.map_err(io::Error::from),
-                },
-                Trait::IgnoreTerm => {
-                    sys::ignore_signal(Signal::SIGTERM).map(|()| self.respawn = false)
-                }
-                Trait::IgnoreInt => sys::ignore_signal(Signal::SIGINT),
-                Trait::IgnoreHup => sys::ignore_signal(Signal::SIGHUP),
-                Trait::BlockAll => {
-                    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None)
-                        .map_err(io::Error::from)
-                }
-                Trait::SigchldIgn => sys::ignore_signal(Signal::SIGCHLD),
-                Trait::RespawnOnTerm => sys::respawn_on_term().map(|()| self.respawn = true),
-                Trait::ExecFresh => Err(self.exec_fresh(spec, i)),
-                Trait::Stop => Ok(()),
-            };
-            if let Err(e) = res {
-                die(id, &format!("trait {t:?}"), e);
-            }
-        }
-    }
-
-    /// Re-execs the interpreter on the rest of this node; returns only on failure.
-    fn exec_fresh(&mut self, spec: &NodeSpec, at: usize) -> io::Error {
-        let mut rest = spec.clone();
-        let carried = spec.traits[..at]
-            .iter()
-            .copied()
-            .filter(|t| matches!(t, Trait::RespawnOnTerm | Trait::Stop));
-        rest.traits = carried
-            .chain(spec.traits[at + 1..].iter().copied())
-            .collect();
-        let ready = self.parent_ready.take();
-        exec_node(&rest, self.id, ready.as_ref(), self.standalone)
-    }
-
-    fn start_children(&mut self, spec: &NodeSpec) {
-        if spec.children.is_empty() {
-            return;
-        }
-        let id = self.id;
-        let (ready_r, ready_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .unwrap_or_else(|e| die(id, "ready pipe", e));
-        let mut next = id + 1;
-        let mut expected = 0usize;
-        for child in &spec.children {
-            let size = child.node.node_count();
-            for _ in 0..child.count {
-                match sys::fork().unwrap_or_else(|e| die(id, "fork", e)) {
-                    Forked::Child => {
-                        // The child is a node of its own now: it keeps only the write
-                        // end of this pipe, as its way to tell its parent it is ready.
-                        drop(ready_r);
-                        self.become_child(child.spawn, &child.node, next, ready_w)
-                    }
-                    Forked::Parent(pid) => {
-                        if child.spawn == SpawnKind::DoubleFork {
-                            // Reap the intermediate (ECHILD if SIGCHLD is ignored).
-                            let _ = rustix::process::waitpid(
-                                rustix::process::Pid::from_raw(pid),
-                                rustix::process::WaitOptions::empty(),
-                            );
-                        }
-                    }
-                }
-                next += size;
-                expected += 1;
-            }
-        }
-        drop(ready_w);
-        wait_ready(&ready_r, expected);
-    }
-
-    fn become_child(
-        &mut self,
-        kind: SpawnKind,
-        spec: &NodeSpec,
-        child_id: u32,
-        ready: OwnedFd,
-    ) -> ! {
-        self.id = child_id;
-        self.parent_ready = Some(ready); // drops the grandparent's end
-        self.live = 0;
-        if self.respawn && !spec.traits.contains(&Trait::RespawnOnTerm) {
-            // The parent's handler is not the child's trait: back to the default (an
-            // inherited SIG_IGN would have stayed; kernel semantics).
-            if let Err(e) = sys::default_signal(Signal::SIGTERM) {
-                die(child_id, "reset SIGTERM", e)
-            }
-            self.respawn = false;
-        }
-        match kind {
-            SpawnKind::Fork => self.play(spec),
-            SpawnKind::DoubleFork => match sys::fork() {
-                Ok(Forked::Child) => self.play(spec),
-                Ok(Forked::Parent(_)) => sys::exit_now(0),
-                Err(e) => die(child_id, "double fork", e),
-            },
-            SpawnKind::Exec => {
-                let ready = self.parent_ready.take();
-                let e = exec_node(spec, child_id, ready.as_ref(), self.standalone);
-                die(child_id, "exec /proc/self/exe", e)
-            }
-        }
-    }
-
-    fn report_ready(&mut self) {
+    fn report_ready(&mut self, spec: &NodeSpec) {
         let id = self.id;
         if let Some(report) = &self.report {
             let rec = own_record(id).unwrap_or_else(|e| die(id, "read /proc/self/stat", e));
@@ -334,57 +342,45 @@ impl Node {
                 Err(e) => die(id, "write record", e),
             }
         }
-        if let Some(ready) = self.parent_ready.take() {
-            let _ = rustix::io::write(&ready, &[1]);
+        if let Some(ready) = &self.parent_ready {
+            let _ = rustix::io::write(ready, &[1]);
         }
+        // Keep the pipe to the parent only to see it close (`parent_reported`).
+        let kills_up = spec
+            .traits
+            .iter()
+            .any(|t| matches!(t, Trait::KillParent(_) | Trait::KillAncestors(_)));
+        let below_kills_up = spec.children.iter().any(|c| {
+            c.node.subtree_has(|n| {
+                n.has_trait_kind(TraitKind::KillParent)
+                    || n.has_trait_kind(TraitKind::KillAncestors)
+            })
+        });
+        if !kills_up && !below_kills_up {
+            self.parent_ready = None;
+        }
+        // A `kill-parent` or `kill-ancestors` below must not signal a process
+        // still waiting for its other children (its parent is not always the node
+        // that spawned it: `dfork`, `cparent`): this node lets its children go on
+        // only once every node above it has reported (the leader's record is the
+        // last one), so they signal only a tree that is all ready.
+        if below_kills_up {
+            self.parent_reported();
+        }
+        // Children waiting to signal this node may go on now.
+        self.children_ready = None;
     }
 
-    fn end(&mut self, end: End) -> ! {
-        match end {
-            End::Pause => pause_forever(),
-            End::Exit => sys::exit_now(0),
-            End::ExitAfterMs(ms) => {
-                std::thread::sleep(Duration::from_millis(ms.into()));
-                sys::exit_now(0)
-            }
-            End::Spin => loop {
-                std::hint::spin_loop();
-            },
-            End::Zombies(n) => {
-                for _ in 0..n {
-                    match sys::fork() {
-                        Ok(Forked::Child) => sys::exit_now(0),
-                        Ok(Forked::Parent(_)) => {}
-                        Err(e) => die(self.id, "fork zombie", e),
-                    }
-                }
-                pause_forever()
-            }
-            End::Storm { total, rate } => {
-                self.storm(total, rate);
-                pause_forever()
-            }
-        }
-    }
-
-    /// Forks `total` pausing children at `rate` per second, bounded by
-    /// [`STORM_LIVE_CAP`] and [`STORM_DEADLINE`]; stops early if fork fails.
-    fn storm(&mut self, total: u32, rate: u32) {
-        let start = Instant::now();
-        let interval = Duration::from_secs(1) / rate.max(1);
-        for i in 0..total.min(STORM_LIVE_CAP) {
-            if self.live >= STORM_LIVE_CAP || start.elapsed() > STORM_DEADLINE {
-                return;
-            }
-            match sys::fork() {
-                Ok(Forked::Child) => pause_forever(),
-                Ok(Forked::Parent(_)) => self.live += 1,
-                Err(_) => return,
-            }
-            let due = interval * (i + 1);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
-                std::thread::sleep(wait);
-            }
+    /// Waits until the parent has reported ready: it closes the read end of the
+    /// pipe this node told it on (POLLERR on the write end: no reader left).
+    /// At once for the leader, whose parent is the supervisor.
+    fn parent_reported(&self) {
+        if let Some(ready) = &self.parent_ready {
+            let mut fds = [rustix::event::PollFd::new(
+                ready,
+                rustix::event::PollFlags::empty(),
+            )];
+            while let Err(rustix::io::Errno::INTR) = rustix::event::poll(&mut fds, None) {}
         }
     }
 }

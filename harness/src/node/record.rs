@@ -10,6 +10,19 @@
 //!
 //! PIDs are those the node sees (`getpid()` in its own PID namespace); the warden
 //! maps them to its own view (see [`crate::oracle::map_records`]).
+//!
+//! # The "finished gracefully" record
+//!
+//! A node with `graceful=DUR` writes a second record when its SIGTERM handler has
+//! taken its time: the same layout, with [`GRACEFUL_BIT`] set in the node field
+//! (`node_id | 0x8000_0000`), then it exits 0. Its other fields are the node's
+//! identity when the handler was armed (pid, pgid, sid, start time, PID namespace;
+//! a `userns` node re-arms in the namespace's init). The warden can tell from it
+//! whether the supervisor let the node finish within its grace: the record
+//! arrives only if the node was not killed first. Node ids are below 2³¹ (a spec
+//! within any sane limit has far fewer nodes). [`encode_graceful`] writes one,
+//! [`decode_report`] tells the two kinds apart; [`decode`] returns the node field
+//! as it is.
 
 use crate::trial::NodeRecord;
 
@@ -18,6 +31,47 @@ pub const RECORD_LEN: usize = 32;
 
 /// Environment variable naming the report pipe's write end in every node.
 pub const REPORT_FD_ENV: &str = "TEARDOWN_REPORT_FD";
+
+/// Environment variable with the warden's PID (in the warden's own PID namespace),
+/// set by the warden for the supervisor and inherited by the tree: a node that
+/// signals up its ancestry never signals it or anything above it, and refuses to
+/// run without it (see [`crate::node::upward`]).
+pub const WARDEN_PID_ENV: &str = "TEARDOWN_WARDEN_PID";
+
+/// Set in the node field of a "finished gracefully" record.
+pub const GRACEFUL_BIT: u32 = 0x8000_0000;
+
+/// What one record on the report pipe says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// The node is ready (its subtree is in place).
+    Ready(NodeRecord),
+    /// The node's `graceful` SIGTERM handler finished and the node exits now; the
+    /// record's `node` is the node id, without [`GRACEFUL_BIT`].
+    Graceful(NodeRecord),
+}
+
+/// Encodes a "finished gracefully" record: `r` with [`GRACEFUL_BIT`] set in its
+/// node field.
+pub fn encode_graceful(r: &NodeRecord) -> [u8; RECORD_LEN] {
+    encode(&NodeRecord {
+        node: r.node | GRACEFUL_BIT,
+        ..*r
+    })
+}
+
+/// Decodes a record and says which kind it is.
+pub fn decode_report(b: &[u8; RECORD_LEN]) -> Report {
+    let r = decode(b);
+    if r.node & GRACEFUL_BIT != 0 {
+        Report::Graceful(NodeRecord {
+            node: r.node & !GRACEFUL_BIT,
+            ..r
+        })
+    } else {
+        Report::Ready(r)
+    }
+}
 
 /// Encodes a record.
 pub fn encode(r: &NodeRecord) -> [u8; RECORD_LEN] {
@@ -59,6 +113,28 @@ mod tests {
             pidns: 4026531836,
         };
         assert_eq!(decode(&encode(&r)), r);
+    }
+
+    #[test]
+    fn a_graceful_record_is_a_record_with_the_top_bit_of_the_node_set() {
+        let r = NodeRecord {
+            node: 12,
+            pid: 1,
+            pgid: 0,
+            sid: 0,
+            start_time: 777,
+            pidns: 4026532000,
+        };
+        let b = encode_graceful(&r);
+        assert_eq!(&b[0..4], &(12u32 | 0x8000_0000).to_ne_bytes());
+        assert_eq!(
+            &b[4..],
+            &encode(&r)[4..],
+            "the other fields are the record's"
+        );
+        assert_eq!(decode(&b).node, 0x8000_000c);
+        assert_eq!(decode_report(&b), Report::Graceful(r));
+        assert_eq!(decode_report(&encode(&r)), Report::Ready(r));
     }
 
     #[test]

@@ -15,7 +15,8 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use super::{ChildSpec, End, EndKind, NodeSpec, SpawnKind, Trait, TreeSpec};
+use super::trait_kind::TraitArg;
+use super::{ChildSpec, End, EndKind, NodeSpec, Sig, SpawnKind, Trait, TraitKind, TreeSpec};
 
 /// Depth bound of a generated tree (the default `max_depth` is 128).
 pub const MAX_DEPTH: u32 = 140;
@@ -35,9 +36,31 @@ fn number(u: &mut Unstructured<'_>) -> Result<u32> {
     }
 }
 
+/// A delay in milliseconds: 0..=5000 seven times in eight, any `u32` otherwise.
+fn millis(u: &mut Unstructured<'_>) -> Result<u32> {
+    if u.ratio(1u8, 8u8)? {
+        u32::arbitrary(u)
+    } else {
+        u.int_in_range(0..=5000)
+    }
+}
+
+impl<'a> Arbitrary<'a> for Sig {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        u.choose(&Sig::ALL).copied()
+    }
+}
+
 impl<'a> Arbitrary<'a> for Trait {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        u.choose(&Trait::ALL).copied()
+        let kind = *u.choose(&TraitKind::ALL)?;
+        Ok(match kind.arg() {
+            TraitArg::None => kind.plain().expect("a trait without an argument"),
+            TraitArg::Signal => kind
+                .with_signal(Sig::arbitrary(u)?)
+                .expect("a trait with a signal"),
+            TraitArg::Duration => Trait::GracefulMs(millis(u)?),
+        })
     }
 }
 
@@ -47,26 +70,35 @@ impl<'a> Arbitrary<'a> for SpawnKind {
     }
 }
 
+/// A storm or hop rate: 0..=3000 seven times in eight, any `u32` otherwise.
+fn rate(u: &mut Unstructured<'_>) -> Result<u32> {
+    if u.ratio(1u8, 8u8)? {
+        u32::arbitrary(u)
+    } else {
+        u.int_in_range(0..=3000)
+    }
+}
+
 impl<'a> Arbitrary<'a> for End {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         Ok(match u.choose(&EndKind::ALL)? {
             EndKind::Pause => End::Pause,
             EndKind::Exit => End::Exit,
-            EndKind::ExitAfter => End::ExitAfterMs(if u.ratio(1u8, 8u8)? {
-                u32::arbitrary(u)?
-            } else {
-                u.int_in_range(0..=5000)?
-            }),
+            EndKind::ExitAfter => End::ExitAfterMs(millis(u)?),
             EndKind::Spin => End::Spin,
             EndKind::Zombies => End::Zombies(number(u)?),
             EndKind::Storm => End::Storm {
                 total: number(u)?,
-                rate: if u.ratio(1u8, 8u8)? {
-                    u32::arbitrary(u)?
-                } else {
-                    u.int_in_range(0..=3000)?
-                },
+                rate: rate(u)?,
             },
+            EndKind::MainExit => End::MainExit,
+            EndKind::ThreadFork => End::ThreadFork,
+            EndKind::Vfork => End::Vfork(number(u)?),
+            EndKind::Hop => End::Hop {
+                total: number(u)?,
+                rate: rate(u)?,
+            },
+            EndKind::Trace => End::Trace,
         })
     }
 }
@@ -157,14 +189,25 @@ fn encode_end(end: End, out: &mut Vec<u8>) {
     let index = EndKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
     out.push(index as u8);
     match end {
-        End::Pause | End::Exit | End::Spin => {}
+        End::Pause | End::Exit | End::Spin | End::MainExit | End::ThreadFork | End::Trace => {}
         End::ExitAfterMs(ms) => encode_small_or_any(out, ms, 5000),
-        End::Zombies(n) => encode_small_or_any(out, n, 64),
-        End::Storm { total, rate } => {
+        End::Zombies(n) | End::Vfork(n) => encode_small_or_any(out, n, 64),
+        End::Storm { total, rate } | End::Hop { total, rate } => {
             encode_small_or_any(out, total, 64);
             encode_small_or_any(out, rate, 3000);
         }
     }
+}
+
+fn encode_trait(t: Trait, out: &mut Vec<u8>) -> Option<()> {
+    out.push(TraitKind::ALL.iter().position(|k| *k == t.kind())? as u8);
+    if let Some(sig) = t.signal() {
+        out.push(Sig::ALL.iter().position(|s| *s == sig)? as u8);
+    }
+    if let Trait::GracefulMs(ms) = t {
+        encode_small_or_any(out, ms, 5000);
+    }
+    Some(())
 }
 
 fn encode_node(node: &NodeSpec, depth: u32, budget: &mut usize, out: &mut Vec<u8>) -> Option<()> {
@@ -174,7 +217,7 @@ fn encode_node(node: &NodeSpec, depth: u32, budget: &mut usize, out: &mut Vec<u8
     }
     out.push(node.traits.len() as u8);
     for t in &node.traits {
-        out.push(Trait::ALL.iter().position(|x| x == t)? as u8);
+        encode_trait(*t, out)?;
     }
     encode_end(node.end, out);
     let more = |budget: &usize, edges: usize| depth < MAX_DEPTH && *budget > 0 && edges < MAX_EDGES;
@@ -225,6 +268,10 @@ mod tests {
             "stop pause [fork: storm=64@3000, 4294967295*exec: storm=65@3001, dfork: exit-after=4294967s]",
             "block-all sigchld-ign respawn-on-term exec-fresh setpgid ignore-hup pause \
              [fork: spin, fork: spin, fork: spin, fork: spin, fork: spin, fork: spin, fork: spin, fork: spin]",
+            "subreaper evil-name kill-parent=hup kill-ancestors=sys term-kill-parent=stop \
+             graceful=5000ms main-exit [cparent: userns cgroup-nest trace, \
+             cparent: term-kill-ancestors=usr1 graceful=4294967295ms vfork=65 [dfork: hop=64@3001, \
+             exec: thread-fork]]",
         ];
         for text in texts {
             let spec = TreeSpec::parse_with(text, &crate::spec::Limits::unlimited()).unwrap();

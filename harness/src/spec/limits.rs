@@ -27,7 +27,10 @@ pub struct Limits {
     /// Processes the tree may have alive or unreaped at once, at worst: every
     /// node, one intermediate per `dfork` copy, every zombie (`zombies=N`), every
     /// storm child (`storm=N@R`), and one more per `respawn-on-term` node (the
-    /// replacement; the original lingers as a zombie until reaped). Default 2000.
+    /// replacement; the original lingers as a zombie until reaped), per `userns`
+    /// node (the parent that waits for the namespace's init), per `thread-fork`
+    /// end (its child) and per `hop` end (the hopper's next process while the
+    /// last one exits), and `N` per `vfork=N` end (the chain). Default 2000.
     pub max_live: u64,
     /// Zombies made by `zombies=N` ends, summed over the expanded tree. Default 1000.
     pub max_zombies: u64,
@@ -38,8 +41,20 @@ pub struct Limits {
     /// tree: storms run at the same time, so the sum is the fork rate the machine
     /// sees. Default 2000.
     pub max_storm_rate: u64,
+    /// Hops (`hop=N@R`: `N`), summed over the expanded tree. Default 1000.
+    pub max_hop_total: u64,
+    /// Hop rates (`hop=N@R`: `R` hops per second, each a `setsid`, a fork and an
+    /// exit), summed over the expanded tree: hoppers run at the same time.
+    /// Default 1000.
+    pub max_hop_rate: u64,
+    /// The longest `vfork=N` chain (`N` processes, each with its own stack, each
+    /// parent blocked in `vfork`). Default 64.
+    pub max_vfork_depth: u32,
     /// The longest `exit-after` delay. Default 60 s.
     pub max_exit_after: Duration,
+    /// The longest `graceful` delay (what a node's SIGTERM handler takes before it
+    /// exits). Default 60 s.
+    pub max_graceful: Duration,
     /// Length of the text form in bytes: the input the parser accepts, and the
     /// canonical text of the spec (an `exec` child gets its subtree's text as one
     /// argument, and Linux caps one argument at 128 KiB). Default 65536.
@@ -55,7 +70,11 @@ impl Default for Limits {
             max_zombies: 1000,
             max_storm_total: 1000,
             max_storm_rate: 2000,
+            max_hop_total: 1000,
+            max_hop_rate: 1000,
+            max_vfork_depth: 64,
             max_exit_after: Duration::from_secs(60),
+            max_graceful: Duration::from_secs(60),
             max_text_len: 64 * 1024,
         }
     }
@@ -76,9 +95,18 @@ pub struct SpecStats {
     pub storm_total: u64,
     /// Summed storm rates, forks per second.
     pub storm_rate: u64,
+    /// Hops.
+    pub hop_total: u64,
+    /// Summed hop rates, hops per second.
+    pub hop_rate: u64,
+    /// The longest `vfork=N` chain (0 if none).
+    pub max_vfork_depth: u32,
     /// The longest `exit-after`, in milliseconds (0 if none).
     pub max_exit_after_ms: u32,
-    /// The first of `count`, `zombies`, `storm total`, `storm rate` found to be 0.
+    /// The longest `graceful` delay, in milliseconds (0 if none).
+    pub max_graceful_ms: u32,
+    /// The first of `count`, `zombies`, `storm total`, `storm rate`, `vfork depth`,
+    /// `hop total`, `hop rate` found to be 0.
     pub zero: Option<&'static str>,
 }
 
@@ -94,6 +122,14 @@ impl SpecStats {
             let mut own_live: u64 = 1;
             if node.has_trait(Trait::RespawnOnTerm) {
                 own_live += 1;
+            }
+            if node.has_trait(Trait::Userns) {
+                own_live += 1;
+            }
+            for t in &node.traits {
+                if let (Trait::GracefulMs(ms), true) = (t, copies > 0) {
+                    s.max_graceful_ms = s.max_graceful_ms.max(*ms);
+                }
             }
             match node.end {
                 End::Zombies(n) => {
@@ -113,7 +149,31 @@ impl SpecStats {
                 End::ExitAfterMs(ms) if copies > 0 => {
                     s.max_exit_after_ms = s.max_exit_after_ms.max(ms);
                 }
-                End::Pause | End::Exit | End::ExitAfterMs(_) | End::Spin => {}
+                End::Vfork(n) => {
+                    s.zero_if(n == 0, "vfork depth");
+                    if copies > 0 {
+                        s.max_vfork_depth = s.max_vfork_depth.max(n);
+                    }
+                    own_live = own_live.saturating_add(n.into());
+                }
+                End::Hop { total, rate } => {
+                    s.zero_if(total == 0, "hop total");
+                    s.zero_if(rate == 0, "hop rate");
+                    s.hop_total = s
+                        .hop_total
+                        .saturating_add(copies.saturating_mul(total.into()));
+                    s.hop_rate = s
+                        .hop_rate
+                        .saturating_add(copies.saturating_mul(rate.into()));
+                    own_live += 1;
+                }
+                End::ThreadFork => own_live += 1,
+                End::Pause
+                | End::Exit
+                | End::ExitAfterMs(_)
+                | End::Spin
+                | End::MainExit
+                | End::Trace => {}
             }
             s.live = s.live.saturating_add(copies.saturating_mul(own_live));
             for child in node.children.iter().rev() {
@@ -146,14 +206,19 @@ impl Limits {
             max_zombies: u64::MAX,
             max_storm_total: u64::MAX,
             max_storm_rate: u64::MAX,
+            max_hop_total: u64::MAX,
+            max_hop_rate: u64::MAX,
+            max_vfork_depth: u32::MAX,
             max_exit_after: Duration::from_millis(u32::MAX.into()),
+            max_graceful: Duration::from_millis(u32::MAX.into()),
             max_text_len: usize::MAX,
         }
     }
 
     /// Checks `spec` against every limit, in this order: numbers that must be at
     /// least 1, `max_depth`, `max_nodes`, `max_live`, `max_zombies`,
-    /// `max_storm_total`, `max_storm_rate`, `max_exit_after`, `max_text_len`; the
+    /// `max_storm_total`, `max_storm_rate`, `max_hop_total`, `max_hop_rate`,
+    /// `max_vfork_depth`, `max_exit_after`, `max_graceful`, `max_text_len`; the
     /// first violated one is the error.
     pub fn check(&self, spec: &TreeSpec) -> Result<(), LimitError> {
         let s = SpecStats::of(spec);
@@ -188,10 +253,34 @@ impl Limits {
             self.max_storm_rate,
         )?;
         exceeds(
+            "max_hop_total",
+            "the hop total",
+            s.hop_total,
+            self.max_hop_total,
+        )?;
+        exceeds(
+            "max_hop_rate",
+            "the summed hop rate (hops/s)",
+            s.hop_rate,
+            self.max_hop_rate,
+        )?;
+        exceeds(
+            "max_vfork_depth",
+            "the longest vfork chain",
+            s.max_vfork_depth.into(),
+            self.max_vfork_depth.into(),
+        )?;
+        exceeds(
             "max_exit_after",
             "the longest exit-after (ms)",
             s.max_exit_after_ms.into(),
-            u64::try_from(self.max_exit_after.as_millis()).unwrap_or(u64::MAX),
+            millis(self.max_exit_after),
+        )?;
+        exceeds(
+            "max_graceful",
+            "the longest graceful delay (ms)",
+            s.max_graceful_ms.into(),
+            millis(self.max_graceful),
         )?;
         // Printing recurses, which is safe now that the depth is bounded.
         let mut len = LenCounter(0);
@@ -203,6 +292,10 @@ impl Limits {
             u64::try_from(self.max_text_len).unwrap_or(u64::MAX),
         )
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn exceeds(

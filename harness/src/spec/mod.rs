@@ -6,20 +6,36 @@
 //! node     := trait* end children?
 //! trait    := setsid | setpgid | ignore-term | ignore-int | ignore-hup | block-all
 //!           | sigchld-ign | respawn-on-term | exec-fresh | stop
+//!           | subreaper | evil-name | kill-parent=SIG | kill-ancestors=SIG
+//!           | term-kill-parent=SIG | term-kill-ancestors=SIG | graceful=DUR
+//!           | userns | cgroup-nest
 //! end      := pause | exit | exit-after=DUR | spin | zombies=N | storm=N@RATE
+//!           | main-exit | thread-fork | vfork=N | hop=N@RATE | trace
 //! DUR      := digits ("ms" | "s")
+//! SIG      := hup | int | quit | ill | trap | abrt | bus | fpe | usr1 | segv | usr2
+//!           | pipe | alrm | term | stkflt | chld | cont | stop | tstp | ttin | ttou
+//!           | urg | xcpu | xfsz | vtalrm | prof | winch | io | pwr | sys
 //! children := "[" child ("," child)* "]"
-//! child    := (N "*")? kind ":" node          kind := fork | dfork | exec
+//! child    := (N "*")? kind ":" node          kind := fork | dfork | exec | cparent
 //! ```
 //!
 //! Example: `pause [fork: pause, dfork: setsid ignore-term pause, 3*exec: spin]`.
 //!
 //! * Printing and parsing: `Display`, [`TreeSpec::parse`], [`TreeSpec::parse_with`],
 //!   `str::parse`. Whitespace around punctuation is
-//!   optional; counts, `zombies=N`, storm totals and rates are at least 1; a parse
+//!   optional; counts, `zombies=N`, `vfork=N`, storm and hop totals and rates are
+//!   at least 1; `SIG` is a signal of 1 to 31 but `kill` ([`Sig`]); a parse
 //!   error names the byte offset (from 0) and what was expected
 //!   ([`SpecError`](crate::errors::SpecError)). `parse(print(s)) == s` for every
 //!   spec within [`Limits`].
+//! * What each word makes a node do: [`crate::node`] ("What a node does, in
+//!   order"). Traits that signal up the ancestry (`kill-parent`, `kill-ancestors`,
+//!   `term-kill-parent`, `term-kill-ancestors`: [`Trait::is_upward`]) only run
+//!   under a warden.
+//! * SIGTERM dispositions: `ignore-term`, `respawn-on-term`, `term-kill-parent`,
+//!   `term-kill-ancestors` and `graceful` each set what SIGTERM does; a node may
+//!   have several, and they are applied in order like every trait, so **the last
+//!   SIGTERM-disposition trait in order wins** ([`Trait::sets_sigterm`]).
 //! * Limits: [`Limits`] (checked by every parse), [`SpecStats`].
 //! * Node ids and walks: [`TreeSpec::walk`], [`TreeSpec::subtree`],
 //!   [`NodeSpec::expanded_children`]; the numbering is documented in [`walk`].
@@ -30,11 +46,16 @@
 pub mod arb;
 mod limits;
 mod names;
+mod print;
+mod signal;
 mod text;
+mod trait_kind;
 pub mod walk;
 
 pub use limits::{Limits, SpecStats};
 pub use names::{EndKind, UnknownName};
+pub use signal::Sig;
+pub use trait_kind::TraitKind;
 pub use walk::{Visit, Visits};
 
 /// The parser never nests deeper than this, whatever [`Limits::max_depth`] says,
@@ -76,6 +97,9 @@ pub struct ChildSpec {
 }
 
 /// Adversarial behaviours a node takes on before starting its children.
+///
+/// What each does, exactly: [`crate::node`]. The words without an argument are
+/// [`TraitKind`]s too; [`Trait::kind`] drops the argument.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -100,6 +124,57 @@ pub enum Trait {
     ExecFresh,
     /// After reporting ready: SIGSTOP itself.
     Stop,
+    /// `prctl(PR_SET_CHILD_SUBREAPER)`: the node adopts the orphans of its
+    /// descendants (and never reaps them, unless its end does).
+    Subreaper,
+    /// `comm` set to [`crate::node::EVIL_NAME`], 15 bytes with `) `, spaces and a
+    /// newline: what naive `/proc/<pid>/stat` parsers choke on.
+    EvilName,
+    /// Once ready (and its parent too): this signal to its parent.
+    KillParent(Sig),
+    /// Once ready (and its parent too): this signal to every ancestor, up to (not
+    /// including) the warden, PID 1 or the edge of its PID namespace.
+    KillAncestors(Sig),
+    /// A SIGTERM handler that sends this signal to the parent, then carries on.
+    TermKillParent(Sig),
+    /// A SIGTERM handler that sends this signal to every ancestor (as
+    /// [`Trait::KillAncestors`]), then carries on.
+    TermKillAncestors(Sig),
+    /// A SIGTERM handler that takes this many milliseconds to finish, then writes
+    /// the "finished gracefully" record and exits 0.
+    GracefulMs(u32),
+    /// `unshare(CLONE_NEWUSER | CLONE_NEWPID)` and fork: the child, PID 1 of the new
+    /// namespace, goes on as the node; the parent waits for it.
+    Userns,
+    /// The node moves itself into a cgroup it makes below its own.
+    CgroupNest,
+}
+
+impl Trait {
+    /// Whether the trait signals up the ancestry, at ready time or on SIGTERM:
+    /// such a node refuses to run outside a warden.
+    pub const fn is_upward(self) -> bool {
+        matches!(
+            self,
+            Trait::KillParent(_)
+                | Trait::KillAncestors(_)
+                | Trait::TermKillParent(_)
+                | Trait::TermKillAncestors(_)
+        )
+    }
+
+    /// Whether the trait sets what SIGTERM does (ignored, or a handler): of these,
+    /// the last one in a node's order wins.
+    pub const fn sets_sigterm(self) -> bool {
+        matches!(
+            self,
+            Trait::IgnoreTerm
+                | Trait::RespawnOnTerm
+                | Trait::TermKillParent(_)
+                | Trait::TermKillAncestors(_)
+                | Trait::GracefulMs(_)
+        )
+    }
 }
 
 /// How a child is started.
@@ -113,6 +188,10 @@ pub enum SpawnKind {
     DoubleFork,
     /// fork + exec of the node interpreter with the child's spec.
     Exec,
+    /// `clone(CLONE_PARENT)` with fork semantics: the child is a child of this
+    /// node's parent (for the leader: of the supervisor). From a PID namespace's
+    /// init the kernel refuses it, and the node forks instead.
+    Cparent,
 }
 
 /// What a node does once ready.
@@ -135,6 +214,26 @@ pub enum End {
         /// Forks per second.
         rate: u32,
     },
+    /// Start a thread that pauses, then the main thread alone exits: a live
+    /// process whose thread-group leader is a zombie.
+    MainExit,
+    /// Start a thread that forks a pausing child and exits (the child passes to a
+    /// sibling thread); the main thread pauses.
+    ThreadFork,
+    /// A chain of this many processes made by `vfork` without exec, each parent
+    /// blocked in it; the last pauses.
+    Vfork(u32),
+    /// `total` times at `rate` per second: `setsid`, fork, the parent exits and the
+    /// child goes on; then pause. One live process, always a new PID and session.
+    Hop {
+        /// Hops.
+        total: u32,
+        /// Hops per second.
+        rate: u32,
+    },
+    /// `PTRACE_SEIZE` every direct child and swallow every signal they get (but
+    /// SIGKILL); reap them as they exit; pause when none is left.
+    Trace,
 }
 
 impl serde::Serialize for TreeSpec {

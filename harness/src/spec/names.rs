@@ -3,55 +3,24 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{End, SpawnKind, Trait};
-
-impl Trait {
-    /// Every trait, in declaration order (the order of the grammar).
-    pub const ALL: [Trait; 10] = [
-        Trait::Setsid,
-        Trait::Setpgid,
-        Trait::IgnoreTerm,
-        Trait::IgnoreInt,
-        Trait::IgnoreHup,
-        Trait::BlockAll,
-        Trait::SigchldIgn,
-        Trait::RespawnOnTerm,
-        Trait::ExecFresh,
-        Trait::Stop,
-    ];
-
-    /// The word in the text form: `setsid`, `ignore-term`, ...
-    pub const fn name(self) -> &'static str {
-        match self {
-            Trait::Setsid => "setsid",
-            Trait::Setpgid => "setpgid",
-            Trait::IgnoreTerm => "ignore-term",
-            Trait::IgnoreInt => "ignore-int",
-            Trait::IgnoreHup => "ignore-hup",
-            Trait::BlockAll => "block-all",
-            Trait::SigchldIgn => "sigchld-ign",
-            Trait::RespawnOnTerm => "respawn-on-term",
-            Trait::ExecFresh => "exec-fresh",
-            Trait::Stop => "stop",
-        }
-    }
-
-    /// The trait named `word`, if any (exact, case-sensitive).
-    pub fn from_name(word: &str) -> Option<Trait> {
-        Trait::ALL.into_iter().find(|t| t.name() == word)
-    }
-}
+use super::{End, SpawnKind};
 
 impl SpawnKind {
     /// Every spawn kind, in declaration order.
-    pub const ALL: [SpawnKind; 3] = [SpawnKind::Fork, SpawnKind::DoubleFork, SpawnKind::Exec];
+    pub const ALL: [SpawnKind; 4] = [
+        SpawnKind::Fork,
+        SpawnKind::DoubleFork,
+        SpawnKind::Exec,
+        SpawnKind::Cparent,
+    ];
 
-    /// The word in the text form: `fork`, `dfork`, `exec`.
+    /// The word in the text form: `fork`, `dfork`, `exec`, `cparent`.
     pub const fn name(self) -> &'static str {
         match self {
             SpawnKind::Fork => "fork",
             SpawnKind::DoubleFork => "dfork",
             SpawnKind::Exec => "exec",
+            SpawnKind::Cparent => "cparent",
         }
     }
 
@@ -76,17 +45,32 @@ pub enum EndKind {
     Zombies,
     /// [`End::Storm`].
     Storm,
+    /// [`End::MainExit`].
+    MainExit,
+    /// [`End::ThreadFork`].
+    ThreadFork,
+    /// [`End::Vfork`].
+    Vfork,
+    /// [`End::Hop`].
+    Hop,
+    /// [`End::Trace`].
+    Trace,
 }
 
 impl EndKind {
     /// Every end kind, in declaration order.
-    pub const ALL: [EndKind; 6] = [
+    pub const ALL: [EndKind; 11] = [
         EndKind::Pause,
         EndKind::Exit,
         EndKind::ExitAfter,
         EndKind::Spin,
         EndKind::Zombies,
         EndKind::Storm,
+        EndKind::MainExit,
+        EndKind::ThreadFork,
+        EndKind::Vfork,
+        EndKind::Hop,
+        EndKind::Trace,
     ];
 
     /// The word in the text form (before any `=`): `pause`, `exit-after`, `storm`, ...
@@ -98,6 +82,11 @@ impl EndKind {
             EndKind::Spin => "spin",
             EndKind::Zombies => "zombies",
             EndKind::Storm => "storm",
+            EndKind::MainExit => "main-exit",
+            EndKind::ThreadFork => "thread-fork",
+            EndKind::Vfork => "vfork",
+            EndKind::Hop => "hop",
+            EndKind::Trace => "trace",
         }
     }
 
@@ -117,37 +106,34 @@ impl End {
             End::Spin => EndKind::Spin,
             End::Zombies(_) => EndKind::Zombies,
             End::Storm { .. } => EndKind::Storm,
+            End::MainExit => EndKind::MainExit,
+            End::ThreadFork => EndKind::ThreadFork,
+            End::Vfork(_) => EndKind::Vfork,
+            End::Hop { .. } => EndKind::Hop,
+            End::Trace => EndKind::Trace,
         }
     }
 }
 
 /// The unknown-word errors list these.
 pub(crate) const TRAIT_NAMES: &str = "setsid, setpgid, ignore-term, ignore-int, ignore-hup, \
-     block-all, sigchld-ign, respawn-on-term, exec-fresh, stop";
-pub(crate) const END_NAMES: &str = "pause, exit, exit-after=DUR, spin, zombies=N, storm=N@RATE";
-pub(crate) const SPAWN_NAMES: &str = "fork, dfork, exec";
+     block-all, sigchld-ign, respawn-on-term, exec-fresh, stop, subreaper, evil-name, \
+     kill-parent=SIG, kill-ancestors=SIG, term-kill-parent=SIG, term-kill-ancestors=SIG, \
+     graceful=DUR, userns, cgroup-nest";
+pub(crate) const END_NAMES: &str = "pause, exit, exit-after=DUR, spin, zombies=N, storm=N@RATE, \
+     main-exit, thread-fork, vfork=N, hop=N@RATE, trace";
+pub(crate) const SPAWN_NAMES: &str = "fork, dfork, exec, cparent";
 
 /// Error for [`FromStr`] on the single words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {word:?} (expected one of: {expected})")]
 pub struct UnknownName {
-    /// What was being parsed: `trait`, `spawn kind`.
+    /// What was being parsed: `trait`, `spawn kind`, `signal`, `duration`.
     pub what: &'static str,
     /// The word given.
     pub word: String,
     /// The accepted words.
     pub expected: &'static str,
-}
-
-impl FromStr for Trait {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Trait::from_name(s).ok_or_else(|| UnknownName {
-            what: "trait",
-            word: s.to_owned(),
-            expected: TRAIT_NAMES,
-        })
-    }
 }
 
 impl FromStr for SpawnKind {
@@ -158,12 +144,6 @@ impl FromStr for SpawnKind {
             word: s.to_owned(),
             expected: SPAWN_NAMES,
         })
-    }
-}
-
-impl fmt::Display for Trait {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -182,12 +162,22 @@ impl fmt::Display for EndKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{Trait, TraitKind};
 
     #[test]
     fn every_name_maps_back_to_its_value() {
+        for k in TraitKind::ALL {
+            assert_eq!(TraitKind::from_name(k.name()), Some(k));
+            assert!(TRAIT_NAMES.contains(k.name()));
+            if let Some(t) = k.plain() {
+                assert_eq!(Trait::from_name(k.name()), Some(t));
+                assert_eq!(t.kind(), k);
+            } else {
+                assert_eq!(Trait::from_name(k.name()), None, "{k} takes an argument");
+            }
+        }
         for t in Trait::ALL {
             assert_eq!(Trait::from_name(t.name()), Some(t));
-            assert!(TRAIT_NAMES.contains(t.name()));
         }
         for k in SpawnKind::ALL {
             assert_eq!(k.name().parse::<SpawnKind>(), Ok(k));
@@ -200,18 +190,15 @@ mod tests {
     }
 
     #[test]
-    fn the_trait_list_names_every_trait_once() {
-        let listed: Vec<&str> = TRAIT_NAMES.split(", ").collect();
-        let names: Vec<&str> = Trait::ALL.iter().map(|t| t.name()).collect();
+    fn the_end_and_spawn_lists_name_every_word_once_in_order() {
+        let listed: Vec<&str> = END_NAMES
+            .split(", ")
+            .map(|w| w.split('=').next().unwrap())
+            .collect();
+        let names: Vec<&str> = EndKind::ALL.iter().map(|e| e.name()).collect();
         assert_eq!(listed, names);
-    }
-
-    #[test]
-    fn an_unknown_trait_name_is_an_error_that_lists_the_choices() {
-        let err = "setsd".parse::<Trait>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("unknown trait \"setsd\" (expected one of: {TRAIT_NAMES})")
-        );
+        let listed: Vec<&str> = SPAWN_NAMES.split(", ").collect();
+        let names: Vec<&str> = SpawnKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(listed, names);
     }
 }

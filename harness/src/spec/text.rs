@@ -2,9 +2,11 @@
 //!
 //! Canonical printing: traits separated by one space, then the end, then (when
 //! there are children) ` [` children separated by `, ` `]`; a child is
-//! `N*kind: node`, with `N*` left out when the count is 1. `exit-after` prints as
-//! whole seconds (`2s`) when the delay is a non-zero multiple of 1000 ms, and in
-//! milliseconds (`1500ms`, `0ms`) otherwise.
+//! `N*kind: node`, with `N*` left out when the count is 1. A trait or end with an
+//! argument prints as `word=VALUE` (`kill-parent=usr1`, `vfork=3`, `hop=5@20`).
+//! Durations (`exit-after`, `graceful`) print as whole seconds (`2s`) when the
+//! delay is a non-zero multiple of 1000 ms, and in milliseconds (`1500ms`, `0ms`)
+//! otherwise.
 //!
 //! The parser accepts any ASCII whitespace (or none) around the punctuation
 //! `[ ] , : * = @`, and leading or trailing whitespace; words must be separated by
@@ -16,63 +18,16 @@
 //! than [`MAX_NESTING`]), so no input can exhaust its stack; input longer than
 //! [`Limits::max_text_len`] is refused before parsing.
 
-use std::fmt;
 use std::str::FromStr;
 
 use super::names::{END_NAMES, SPAWN_NAMES, TRAIT_NAMES};
-use super::{ChildSpec, End, EndKind, Limits, MAX_NESTING, NodeSpec, SpawnKind, Trait, TreeSpec};
+use super::signal::SIGNAL_NAMES;
+use super::trait_kind::TraitArg;
+use super::{
+    ChildSpec, End, EndKind, Limits, MAX_NESTING, NodeSpec, Sig, SpawnKind, Trait, TraitKind,
+    TreeSpec,
+};
 use crate::errors::SpecError;
-
-impl fmt::Display for End {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            End::Pause => f.write_str("pause"),
-            End::Exit => f.write_str("exit"),
-            End::ExitAfterMs(ms) if ms != 0 && ms % 1000 == 0 => {
-                write!(f, "exit-after={}s", ms / 1000)
-            }
-            End::ExitAfterMs(ms) => write!(f, "exit-after={ms}ms"),
-            End::Spin => f.write_str("spin"),
-            End::Zombies(n) => write!(f, "zombies={n}"),
-            End::Storm { total, rate } => write!(f, "storm={total}@{rate}"),
-        }
-    }
-}
-
-impl fmt::Display for NodeSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for t in &self.traits {
-            write!(f, "{t} ")?;
-        }
-        write!(f, "{}", self.end)?;
-        if !self.children.is_empty() {
-            f.write_str(" [")?;
-            for (i, c) in self.children.iter().enumerate() {
-                if i > 0 {
-                    f.write_str(", ")?;
-                }
-                write!(f, "{c}")?;
-            }
-            f.write_str("]")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for ChildSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.count != 1 {
-            write!(f, "{}*", self.count)?;
-        }
-        write!(f, "{}: {}", self.spawn, self.node)
-    }
-}
-
-impl fmt::Display for TreeSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.root.fmt(f)
-    }
-}
 
 impl FromStr for TreeSpec {
     type Err = SpecError;
@@ -266,8 +221,8 @@ impl<'a> Parser<'a> {
             let Some(word) = self.word() else {
                 return Err(self.expected(at, "a trait or an end such as \"pause\""));
             };
-            if let Some(t) = Trait::from_name(word) {
-                traits.push(t);
+            if let Some(kind) = TraitKind::from_name(word) {
+                traits.push(self.trait_arg(kind)?);
                 continue;
             }
             if let Some(kind) = EndKind::from_name(word) {
@@ -341,7 +296,58 @@ impl<'a> Parser<'a> {
                 let rate = self.number("a storm rate (forks per second)", "storm rate")?;
                 End::Storm { total, rate }
             }
+            EndKind::MainExit => End::MainExit,
+            EndKind::ThreadFork => End::ThreadFork,
+            EndKind::Trace => End::Trace,
+            EndKind::Vfork => {
+                self.punct(b'=', "\"=\" (vfork=N)")?;
+                End::Vfork(self.number("a vfork chain length", "vfork depth")?)
+            }
+            EndKind::Hop => {
+                self.punct(b'=', "\"=\" (hop=N@RATE)")?;
+                let total = self.number("a number of hops", "hop total")?;
+                self.punct(b'@', "\"@\" (hop=N@RATE)")?;
+                let rate = self.number("a hop rate (hops per second)", "hop rate")?;
+                End::Hop { total, rate }
+            }
         })
+    }
+
+    /// The rest of a trait word whose kind was just read: nothing, or `=SIG`, or
+    /// `=DUR`.
+    fn trait_arg(&mut self, kind: TraitKind) -> Result<Trait, SpecError> {
+        let equals = match kind {
+            TraitKind::KillParent => "\"=\" (kill-parent=SIG)",
+            TraitKind::KillAncestors => "\"=\" (kill-ancestors=SIG)",
+            TraitKind::TermKillParent => "\"=\" (term-kill-parent=SIG)",
+            TraitKind::TermKillAncestors => "\"=\" (term-kill-ancestors=SIG)",
+            TraitKind::Graceful => "\"=\" (graceful=DUR)",
+            _ => "",
+        };
+        match kind.arg() {
+            TraitArg::None => Ok(kind.plain().expect("a trait without an argument")),
+            TraitArg::Duration => {
+                self.punct(b'=', equals)?;
+                Ok(Trait::GracefulMs(self.duration()?))
+            }
+            TraitArg::Signal => {
+                self.punct(b'=', equals)?;
+                self.skip_ws();
+                let at = self.pos;
+                let Some(word) = self.word() else {
+                    return Err(self.expected(at, "a signal name such as term"));
+                };
+                let Some(sig) = Sig::from_name(word) else {
+                    return Err(SpecError::Unknown {
+                        at,
+                        what: "signal",
+                        word: word.chars().take(QUOTE_MAX).collect(),
+                        expected: SIGNAL_NAMES,
+                    });
+                };
+                Ok(kind.with_signal(sig).expect("a trait with a signal"))
+            }
+        }
     }
 
     fn child(&mut self, depth: u32) -> Result<ChildSpec, SpecError> {
@@ -360,7 +366,7 @@ impl<'a> Parser<'a> {
             let expected = if count == 1 && kind_at == at {
                 "a child such as \"fork: pause\""
             } else {
-                "a spawn kind (fork, dfork, exec)"
+                "a spawn kind (fork, dfork, exec, cparent)"
             };
             return Err(self.expected(kind_at, expected));
         };
@@ -385,6 +391,22 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// A whole duration word (`500ms`, `2s`) in milliseconds, as the parser reads
+/// one; `None` if it is not one or does not fit a `u32`.
+pub(crate) fn duration_ms(text: &str) -> Option<u32> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    let factor = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        _ => return None,
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    to_u32(digits)?.checked_mul(factor)
+}
+
 /// Decimal digits to `u32`, `None` on overflow.
 fn to_u32(digits: &str) -> Option<u32> {
     digits.bytes().try_fold(0u32, |acc, d| {
@@ -406,10 +428,14 @@ mod tests {
     }
 
     #[test]
-    fn exit_after_prints_whole_seconds_and_milliseconds_otherwise() {
-        assert_eq!(End::ExitAfterMs(2000).to_string(), "exit-after=2s");
-        assert_eq!(End::ExitAfterMs(1500).to_string(), "exit-after=1500ms");
-        assert_eq!(End::ExitAfterMs(0).to_string(), "exit-after=0ms");
+    fn duration_words_read_like_the_parser() {
+        assert_eq!(duration_ms("500ms"), Some(500));
+        assert_eq!(duration_ms("2s"), Some(2000));
+        assert_eq!(duration_ms("0ms"), Some(0));
+        assert_eq!(duration_ms("4294968s"), None);
+        for bad in ["", "ms", "5", "5min", "-1s", "1.5s"] {
+            assert_eq!(duration_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ChildSpec, EndKind, NodeSpec, SpawnKind, Trait, TreeSpec};
+use super::{ChildSpec, EndKind, NodeSpec, SpawnKind, Trait, TraitKind, TreeSpec};
 
 impl NodeSpec {
     /// Nodes in the expanded subtree rooted here, this node included.
@@ -43,9 +43,34 @@ impl NodeSpec {
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 
-    /// Whether the node has trait `t` (anywhere in its list).
+    /// Whether the node has trait `t` (anywhere in its list; a trait with an
+    /// argument only with that argument: see [`NodeSpec::has_trait_kind`]).
     pub fn has_trait(&self, t: Trait) -> bool {
         self.traits.contains(&t)
+    }
+
+    /// Whether the node has a trait of kind `k`, whatever its argument.
+    pub fn has_trait_kind(&self, k: TraitKind) -> bool {
+        self.traits.iter().any(|t| t.kind() == k)
+    }
+
+    /// Whether this node or one below it signals up its ancestry
+    /// ([`Trait::is_upward`]).
+    pub fn has_upward(&self) -> bool {
+        self.subtree_has(|n| n.traits.iter().any(|t| t.is_upward()))
+    }
+
+    /// Whether `pred` holds for this node or one below it (each written node
+    /// once; no recursion).
+    pub fn subtree_has(&self, pred: impl Fn(&NodeSpec) -> bool) -> bool {
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            if pred(node) {
+                return true;
+            }
+            stack.extend(node.children.iter().map(|c| &c.node));
+        }
+        false
     }
 
     /// This node's direct children in the expanded tree, given this node's id: the
@@ -192,6 +217,13 @@ impl TreeSpec {
     pub fn traits_used(&self) -> BTreeSet<Trait> {
         self.written_nodes()
             .flat_map(|n| n.traits.iter().copied())
+            .collect()
+    }
+
+    /// The trait kinds that appear anywhere in the spec.
+    pub fn trait_kinds_used(&self) -> BTreeSet<TraitKind> {
+        self.written_nodes()
+            .flat_map(|n| n.traits.iter().map(|t| t.kind()))
             .collect()
     }
 

@@ -218,8 +218,13 @@ impl<'a> Run<'a> {
             }
             let whole = buf.len() / RECORD_LEN * RECORD_LEN;
             for r in buf[..whole].chunks_exact(RECORD_LEN) {
-                let rec = record::decode(r.try_into().expect("RECORD_LEN bytes"));
-                self.records.entry(rec.node).or_insert(rec);
+                // A "finished gracefully" record (a `graceful` node signalled by its
+                // own tree before it was all ready) is not a readiness record.
+                if let record::Report::Ready(rec) =
+                    record::decode_report(r.try_into().expect("RECORD_LEN bytes"))
+                {
+                    self.records.entry(rec.node).or_insert(rec);
+                }
             }
             buf.drain(..whole);
         }

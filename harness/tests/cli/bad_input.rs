@@ -65,6 +65,38 @@ fn a_node_run_by_hand_outside_a_warden_refuses() {
 }
 
 #[test]
+fn a_node_that_signals_up_refuses_to_start_outside_a_warden_even_standalone() {
+    for spec in [
+        "kill-parent=term pause",
+        "pause [fork: term-kill-ancestors=stop pause]",
+    ] {
+        rejects(
+            &["node", "--standalone", spec],
+            "refusing to signal up the ancestry without a warden: TEARDOWN_WARDEN_PID is not set",
+        );
+    }
+}
+
+#[test]
+fn a_node_that_signals_up_refuses_a_warden_pid_that_is_not_its_ancestor() {
+    // Nothing is signalled: the climb only reads /proc, and reaches PID 1.
+    for (value, reason) in [
+        ("999999999", "the warden (pid 999999999) is not an ancestor"),
+        ("0", "TEARDOWN_WARDEN_PID=\"0\" is not a PID"),
+        ("me", "TEARDOWN_WARDEN_PID=\"me\" is not a PID"),
+    ] {
+        let out = teardown()
+            .args(["node", "--standalone", "kill-ancestors=stop pause"])
+            .env("TEARDOWN_WARDEN_PID", value)
+            .output()
+            .unwrap();
+        let (_, err) = texts(&out);
+        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        assert!(err.contains(reason), "{value}: {err}");
+    }
+}
+
+#[test]
 fn an_unknown_expected_verdict_is_rejected_with_the_list_of_verdicts() {
     let out = teardown()
         .args(["replay", "--expect", "fine", "pause"])

@@ -191,3 +191,21 @@ fn replay_and_probe_started_with_sigchld_ignored_work_as_usual() {
         "{text}{err}"
     );
 }
+
+#[test]
+fn replay_runs_a_tree_that_signals_up_under_its_warden() {
+    // The warden gives the tree its PID; under pidns the leader's parent is the
+    // namespace's init, which the climb never signals.
+    let out = teardown()
+        .args([
+            "replay",
+            "--method",
+            "pidns",
+            "kill-parent=usr1 pause [fork: kill-ancestors=stop pause]",
+        ])
+        .output()
+        .unwrap();
+    let (text, err) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    assert!(text.contains("verdict: clean"), "{text}");
+}

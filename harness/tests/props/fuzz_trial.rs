@@ -5,7 +5,16 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use teardown_harness::fuzz::{TRIAL_MAX_NODES, small_tree, trial};
 use teardown_harness::prop::{PropParams, tree_spec};
-use teardown_harness::spec::{End, Limits, TreeSpec};
+use teardown_harness::spec::{End, Limits, SpawnKind, Trait, TreeSpec};
+
+#[test]
+fn the_trial_target_passes_on_the_wider_adversarys_words() {
+    let spec: TreeSpec = "graceful=50ms subreaper pause [fork: evil-name thread-fork, \
+        dfork: setsid vfork=3, exec: trace [fork: ignore-term pause], fork: hop=5@100]"
+        .parse()
+        .unwrap();
+    trial(&spec);
+}
 
 #[test]
 fn the_trial_target_passes_on_an_escaping_ignoring_tree() {
@@ -22,6 +31,10 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
         max_nodes: 200,
         max_storm_total: 500,
         max_exit_after_ms: 5000,
+        max_vfork_depth: 64,
+        max_hop_total: 500,
+        max_hop_rate: 1000,
+        max_graceful_ms: 5000,
         ..PropParams::default()
     };
     let strategy = tree_spec(params);
@@ -31,15 +44,27 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
         let small = small_tree(&big);
         assert!(small.node_count() <= TRIAL_MAX_NODES, "{small}");
         assert_eq!(Limits::default().check(&small), Ok(()), "{small}");
-        let mut storm = 0;
+        let (mut storm, mut hops) = (0, 0);
         for v in small.visits() {
             match v.node.end {
                 End::Storm { total, .. } => storm += total,
+                End::Hop { total, .. } => hops += total,
                 End::ExitAfterMs(ms) => assert!(ms <= 100, "{small}"),
+                End::Vfork(n) => assert!(n <= 4, "{small}"),
+                End::MainExit => panic!("main-exit left in {small}"),
                 _ => {}
             }
+            for t in &v.node.traits {
+                assert!(!t.is_upward(), "{small}");
+                assert!(!matches!(t, Trait::Userns | Trait::CgroupNest), "{small}");
+                if let Trait::GracefulMs(ms) = t {
+                    assert!(*ms <= 100, "{small}");
+                }
+            }
+            assert!(v.spawn != Some(SpawnKind::Cparent), "{small}");
         }
         assert!(storm <= 20, "{small}");
+        assert!(hops <= 20, "{small}");
         assert_eq!(small_tree(&small), small, "cutting is idempotent");
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use teardown::{Availability, Method, SpawnOptions, Verdict};
-use teardown_harness::prop::any_tree_spec;
+use teardown_harness::prop::{PropParams, tree_spec};
 use teardown_harness::spec::TreeSpec;
 use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, run_trial};
 
@@ -76,21 +76,20 @@ pub struct Minimal {
     pub message: String,
 }
 
-/// Runs `method` on random trees (default [`PropParams`]) with proptest's runner:
-/// every case is a trial built by `trial(method, spec, tune)`; a verdict for
-/// which `passes` is false fails the case. Returns the shrunk failure, if any,
-/// and what the search saw.
-///
-/// [`PropParams`]: teardown_harness::prop::PropParams
+/// Runs `method` on random trees (`params`) with proptest's runner: every case
+/// is a trial built by `trial(method, spec, tune)`; a verdict for which `passes`
+/// is false fails the case. Returns the shrunk failure, if any, and what the
+/// search saw.
 pub fn search(
     method: Method,
+    params: PropParams,
     config: Config,
     tune: fn(&mut Trial),
     passes: fn(Verdict) -> bool,
 ) -> (Result<(), Box<Minimal>>, Search) {
     let seen = std::cell::RefCell::new(Search::default());
     let mut runner = TestRunner::new(config);
-    let result = runner.run(&any_tree_spec(), |spec| {
+    let result = runner.run(&tree_spec(params), |spec| {
         let t = trial(method, spec, tune);
         let outcome = run_trial(&t);
         let mut s = seen.borrow_mut();

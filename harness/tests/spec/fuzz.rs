@@ -60,6 +60,10 @@ fn the_spec_text_dictionary_names_every_word_of_the_grammar() {
 #[case::huge_counts(b"pause [4294967295*fork: pause [4294967295*dfork: zombies=4294967295]]")]
 #[case::digits_forever(&[b'9'; 3000])]
 #[case::exit_after_overflow_by_seconds(b"exit-after=4294967s")]
+#[case::graceful_overflow(b"graceful=4294968s pause")]
+#[case::a_signal_cut_short(b"pause [fork: kill-parent=")]
+#[case::a_hop_cut_short(b"hop=5@")]
+#[case::new_words_glued(b"userns[cparent:trace,cparent:vfork=1]")]
 fn hostile_text_passes_the_spec_text_oracle(#[case] data: &[u8]) {
     spec_text(data);
 }
@@ -79,6 +83,9 @@ fn nesting_past_the_parser_bound_passes_the_spec_text_oracle() {
 #[case("pause [999*fork: pause]")]
 #[case("pause [fork: zombies=1000, fork: storm=997@10]")]
 #[case("pause [4*fork: pause [4*dfork: respawn-on-term pause [8*exec: exit-after=60s]]]")]
+#[case("pause [30*fork: vfork=64, 3*cparent: userns thread-fork]")]
+#[case("graceful=60s pause [2*fork: hop=500@500]")]
+#[case("userns term-kill-ancestors=stop pause [cparent: kill-parent=usr1 trace [fork: main-exit]]")]
 fn specs_at_or_near_the_limits_pass_the_spec_limits_oracle(#[case] text: &str) {
     let spec = TreeSpec::parse_with(text, &Limits::unlimited()).unwrap();
     spec_limits(&spec);
@@ -89,6 +96,10 @@ fn specs_at_or_near_the_limits_pass_the_spec_limits_oracle(#[case] text: &str) {
 #[case("pause [10*fork: pause [10*fork: pause [10*fork: storm=1@1]]]")]
 #[case("pause [3*fork: zombies=400]")]
 #[case("pause [4294967295*fork: pause [4294967295*fork: pause]]")]
+#[case("vfork=65")]
+#[case("pause [3*fork: hop=400@1]")]
+#[case("graceful=61s pause")]
+#[case("pause [31*fork: vfork=64]")]
 fn specs_over_a_limit_pass_the_spec_limits_oracle(#[case] text: &str) {
     let spec = TreeSpec::parse_with(text, &Limits::unlimited()).unwrap();
     assert!(Limits::default().check(&spec).is_err());
@@ -101,6 +112,20 @@ fn the_independent_count_catches_a_spec_over_the_node_limit() {
     // The oracle must be able to fail: a spec the checker would refuse, given
     // to the recount directly, is caught.
     let spec = TreeSpec::parse_with("pause [1000*fork: pause]", &Limits::unlimited()).unwrap();
+    assert_within(&spec, &Limits::default());
+}
+
+#[test]
+#[should_panic(expected = "vfork depth")]
+fn the_independent_count_catches_a_vfork_chain_over_the_limit() {
+    let spec = TreeSpec::parse_with("vfork=65", &Limits::unlimited()).unwrap();
+    assert_within(&spec, &Limits::default());
+}
+
+#[test]
+#[should_panic(expected = "live")]
+fn the_independent_count_catches_vfork_chains_over_the_live_limit() {
+    let spec = TreeSpec::parse_with("pause [31*fork: vfork=64]", &Limits::unlimited()).unwrap();
     assert_within(&spec, &Limits::default());
 }
 

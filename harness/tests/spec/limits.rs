@@ -94,6 +94,38 @@ fn deep_nesting_is_refused_without_exhausting_the_stack() {
     "exit-after=61s",
     "spec: the longest exit-after (ms) is 61000, over the limit max_exit_after = 60000"
 )]
+#[case::vfork_depth(
+    "vfork=65",
+    "spec: the longest vfork chain is 65, over the limit max_vfork_depth = 64"
+)]
+#[case::vfork_chains_count_as_live(
+    "pause [31*fork: vfork=64]",
+    "spec: the live process count is 2016, over the limit max_live = 2000"
+)]
+#[case::hop_total(
+    "hop=1001@10",
+    "spec: the hop total is 1001, over the limit max_hop_total = 1000"
+)]
+#[case::hop_totals_add_up(
+    "pause [3*fork: hop=400@1]",
+    "spec: the hop total is 1200, over the limit max_hop_total = 1000"
+)]
+#[case::hop_rate(
+    "hop=10@1001",
+    "spec: the summed hop rate (hops/s) is 1001, over the limit max_hop_rate = 1000"
+)]
+#[case::hop_rates_add_up(
+    "pause [2*fork: hop=10@600]",
+    "spec: the summed hop rate (hops/s) is 1200, over the limit max_hop_rate = 1000"
+)]
+#[case::graceful(
+    "graceful=61s pause",
+    "spec: the longest graceful delay (ms) is 61000, over the limit max_graceful = 60000"
+)]
+#[case::live_counts_userns_parents_thread_forks_and_hoppers(
+    "pause [250*fork: userns thread-fork, 250*fork: userns hop=1@1, 250*fork: zombies=1]",
+    "spec: the live process count is 2001, over the limit max_live = 2000"
+)]
 fn a_spec_over_a_default_limit_is_refused_naming_the_limit_and_the_value(
     #[case] text: &str,
     #[case] message: &str,
@@ -114,6 +146,11 @@ fn a_spec_over_a_default_limit_is_refused_naming_the_limit_and_the_value(
 #[case::live("pause [fork: zombies=1000, fork: storm=997@10]")]
 #[case::storm_rate("pause [2*fork: storm=10@1000]")]
 #[case::exit_after("exit-after=60s")]
+#[case::vfork_depth("vfork=64")]
+#[case::hop_total("pause [fork: hop=999@1]")]
+#[case::hop_rate("pause [2*fork: hop=1@500]")]
+#[case::graceful("graceful=60s pause")]
+#[case::live_with_new_words("pause [30*fork: vfork=64, 3*fork: userns thread-fork]")]
 fn a_spec_exactly_at_a_default_limit_is_accepted(#[case] text: &str) {
     text.parse::<TreeSpec>().unwrap();
 }
@@ -186,6 +223,15 @@ fn leaf(end: End) -> NodeSpec {
     ChildSpec { spawn: SpawnKind::Exec, count: 1, node: leaf(End::Storm { total: 5, rate: 0 }) },
     "storm rate"
 )]
+#[case::vfork(ChildSpec { spawn: SpawnKind::Cparent, count: 1, node: leaf(End::Vfork(0)) }, "vfork depth")]
+#[case::hop_total(
+    ChildSpec { spawn: SpawnKind::Fork, count: 1, node: leaf(End::Hop { total: 0, rate: 5 }) },
+    "hop total"
+)]
+#[case::hop_rate(
+    ChildSpec { spawn: SpawnKind::Fork, count: 1, node: leaf(End::Hop { total: 5, rate: 0 }) },
+    "hop rate"
+)]
 fn a_zero_in_a_spec_built_in_code_is_refused(#[case] child: ChildSpec, #[case] what: &'static str) {
     let spec = TreeSpec {
         root: NodeSpec {
@@ -200,6 +246,51 @@ fn a_zero_in_a_spec_built_in_code_is_refused(#[case] child: ChildSpec, #[case] w
         err.to_string(),
         format!("spec: {what} is 0 (must be at least 1)")
     );
+}
+
+#[test]
+fn the_new_totals_are_counted_over_the_expanded_tree() {
+    let spec: TreeSpec = "userns graceful=2s pause [2*fork: hop=5@20 [3*cparent: vfork=4], \
+                          fork: graceful=5s thread-fork]"
+        .parse()
+        .unwrap();
+    let s = SpecStats::of(&spec);
+    assert_eq!(s.nodes, 1 + 2 * (1 + 3) + 1);
+    assert_eq!(s.hop_total, 10);
+    assert_eq!(s.hop_rate, 40);
+    assert_eq!(s.max_vfork_depth, 4);
+    assert_eq!(s.max_graceful_ms, 5000);
+    // nodes 10, the userns parent 1, two hoppers' next processes 2, six vfork
+    // chains of 4, one thread-fork child.
+    assert_eq!(s.live, 10 + 1 + 2 + 6 * 4 + 1);
+}
+
+#[test]
+fn custom_limits_bound_the_new_words() {
+    let limits = Limits {
+        max_vfork_depth: 2,
+        max_hop_total: 4,
+        max_hop_rate: 10,
+        max_graceful: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    TreeSpec::parse_with(
+        "graceful=100ms pause [fork: vfork=2, 2*fork: hop=2@5]",
+        &limits,
+    )
+    .unwrap();
+    for (text, limit) in [
+        ("vfork=3", "max_vfork_depth"),
+        ("pause [fork: hop=5@1]", "max_hop_total"),
+        ("pause [2*fork: hop=1@6]", "max_hop_rate"),
+        ("graceful=101ms pause", "max_graceful"),
+    ] {
+        let err = TreeSpec::parse_with(text, &limits).unwrap_err();
+        assert!(
+            matches!(err, SpecError::Limit(LimitError::Exceeded { limit: l, .. }) if l == limit),
+            "{text}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
-use teardown_harness::prop::{PropParams, any_tree_spec, tree_spec};
-use teardown_harness::spec::{End, EndKind, Limits, SpawnKind, SpecStats, Trait, TreeSpec};
+use teardown_harness::prop::{Adversary, PropParams, any_tree_spec, tree_spec};
+use teardown_harness::spec::{
+    End, EndKind, Limits, Sig, SpawnKind, SpecStats, Trait, TraitKind, TreeSpec,
+};
 
 fn seeded_runner(seed: u8) -> TestRunner {
     TestRunner::new_with_rng(
@@ -32,6 +34,10 @@ fn within_default_params(spec: &TreeSpec) -> Result<(), TestCaseError> {
     prop_assert!(s.depth <= p.max_depth, "depth {}", s.depth);
     prop_assert!(s.storm_total <= u64::from(p.max_storm_total));
     prop_assert!(s.max_exit_after_ms <= p.max_exit_after_ms);
+    prop_assert!(s.hop_total <= u64::from(p.max_hop_total));
+    prop_assert!(s.hop_rate <= u64::from(p.max_hop_rate));
+    prop_assert!(s.max_vfork_depth <= p.max_vfork_depth);
+    prop_assert!(s.max_graceful_ms <= p.max_graceful_ms);
     prop_assert!(s.zombies <= u64::from(p.max_zombies) * s.nodes);
     for (_, node, _) in spec.walk() {
         prop_assert!(node.children.len() <= p.max_fanout as usize);
@@ -62,12 +68,16 @@ proptest! {
 #[test]
 fn every_trait_spawn_kind_and_end_appears_in_a_fair_share_of_2000_trees() {
     let specs = samples(2000, 7);
-    let mut traits: BTreeMap<Trait, usize> = BTreeMap::new();
+    let mut traits: BTreeMap<TraitKind, usize> = BTreeMap::new();
     let mut spawns: BTreeMap<SpawnKind, usize> = BTreeMap::new();
     let mut ends: BTreeMap<EndKind, usize> = BTreeMap::new();
+    let mut signals: BTreeMap<Sig, usize> = BTreeMap::new();
     for spec in &specs {
-        for t in spec.traits_used() {
+        for t in spec.trait_kinds_used() {
             *traits.entry(t).or_default() += 1;
+        }
+        for s in spec.traits_used().iter().filter_map(|t| t.signal()) {
+            *signals.entry(s).or_default() += 1;
         }
         for k in spec.spawns_used() {
             *spawns.entry(k).or_default() += 1;
@@ -77,7 +87,7 @@ fn every_trait_spawn_kind_and_end_appears_in_a_fair_share_of_2000_trees() {
         }
     }
     // "Real probability": each word in at least 10% of trees (200 of 2000).
-    for t in Trait::ALL {
+    for t in TraitKind::ALL {
         let n = traits.get(&t).copied().unwrap_or(0);
         assert!(n >= 200, "trait {t} in only {n} of 2000 trees: {traits:?}");
     }
@@ -92,15 +102,68 @@ fn every_trait_spawn_kind_and_end_appears_in_a_fair_share_of_2000_trees() {
         let n = ends.get(&e).copied().unwrap_or(0);
         assert!(n >= 200, "end {e} in only {n} of 2000 trees: {ends:?}");
     }
-    // Weighted toward the escapes: setsid is more common than ignore-int.
+    // Every signal turns up, the ones that stop or end a supervisor most.
+    for s in Sig::ALL {
+        assert!(
+            signals.contains_key(&s),
+            "signal {s} never drawn: {signals:?}"
+        );
+    }
+    assert!(signals[&Sig::Stop] > signals[&Sig::Winch], "{signals:?}");
+    // Weighted toward the escapes: setsid is more common than ignore-int; and
+    // toward the attacks: graceful and kill-parent more than evil-name.
     assert!(
-        traits[&Trait::Setsid] > traits[&Trait::IgnoreInt],
+        traits[&TraitKind::Setsid] > traits[&TraitKind::IgnoreInt],
+        "{traits:?}"
+    );
+    assert!(
+        traits[&TraitKind::Graceful] > traits[&TraitKind::EvilName],
+        "{traits:?}"
+    );
+    assert!(
+        traits[&TraitKind::KillParent] > traits[&TraitKind::EvilName],
         "{traits:?}"
     );
     assert!(
         spawns[&SpawnKind::DoubleFork] > spawns[&SpawnKind::Exec],
         "{spawns:?}"
     );
+}
+
+#[test]
+fn the_wide_adversary_never_signals_up_and_the_classic_one_uses_the_first_words() {
+    let draw = |adversary: Adversary| {
+        let strategy = tree_spec(PropParams {
+            adversary,
+            ..PropParams::default()
+        });
+        let mut runner = seeded_runner(9);
+        (0..500)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+            .collect::<Vec<TreeSpec>>()
+    };
+    let wide = draw(Adversary::Wide);
+    assert!(wide.iter().all(|s| !s.root.has_upward()));
+    assert!(
+        wide.iter()
+            .any(|s| s.trait_kinds_used().contains(&TraitKind::Userns))
+    );
+    let classic = draw(Adversary::Classic);
+    for spec in &classic {
+        assert!(
+            spec.trait_kinds_used()
+                .iter()
+                .all(|k| TraitKind::ALL[..10].contains(k)),
+            "{spec}"
+        );
+        assert!(!spec.spawns_used().contains(&SpawnKind::Cparent), "{spec}");
+        assert!(
+            spec.ends_used()
+                .iter()
+                .all(|e| EndKind::ALL[..6].contains(e)),
+            "{spec}"
+        );
+    }
 }
 
 #[test]
@@ -146,8 +209,18 @@ fn shrink(fails: impl Fn(&TreeSpec) -> bool) -> (TreeSpec, Vec<TreeSpec>) {
 fn shrinking_finds_a_minimal_escape_and_every_candidate_is_valid() {
     let (minimal, tried) = shrink(|s| s.traits_used().contains(&Trait::Setsid));
     // proptest shrinks a recursive value in place (it does not hoist a child to
-    // the root), so the escape may stay one level down: `pause [fork: setsid pause]`.
-    assert!(minimal.node_count() <= 2, "{minimal}");
+    // the root), so the escape may stay a level or two down, at the end of a
+    // chain: `pause [fork: pause [fork: setsid pause]]`.
+    assert!(
+        minimal
+            .walk()
+            .all(|(_, n, _)| n.children.len() <= 1 && n.children.iter().all(|c| c.count == 1)),
+        "{minimal}"
+    );
+    assert!(
+        minimal.node_count() <= PropParams::default().max_depth,
+        "{minimal}"
+    );
     assert!(
         minimal
             .walk()
@@ -174,4 +247,40 @@ fn shrinking_a_size_failure_stops_at_the_smallest_failing_size() {
 fn shrinking_an_orphan_failure_keeps_only_the_double_fork() {
     let (minimal, _) = shrink(|s| s.spawns_used().contains(&SpawnKind::DoubleFork));
     assert_eq!(minimal.to_string(), "pause [dfork: pause]");
+}
+
+/// The classic words are drawn exactly as before the wider adversary: these are
+/// the first trees of two seeds as the strategy made them then (the second seed's
+/// are the matrix's `random-1-0` … `random-1-3`, the README's table).
+#[test]
+fn classic_trees_are_the_trees_of_before_the_wider_adversary() {
+    let classic = tree_spec(PropParams {
+        adversary: Adversary::Classic,
+        ..PropParams::default()
+    });
+    let mut runner = seeded_runner(5);
+    let got: Vec<String> = (0..12)
+        .map(|_| classic.new_tree(&mut runner).unwrap().current().to_string())
+        .collect();
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&1u64.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &key),
+    );
+    let matrix: Vec<String> = (0..4)
+        .map(|_| classic.new_tree(&mut runner).unwrap().current().to_string())
+        .collect();
+    let expected = include_str!("classic-trees.txt");
+    let mut lines = expected.lines();
+    for (i, tree) in got.iter().enumerate() {
+        assert_eq!(Some(tree.as_str()), lines.next(), "tree {i} of seed 5");
+    }
+    for (i, tree) in matrix.iter().enumerate() {
+        assert_eq!(
+            lines.next(),
+            Some(format!("M {tree}").as_str()),
+            "random-1-{i}"
+        );
+    }
 }

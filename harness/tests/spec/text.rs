@@ -2,7 +2,34 @@
 
 use rstest::rstest;
 use teardown_harness::errors::SpecError;
-use teardown_harness::spec::{ChildSpec, End, NodeSpec, SpawnKind, Trait, TreeSpec};
+use teardown_harness::spec::{ChildSpec, End, NodeSpec, Sig, SpawnKind, Trait, TreeSpec};
+
+/// The trait list every unknown-trait error gives.
+macro_rules! traits {
+    () => {
+        "setsid, setpgid, ignore-term, ignore-int, ignore-hup, block-all, sigchld-ign, \
+         respawn-on-term, exec-fresh, stop, subreaper, evil-name, kill-parent=SIG, \
+         kill-ancestors=SIG, term-kill-parent=SIG, term-kill-ancestors=SIG, graceful=DUR, \
+         userns, cgroup-nest"
+    };
+}
+
+/// The end list every unknown-end error gives.
+macro_rules! ends {
+    () => {
+        "pause, exit, exit-after=DUR, spin, zombies=N, storm=N@RATE, main-exit, thread-fork, \
+         vfork=N, hop=N@RATE, trace"
+    };
+}
+
+/// The signal list every unknown-signal error gives.
+macro_rules! signals {
+    () => {
+        "hup, int, quit, ill, trap, abrt, bus, fpe, usr1, segv, usr2, pipe, alrm, term, \
+         stkflt, chld, cont, stop, tstp, ttin, ttou, urg, xcpu, xfsz, vtalrm, prof, winch, io, \
+         pwr, sys"
+    };
+}
 
 /// Canonical texts print back exactly, and the AST survives print → parse.
 #[rstest]
@@ -24,6 +51,30 @@ use teardown_harness::spec::{ChildSpec, End, NodeSpec, SpawnKind, Trait, TreeSpe
 #[case::storm_under_a_copy("pause [10*exec: storm=5@1000]")]
 #[case::large_numbers("pause [4294967295*fork: exit-after=4294967295ms]")]
 #[case::stop_and_respawn("stop respawn-on-term pause [fork: block-all sigchld-ign zombies=2]")]
+#[case::every_new_trait(
+    "subreaper evil-name kill-parent=usr1 kill-ancestors=stop term-kill-parent=term \
+     term-kill-ancestors=hup graceful=500ms userns cgroup-nest pause"
+)]
+#[case::graceful_in_seconds("graceful=2s pause")]
+#[case::graceful_zero("graceful=0ms exit")]
+#[case::every_signal(
+    "kill-parent=hup kill-parent=int kill-parent=quit kill-parent=ill kill-parent=trap \
+     kill-parent=abrt kill-parent=bus kill-parent=fpe kill-parent=usr1 kill-parent=segv \
+     kill-parent=usr2 kill-parent=pipe kill-parent=alrm kill-parent=term kill-parent=stkflt \
+     kill-parent=chld kill-parent=cont kill-parent=stop kill-parent=tstp kill-parent=ttin \
+     kill-parent=ttou kill-parent=urg kill-parent=xcpu kill-parent=xfsz kill-parent=vtalrm \
+     kill-parent=prof kill-parent=winch kill-parent=io kill-parent=pwr kill-parent=sys pause"
+)]
+#[case::main_exit("main-exit")]
+#[case::thread_fork("thread-fork")]
+#[case::vfork("vfork=3")]
+#[case::hop("hop=5@20")]
+#[case::trace("trace [fork: pause, exec: stop pause]")]
+#[case::cparent("pause [cparent: pause, 3*cparent: userns pause [cparent: exit]]")]
+#[case::the_new_words_together(
+    "userns subreaper trace [cparent: evil-name main-exit, 2*fork: graceful=1500ms thread-fork, \
+     dfork: cgroup-nest hop=10@100 [exec: vfork=64]]"
+)]
 fn canonical_text_round_trips_exactly(#[case] text: &str) {
     let limits = teardown_harness::spec::Limits::unlimited();
     let spec = TreeSpec::parse_with(text, &limits).unwrap();
@@ -47,6 +98,14 @@ fn canonical_text_round_trips_exactly(#[case] text: &str) {
 #[case::whole_seconds_in_ms("exit-after=3000ms", "exit-after=3s")]
 #[case::seconds_with_leading_zeros("exit-after=01s", "exit-after=1s")]
 #[case::spaces_around_equals_and_at("storm = 5 @ 100", "storm=5@100")]
+#[case::spaces_around_a_signal("kill-parent = usr1 pause", "kill-parent=usr1 pause")]
+#[case::graceful_in_whole_seconds("graceful=3000ms pause", "graceful=3s pause")]
+#[case::hop_spacing("hop = 5 @ 020", "hop=5@20")]
+#[case::vfork_leading_zeros("vfork=007", "vfork=7")]
+#[case::no_spaces_with_new_words(
+    "userns cgroup-nest trace[cparent:term-kill-ancestors=stop pause]",
+    "userns cgroup-nest trace [cparent: term-kill-ancestors=stop pause]"
+)]
 fn other_spellings_print_canonically(#[case] text: &str, #[case] canonical: &str) {
     let spec: TreeSpec = text.parse().unwrap();
     assert_eq!(spec.to_string(), canonical);
@@ -94,22 +153,74 @@ fn the_grammar_example_parses_to_the_expected_tree() {
 #[case::only_whitespace(" \t\n", "spec: empty input (expected a node, e.g. \"pause\")")]
 #[case::unknown_trait(
     "pause [fork: setsd pause]",
-    "spec: unknown trait \"setsd\" at byte 13 (expected one of: setsid, setpgid, ignore-term, \
-     ignore-int, ignore-hup, block-all, sigchld-ign, respawn-on-term, exec-fresh, stop)"
+    concat!("spec: unknown trait \"setsd\" at byte 13 (expected one of: ", traits!(), ")")
 )]
 #[case::unknown_end(
     "setsid pase",
-    "spec: unknown end \"pase\" at byte 7 (expected one of: pause, exit, exit-after=DUR, spin, \
-     zombies=N, storm=N@RATE)"
+    concat!("spec: unknown end \"pase\" at byte 7 (expected one of: ", ends!(), ")")
 )]
 #[case::unknown_end_with_a_value(
     "zombie=3",
-    "spec: unknown end \"zombie\" at byte 0 (expected one of: pause, exit, exit-after=DUR, spin, \
-     zombies=N, storm=N@RATE)"
+    concat!("spec: unknown end \"zombie\" at byte 0 (expected one of: ", ends!(), ")")
 )]
 #[case::unknown_spawn_kind(
     "pause [frok: pause]",
-    "spec: unknown spawn kind \"frok\" at byte 7 (expected one of: fork, dfork, exec)"
+    "spec: unknown spawn kind \"frok\" at byte 7 (expected one of: fork, dfork, exec, cparent)"
+)]
+#[case::unknown_signal(
+    "pause [fork: kill-parent=kil pause]",
+    concat!("spec: unknown signal \"kil\" at byte 25 (expected one of: ", signals!(), ")")
+)]
+#[case::kill_is_not_a_signal_a_node_sends(
+    "kill-ancestors=kill pause",
+    concat!("spec: unknown signal \"kill\" at byte 15 (expected one of: ", signals!(), ")")
+)]
+#[case::signals_are_lower_case_without_sig(
+    "term-kill-parent=SIGTERM pause",
+    concat!("spec: unknown signal \"SIGTERM\" at byte 17 (expected one of: ", signals!(), ")")
+)]
+#[case::a_signal_number_is_not_a_name(
+    "kill-parent=15 pause",
+    "spec: expected a signal name such as term at byte 12, found \"15\""
+)]
+#[case::a_signal_trait_without_equals(
+    "kill-parent pause",
+    "spec: expected \"=\" (kill-parent=SIG) at byte 12, found \"pause\""
+)]
+#[case::a_signal_trait_without_a_signal(
+    "term-kill-ancestors= ",
+    "spec: expected a signal name such as term at byte 21, found end of input"
+)]
+#[case::graceful_without_equals(
+    "graceful 2s pause",
+    "spec: expected \"=\" (graceful=DUR) at byte 9, found \"2s\""
+)]
+#[case::graceful_without_a_unit(
+    "graceful=2 pause",
+    "spec: expected a duration unit \"ms\" or \"s\" at byte 10, found \" \""
+)]
+#[case::graceful_too_large(
+    "graceful=4294968s pause",
+    "spec: duration \"4294968s\" at byte 9 is too large (at most 4294967295ms)"
+)]
+#[case::vfork_zero("vfork=0", "spec: vfork depth 0 at byte 6 (must be at least 1)")]
+#[case::vfork_without_equals(
+    "vfork",
+    "spec: expected \"=\" (vfork=N) at byte 5, found end of input"
+)]
+#[case::hop_total_zero("hop=0@10", "spec: hop total 0 at byte 4 (must be at least 1)")]
+#[case::hop_rate_zero("hop=10@0", "spec: hop rate 0 at byte 7 (must be at least 1)")]
+#[case::hop_without_rate(
+    "hop=5 pause",
+    "spec: expected \"@\" (hop=N@RATE) at byte 6, found \"pause\""
+)]
+#[case::an_end_without_an_argument_takes_none(
+    "main-exit=1",
+    "spec: expected \"[\" or end of input at byte 9, found \"=\""
+)]
+#[case::cparent_needs_a_colon(
+    "pause [cparent pause]",
+    "spec: expected \":\" (kind: node) at byte 15, found \"pause\""
 )]
 #[case::traits_without_an_end(
     "setsid ignore-term",
@@ -141,7 +252,7 @@ fn the_grammar_example_parses_to_the_expected_tree() {
 )]
 #[case::count_without_kind(
     "pause [3*: pause]",
-    "spec: expected a spawn kind (fork, dfork, exec) at byte 9, found \":\""
+    "spec: expected a spawn kind (fork, dfork, exec, cparent) at byte 9, found \":\""
 )]
 #[case::count_zero(
     "pause [0*fork: pause]",
@@ -197,8 +308,7 @@ fn the_grammar_example_parses_to_the_expected_tree() {
 )]
 #[case::non_ascii_is_quoted(
     "pause [fork: pausé]",
-    "spec: unknown end \"paus\" at byte 13 (expected one of: pause, exit, exit-after=DUR, spin, \
-     zombies=N, storm=N@RATE)"
+    concat!("spec: unknown end \"paus\" at byte 13 (expected one of: ", ends!(), ")")
 )]
 #[case::a_non_ascii_token(
     "pause é",
@@ -206,8 +316,7 @@ fn the_grammar_example_parses_to_the_expected_tree() {
 )]
 #[case::upper_case_is_not_a_trait(
     "SETSID pause",
-    "spec: unknown trait \"SETSID\" at byte 0 (expected one of: setsid, setpgid, ignore-term, \
-     ignore-int, ignore-hup, block-all, sigchld-ign, respawn-on-term, exec-fresh, stop)"
+    concat!("spec: unknown trait \"SETSID\" at byte 0 (expected one of: ", traits!(), ")")
 )]
 fn bad_text_is_an_error_naming_the_byte_and_what_was_expected(
     #[case] text: &str,
@@ -215,6 +324,51 @@ fn bad_text_is_an_error_naming_the_byte_and_what_was_expected(
 ) {
     let err = text.parse::<TreeSpec>().unwrap_err();
     assert_eq!(err.to_string(), message, "{err:?}");
+}
+
+#[test]
+fn the_new_words_parse_to_the_expected_tree() {
+    let spec: TreeSpec =
+        "userns graceful=250ms trace [cparent: kill-ancestors=tstp hop=3@7, fork: vfork=2]"
+            .parse()
+            .unwrap();
+    let leaf = |traits: Vec<Trait>, end| NodeSpec {
+        traits,
+        children: vec![],
+        end,
+    };
+    let expected = TreeSpec {
+        root: NodeSpec {
+            traits: vec![Trait::Userns, Trait::GracefulMs(250)],
+            end: End::Trace,
+            children: vec![
+                ChildSpec {
+                    spawn: SpawnKind::Cparent,
+                    count: 1,
+                    node: leaf(
+                        vec![Trait::KillAncestors(Sig::Tstp)],
+                        End::Hop { total: 3, rate: 7 },
+                    ),
+                },
+                ChildSpec {
+                    spawn: SpawnKind::Fork,
+                    count: 1,
+                    node: leaf(vec![], End::Vfork(2)),
+                },
+            ],
+        },
+    };
+    assert_eq!(spec, expected);
+}
+
+#[test]
+fn an_unknown_signal_offset_points_at_the_signal() {
+    let text = "pause [fork: setsid term-kill-ancestors = sigstop pause]";
+    let Err(SpecError::Unknown { at, word, what, .. }) = text.parse::<TreeSpec>() else {
+        panic!("expected an unknown-word error");
+    };
+    assert_eq!(what, "signal");
+    assert_eq!(&text[at..at + word.len()], "sigstop");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use rstest::rstest;
-use teardown_harness::spec::{EndKind, SpawnKind, Trait, TreeSpec};
+use teardown_harness::spec::{EndKind, SpawnKind, Trait, TraitKind, TreeSpec};
 
 #[rstest]
 #[case("pause", 1)]
@@ -122,4 +122,40 @@ fn traits_ends_and_spawn_kinds_used_are_collected_from_every_node() {
     );
     assert!(spec.root.has_trait(Trait::Setsid));
     assert!(!spec.root.has_trait(Trait::Stop));
+}
+
+#[test]
+fn trait_kinds_and_upward_traits_are_found_whatever_their_argument() {
+    let spec: TreeSpec = "graceful=1s pause [cparent: userns pause [fork: kill-parent=usr1 trace]]"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        spec.trait_kinds_used(),
+        BTreeSet::from([
+            TraitKind::Graceful,
+            TraitKind::Userns,
+            TraitKind::KillParent
+        ])
+    );
+    assert_eq!(
+        spec.spawns_used(),
+        BTreeSet::from([SpawnKind::Cparent, SpawnKind::Fork])
+    );
+    assert!(spec.root.has_trait_kind(TraitKind::Graceful));
+    assert!(!spec.root.has_trait(Trait::GracefulMs(2000)));
+    assert!(spec.root.has_upward(), "a node below signals up");
+    let quiet: TreeSpec = "term-kill-parent=winch pause".parse().unwrap();
+    assert!(quiet.root.has_upward(), "a SIGTERM handler that signals up");
+    let none: TreeSpec = "graceful=1s pause [fork: ignore-term trace]"
+        .parse()
+        .unwrap();
+    assert!(!none.root.has_upward());
+    // Node ids are unchanged by the new words: a vfork chain or a hop is no node.
+    assert_eq!(
+        "pause [fork: vfork=5, cparent: hop=3@3]"
+            .parse::<TreeSpec>()
+            .unwrap()
+            .node_count(),
+        3
+    );
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rustix::io::FdFlags;
 
 use super::{Run, Stop, Sup};
-use crate::node::record::REPORT_FD_ENV;
+use crate::node::record::{REPORT_FD_ENV, WARDEN_PID_ENV};
 use crate::oracle::ProcSource;
 use crate::sys;
 use crate::trial::{Supervisor, Trigger};
@@ -134,6 +134,7 @@ impl Run<'_> {
         let child = Command::new(&argv[0])
             .args(&argv[1..])
             .env(REPORT_FD_ENV, rec_w.as_raw_fd().to_string())
+            .env(WARDEN_PID_ENV, self.me.to_string())
             .env(BYSTANDERS_ENV, bystanders.join(","))
             .stdin(Stdio::null())
             .stdout(out)

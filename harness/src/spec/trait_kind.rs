@@ -1,0 +1,380 @@
+//! The trait words: [`TraitKind`] (a trait without its argument), the names,
+//! and parsing one trait word (`kill-parent=term`) on its own.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::Trait;
+use super::names::{TRAIT_NAMES, UnknownName};
+use super::signal::Sig;
+
+/// A [`Trait`] without its argument: what kind of trait a node has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TraitKind {
+    /// [`Trait::Setsid`].
+    Setsid,
+    /// [`Trait::Setpgid`].
+    Setpgid,
+    /// [`Trait::IgnoreTerm`].
+    IgnoreTerm,
+    /// [`Trait::IgnoreInt`].
+    IgnoreInt,
+    /// [`Trait::IgnoreHup`].
+    IgnoreHup,
+    /// [`Trait::BlockAll`].
+    BlockAll,
+    /// [`Trait::SigchldIgn`].
+    SigchldIgn,
+    /// [`Trait::RespawnOnTerm`].
+    RespawnOnTerm,
+    /// [`Trait::ExecFresh`].
+    ExecFresh,
+    /// [`Trait::Stop`].
+    Stop,
+    /// [`Trait::Subreaper`].
+    Subreaper,
+    /// [`Trait::EvilName`].
+    EvilName,
+    /// [`Trait::KillParent`].
+    KillParent,
+    /// [`Trait::KillAncestors`].
+    KillAncestors,
+    /// [`Trait::TermKillParent`].
+    TermKillParent,
+    /// [`Trait::TermKillAncestors`].
+    TermKillAncestors,
+    /// [`Trait::GracefulMs`].
+    Graceful,
+    /// [`Trait::Userns`].
+    Userns,
+    /// [`Trait::CgroupNest`].
+    CgroupNest,
+}
+
+/// What follows the `=` of a trait word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TraitArg {
+    /// No `=`.
+    None,
+    /// A signal name ([`Sig`]).
+    Signal,
+    /// A duration (`500ms`, `2s`).
+    Duration,
+}
+
+impl TraitKind {
+    /// Every trait kind, in declaration order (the order of the grammar).
+    pub const ALL: [TraitKind; 19] = [
+        TraitKind::Setsid,
+        TraitKind::Setpgid,
+        TraitKind::IgnoreTerm,
+        TraitKind::IgnoreInt,
+        TraitKind::IgnoreHup,
+        TraitKind::BlockAll,
+        TraitKind::SigchldIgn,
+        TraitKind::RespawnOnTerm,
+        TraitKind::ExecFresh,
+        TraitKind::Stop,
+        TraitKind::Subreaper,
+        TraitKind::EvilName,
+        TraitKind::KillParent,
+        TraitKind::KillAncestors,
+        TraitKind::TermKillParent,
+        TraitKind::TermKillAncestors,
+        TraitKind::Graceful,
+        TraitKind::Userns,
+        TraitKind::CgroupNest,
+    ];
+
+    /// The word in the text form (before any `=`): `setsid`, `kill-parent`, ...
+    pub const fn name(self) -> &'static str {
+        match self {
+            TraitKind::Setsid => "setsid",
+            TraitKind::Setpgid => "setpgid",
+            TraitKind::IgnoreTerm => "ignore-term",
+            TraitKind::IgnoreInt => "ignore-int",
+            TraitKind::IgnoreHup => "ignore-hup",
+            TraitKind::BlockAll => "block-all",
+            TraitKind::SigchldIgn => "sigchld-ign",
+            TraitKind::RespawnOnTerm => "respawn-on-term",
+            TraitKind::ExecFresh => "exec-fresh",
+            TraitKind::Stop => "stop",
+            TraitKind::Subreaper => "subreaper",
+            TraitKind::EvilName => "evil-name",
+            TraitKind::KillParent => "kill-parent",
+            TraitKind::KillAncestors => "kill-ancestors",
+            TraitKind::TermKillParent => "term-kill-parent",
+            TraitKind::TermKillAncestors => "term-kill-ancestors",
+            TraitKind::Graceful => "graceful",
+            TraitKind::Userns => "userns",
+            TraitKind::CgroupNest => "cgroup-nest",
+        }
+    }
+
+    /// The trait kind named `word`, if any (exact, case-sensitive).
+    pub fn from_name(word: &str) -> Option<TraitKind> {
+        TraitKind::ALL.into_iter().find(|k| k.name() == word)
+    }
+
+    /// What the word takes after `=`.
+    pub(crate) const fn arg(self) -> TraitArg {
+        match self {
+            TraitKind::KillParent
+            | TraitKind::KillAncestors
+            | TraitKind::TermKillParent
+            | TraitKind::TermKillAncestors => TraitArg::Signal,
+            TraitKind::Graceful => TraitArg::Duration,
+            _ => TraitArg::None,
+        }
+    }
+
+    /// The trait of this kind with signal `sig`, for the kinds that take one.
+    pub(crate) const fn with_signal(self, sig: Sig) -> Option<Trait> {
+        Some(match self {
+            TraitKind::KillParent => Trait::KillParent(sig),
+            TraitKind::KillAncestors => Trait::KillAncestors(sig),
+            TraitKind::TermKillParent => Trait::TermKillParent(sig),
+            TraitKind::TermKillAncestors => Trait::TermKillAncestors(sig),
+            _ => return None,
+        })
+    }
+
+    /// The trait of this kind, for the kinds without an argument.
+    pub const fn plain(self) -> Option<Trait> {
+        Some(match self {
+            TraitKind::Setsid => Trait::Setsid,
+            TraitKind::Setpgid => Trait::Setpgid,
+            TraitKind::IgnoreTerm => Trait::IgnoreTerm,
+            TraitKind::IgnoreInt => Trait::IgnoreInt,
+            TraitKind::IgnoreHup => Trait::IgnoreHup,
+            TraitKind::BlockAll => Trait::BlockAll,
+            TraitKind::SigchldIgn => Trait::SigchldIgn,
+            TraitKind::RespawnOnTerm => Trait::RespawnOnTerm,
+            TraitKind::ExecFresh => Trait::ExecFresh,
+            TraitKind::Stop => Trait::Stop,
+            TraitKind::Subreaper => Trait::Subreaper,
+            TraitKind::EvilName => Trait::EvilName,
+            TraitKind::Userns => Trait::Userns,
+            TraitKind::CgroupNest => Trait::CgroupNest,
+            TraitKind::KillParent
+            | TraitKind::KillAncestors
+            | TraitKind::TermKillParent
+            | TraitKind::TermKillAncestors
+            | TraitKind::Graceful => return None,
+        })
+    }
+}
+
+impl Trait {
+    /// Every trait without an argument, in declaration order. Traits with an
+    /// argument (`kill-parent=SIG`, `graceful=DUR`, ...) are listed by kind only:
+    /// [`TraitKind::ALL`].
+    pub const ALL: [Trait; 14] = [
+        Trait::Setsid,
+        Trait::Setpgid,
+        Trait::IgnoreTerm,
+        Trait::IgnoreInt,
+        Trait::IgnoreHup,
+        Trait::BlockAll,
+        Trait::SigchldIgn,
+        Trait::RespawnOnTerm,
+        Trait::ExecFresh,
+        Trait::Stop,
+        Trait::Subreaper,
+        Trait::EvilName,
+        Trait::Userns,
+        Trait::CgroupNest,
+    ];
+
+    /// What kind of trait this is.
+    pub const fn kind(self) -> TraitKind {
+        match self {
+            Trait::Setsid => TraitKind::Setsid,
+            Trait::Setpgid => TraitKind::Setpgid,
+            Trait::IgnoreTerm => TraitKind::IgnoreTerm,
+            Trait::IgnoreInt => TraitKind::IgnoreInt,
+            Trait::IgnoreHup => TraitKind::IgnoreHup,
+            Trait::BlockAll => TraitKind::BlockAll,
+            Trait::SigchldIgn => TraitKind::SigchldIgn,
+            Trait::RespawnOnTerm => TraitKind::RespawnOnTerm,
+            Trait::ExecFresh => TraitKind::ExecFresh,
+            Trait::Stop => TraitKind::Stop,
+            Trait::Subreaper => TraitKind::Subreaper,
+            Trait::EvilName => TraitKind::EvilName,
+            Trait::KillParent(_) => TraitKind::KillParent,
+            Trait::KillAncestors(_) => TraitKind::KillAncestors,
+            Trait::TermKillParent(_) => TraitKind::TermKillParent,
+            Trait::TermKillAncestors(_) => TraitKind::TermKillAncestors,
+            Trait::GracefulMs(_) => TraitKind::Graceful,
+            Trait::Userns => TraitKind::Userns,
+            Trait::CgroupNest => TraitKind::CgroupNest,
+        }
+    }
+
+    /// The word in the text form, before any `=`: `setsid`, `ignore-term`,
+    /// `kill-parent`, ...
+    pub const fn name(self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// The trait written `word`, for a trait without an argument (exact,
+    /// case-sensitive); `None` for any other word, `kill-parent` included (parse
+    /// `kill-parent=term` with [`FromStr`]).
+    pub fn from_name(word: &str) -> Option<Trait> {
+        TraitKind::from_name(word).and_then(TraitKind::plain)
+    }
+
+    /// The signal of a trait that sends one.
+    pub const fn signal(self) -> Option<Sig> {
+        match self {
+            Trait::KillParent(s)
+            | Trait::KillAncestors(s)
+            | Trait::TermKillParent(s)
+            | Trait::TermKillAncestors(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for Trait {
+    type Err = UnknownName;
+
+    /// One trait word as the text form writes it: `setsid`, `kill-parent=term`,
+    /// `graceful=2s` (no spaces).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unknown = || UnknownName {
+            what: "trait",
+            word: s.to_owned(),
+            expected: TRAIT_NAMES,
+        };
+        let (word, value) = match s.split_once('=') {
+            Some((word, value)) => (word, Some(value)),
+            None => (s, None),
+        };
+        let kind = TraitKind::from_name(word).ok_or_else(unknown)?;
+        match (kind.arg(), value) {
+            (TraitArg::None, None) => kind.plain().ok_or_else(unknown),
+            (TraitArg::Signal, Some(v)) => {
+                let sig = v.parse::<Sig>()?;
+                kind.with_signal(sig).ok_or_else(unknown)
+            }
+            (TraitArg::Duration, Some(v)) => {
+                let ms = super::text::duration_ms(v).ok_or_else(|| UnknownName {
+                    what: "duration",
+                    word: v.to_owned(),
+                    expected: "a duration such as 500ms or 2s",
+                })?;
+                Ok(Trait::GracefulMs(ms))
+            }
+            _ => Err(unknown()),
+        }
+    }
+}
+
+impl fmt::Display for TraitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trait_list_names_every_trait_once() {
+        let listed: Vec<&str> = TRAIT_NAMES
+            .split(", ")
+            .map(|w| w.split('=').next().unwrap())
+            .collect();
+        let names: Vec<&str> = TraitKind::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(listed, names);
+        // The argument each list entry shows is the one the parser wants.
+        for entry in TRAIT_NAMES.split(", ") {
+            let kind = TraitKind::from_name(entry.split('=').next().unwrap()).unwrap();
+            let shown = match entry.split_once('=') {
+                None => TraitArg::None,
+                Some((_, "SIG")) => TraitArg::Signal,
+                Some((_, "DUR")) => TraitArg::Duration,
+                Some((_, other)) => panic!("{entry}: unknown argument {other}"),
+            };
+            assert_eq!(kind.arg(), shown, "{entry}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_trait_name_is_an_error_that_lists_the_choices() {
+        let err = "setsd".parse::<Trait>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("unknown trait \"setsd\" (expected one of: {TRAIT_NAMES})")
+        );
+    }
+
+    #[test]
+    fn single_trait_words_parse_with_their_argument() {
+        assert_eq!("setsid".parse::<Trait>(), Ok(Trait::Setsid));
+        assert_eq!(
+            "kill-parent=usr1".parse::<Trait>(),
+            Ok(Trait::KillParent(Sig::Usr1))
+        );
+        assert_eq!(
+            "term-kill-ancestors=stop".parse::<Trait>(),
+            Ok(Trait::TermKillAncestors(Sig::Stop))
+        );
+        assert_eq!("graceful=2s".parse::<Trait>(), Ok(Trait::GracefulMs(2000)));
+        assert_eq!("graceful=15ms".parse::<Trait>(), Ok(Trait::GracefulMs(15)));
+        for bad in ["kill-parent", "setsid=term", "graceful"] {
+            let err = bad.parse::<Trait>().unwrap_err();
+            assert_eq!((err.what, err.word.as_str()), ("trait", bad));
+        }
+        let err = "kill-parent=kill".parse::<Trait>().unwrap_err();
+        assert_eq!((err.what, err.word.as_str()), ("signal", "kill"));
+        let err = "kill-parent=".parse::<Trait>().unwrap_err();
+        assert_eq!((err.what, err.word.as_str()), ("signal", ""));
+        let err = "graceful=2min".parse::<Trait>().unwrap_err();
+        assert_eq!((err.what, err.word.as_str()), ("duration", "2min"));
+    }
+
+    #[test]
+    fn upward_and_sigterm_traits_are_the_documented_ones() {
+        let upward: Vec<TraitKind> = TraitKind::ALL
+            .into_iter()
+            .filter(|k| match k.arg() {
+                TraitArg::Signal => k.with_signal(Sig::Term).unwrap().is_upward(),
+                _ => k.plain().is_some_and(Trait::is_upward),
+            })
+            .collect();
+        assert_eq!(
+            upward,
+            [
+                TraitKind::KillParent,
+                TraitKind::KillAncestors,
+                TraitKind::TermKillParent,
+                TraitKind::TermKillAncestors
+            ]
+        );
+        let sigterm: Vec<Trait> = [
+            Trait::IgnoreTerm,
+            Trait::IgnoreInt,
+            Trait::RespawnOnTerm,
+            Trait::KillParent(Sig::Term),
+            Trait::TermKillParent(Sig::Term),
+            Trait::TermKillAncestors(Sig::Hup),
+            Trait::GracefulMs(1),
+        ]
+        .into_iter()
+        .filter(|t| t.sets_sigterm())
+        .collect();
+        assert_eq!(
+            sigterm,
+            [
+                Trait::IgnoreTerm,
+                Trait::RespawnOnTerm,
+                Trait::TermKillParent(Sig::Term),
+                Trait::TermKillAncestors(Sig::Hup),
+                Trait::GracefulMs(1)
+            ]
+        );
+    }
+}
