@@ -109,6 +109,7 @@ fn copy_records(from: OwnedFd, to: OwnedFd, start: Instant, seen: &Mutex<Vec<Val
         let (kind, r) = match record::decode_report(&buf) {
             Report::Ready(r) => ("ready", r),
             Report::Graceful(r) => ("graceful", r),
+            Report::Upward(r) => ("upward", r),
         };
         seen.lock().unwrap().push(json!({
             "kind": kind,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use teardown::{Method, Verdict};
 
 use crate::spec::{
-    ChildSpec, End, Limits, MAX_NESTING, NodeSpec, SpawnKind, SpecStats, Trait, TreeSpec,
+    ChildSpec, End, Limits, MAX_NESTING, NodeSpec, Sig, SpawnKind, SpecStats, Trait, TreeSpec,
 };
 use crate::trial::{Supervisor, Trial, run_trial};
 
@@ -314,16 +314,10 @@ pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
 /// to the tree-wide storm and hop budgets (a storm or hop with nothing left
 /// becomes `pause`). The result is within [`Limits::default`].
 ///
-/// The words [`TRIAL_METHODS`] are known not to handle yet are left out (the
-/// same list, with a tree that shows each, is in
-/// `harness/tests/props/escape_proof.rs`), so that every finding is a new one:
-/// the traits that signal up the ancestry ([`Trait::is_upward`]: they reach the
-/// supervisor side of every method but `pidns`), `userns` (the warden may place
-/// its records on another nested namespace's process) and `cgroup-nest` are
-/// dropped, a `cparent` child is forked instead, a `main-exit` end becomes
-/// `pause` (the last three defeat `cgroup`, which `auto` picks as root), and a
-/// `stop` node whose end is `vfork` loses its `stop` (a parent blocked in vfork
-/// cannot be stopped as the warden wants).
+/// An upward SIGSTOP becomes SIGTERM: `proc-walk`'s shim can be named by the
+/// tree, and SIGSTOP stops it by design (only `pidns` hides the supervisor side;
+/// `harness/tests/props/escape_proof.rs` says the same), so that every finding
+/// is a new one.
 pub fn small_tree(spec: &TreeSpec) -> TreeSpec {
     let mut root = cut_node(&spec.root, TRIAL_MAX_NODES);
     let mut left = (TRIAL_MAX_STORM_TOTAL, TRIAL_MAX_STORM_RATE);
@@ -338,21 +332,19 @@ fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {
         End::ExitAfterMs(ms) => End::ExitAfterMs(ms.min(TRIAL_MAX_EXIT_AFTER_MS)),
         End::Zombies(n) => End::Zombies(n.clamp(1, TRIAL_MAX_ZOMBIES)),
         End::Vfork(n) => End::Vfork(n.clamp(1, TRIAL_MAX_VFORK_DEPTH)),
-        End::MainExit => End::Pause,
         other => other,
     };
-    let vfork = matches!(end, End::Vfork(_));
+    let no_stop = |s: Sig| if s == Sig::Stop { Sig::Term } else { s };
     let traits = node
         .traits
         .iter()
-        .filter(|t| {
-            let unhandled = t.is_upward() || matches!(t, Trait::Userns | Trait::CgroupNest);
-            let unstoppable = vfork && **t == Trait::Stop;
-            !(unhandled || unstoppable)
-        })
-        .map(|t| match t {
-            Trait::GracefulMs(ms) => Trait::GracefulMs((*ms).min(TRIAL_MAX_GRACEFUL_MS)),
-            other => *other,
+        .map(|t| match *t {
+            Trait::GracefulMs(ms) => Trait::GracefulMs(ms.min(TRIAL_MAX_GRACEFUL_MS)),
+            Trait::KillParent(s) => Trait::KillParent(no_stop(s)),
+            Trait::KillAncestors(s) => Trait::KillAncestors(no_stop(s)),
+            Trait::TermKillParent(s) => Trait::TermKillParent(no_stop(s)),
+            Trait::TermKillAncestors(s) => Trait::TermKillAncestors(no_stop(s)),
+            other => other,
         })
         .collect();
     let mut left = budget.saturating_sub(1);
@@ -364,12 +356,8 @@ fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {
         let child = cut_node(&edge.node, left);
         let count = edge.count.clamp(1, left / child.node_count());
         left -= count * child.node_count();
-        let spawn = match edge.spawn {
-            SpawnKind::Cparent => SpawnKind::Fork,
-            other => other,
-        };
         children.push(ChildSpec {
-            spawn,
+            spawn: edge.spawn,
             count,
             node: child,
         });

@@ -114,6 +114,11 @@ pub struct PropParams {
     /// becomes `pause`, a spawn kind `fork`), on top of what `adversary` leaves
     /// out. Default none.
     pub without: Vec<Word>,
+    /// Whether an upward signal may be SIGSTOP. Default true. A method whose
+    /// supervisor side the tree can name is stopped by it by design (only a PID
+    /// namespace hides it, see `teardown::Method::hides_supervisor`): its
+    /// property is about every other attack.
+    pub upward_stop: bool,
 }
 
 /// One word of the spec language, whatever its arguments: what
@@ -147,6 +152,7 @@ impl Default for PropParams {
             max_hop_rate: 200,
             max_graceful_ms: 300,
             without: Vec::new(),
+            upward_stop: true,
         }
     }
 }
@@ -200,13 +206,32 @@ fn wide_trait(params: &PropParams, upward: bool) -> BoxedStrategy<Trait> {
         (6, graceful.boxed()),
         (5, Just(Trait::Userns).boxed()),
         (5, Just(Trait::CgroupNest).boxed()),
+        (
+            3,
+            any_signal()
+                .prop_map(|s| Trait::Ignore(if s == Sig::Stop { Sig::Usr1 } else { s }))
+                .boxed(),
+        ),
     ];
     if upward {
         arms.extend([
-            (5, any_signal().prop_map(Trait::KillParent).boxed()),
-            (4, any_signal().prop_map(Trait::KillAncestors).boxed()),
-            (4, any_signal().prop_map(Trait::TermKillParent).boxed()),
-            (4, any_signal().prop_map(Trait::TermKillAncestors).boxed()),
+            (5, upward_signal(params).prop_map(Trait::KillParent).boxed()),
+            (
+                4,
+                upward_signal(params).prop_map(Trait::KillAncestors).boxed(),
+            ),
+            (
+                4,
+                upward_signal(params)
+                    .prop_map(Trait::TermKillParent)
+                    .boxed(),
+            ),
+            (
+                4,
+                upward_signal(params)
+                    .prop_map(Trait::TermKillAncestors)
+                    .boxed(),
+            ),
         ]);
     }
     proptest::strategy::Union::new_weighted(arms).boxed()
@@ -224,6 +249,18 @@ pub fn any_signal() -> impl Strategy<Value = Sig> + Clone {
         1 => Just(Sig::Tstp),
         3 => proptest::sample::select(&Sig::ALL[..]),
     ]
+}
+
+/// A signal for an upward trait: [`any_signal`], with SIGSTOP turned into
+/// SIGTERM unless `params.upward_stop`.
+fn upward_signal(params: &PropParams) -> BoxedStrategy<Sig> {
+    if params.upward_stop {
+        any_signal().boxed()
+    } else {
+        any_signal()
+            .prop_map(|s| if s == Sig::Stop { Sig::Term } else { s })
+            .boxed()
+    }
 }
 
 /// A spawn kind, weighted toward `dfork` (the orphaning one); every kind.
@@ -341,10 +378,7 @@ pub fn any_tree_spec() -> impl Strategy<Value = TreeSpec> + Clone {
 /// `max_storm_total` and `max_storm_rate`, and hops to what is left of
 /// `max_hop_total` and `max_hop_rate` (a storm or hop with nothing left becomes
 /// `pause`); `vfork` chains and `graceful` delays are capped; the words of
-/// `without` are left out; `stop` is dropped from a node whose end is `vfork` or
-/// `main-exit` (such a node cannot be stopped as the warden wants it: a parent
-/// blocked in `vfork` takes only fatal signals, and a process whose main thread
-/// is a zombie shows state `Z`, never `T`). Idempotent.
+/// `without` are left out. Idempotent.
 pub fn fit(spec: TreeSpec, params: &PropParams) -> TreeSpec {
     let mut root = fit_node(spec.root, 0, params.max_nodes.max(1), params);
     let mut left = StormBudget {
@@ -375,9 +409,6 @@ fn fit_node(mut node: NodeSpec, depth: u32, budget: u32, params: &PropParams) ->
     });
     node.traits
         .retain(|t| !params.without.contains(&Word::Trait(t.kind())));
-    if matches!(node.end, End::Vfork(_) | End::MainExit) {
-        node.traits.retain(|t| *t != Trait::Stop);
-    }
     if params.without.contains(&Word::End(node.end.kind())) {
         node.end = End::Pause;
     }

@@ -88,6 +88,11 @@ mod note {
     pub const FORWARD_ONLY: &str = "the signal is only forwarded, never escalated to SIGKILL: a child that ignores or blocks it never exits, and the supervisor waits for it forever";
     pub const PIDNS: &str = "bwrap does not forward SIGTERM (bubblewrap 369): it dies, or exits with its child, without waiting for its sandbox; its init dies with it (--die-with-parent, a SIGKILL: bubblewrap 684) and the kernel kills the PID namespace, so nothing leaks, but bwrap never reaped its init (zombie). bwrap is gone before its sandbox is: the tree is killed only when the init, SIGKILLed as bwrap exits, runs its own exit (zap_pid_ns_processes); a look in between finds the tree alive and not yet signalled (straggler: about 1 run in 20 to 40 here with both cores busy)";
     pub const PIDNS_LEADER_EXIT: &str = "the child exits on its own, and so does bwrap's init; bwrap returns on whichever it sees first (its monitor_child): the exit code the init writes to an eventfd before it exits (the init not reaped yet: zombie) or the init's SIGCHLD, which it reaps (clean). A race inside bwrap, not in the oracle: nothing leaks either way, though the rest of the namespace may still be alive, not yet killed by the init's exit, when bwrap returns (straggler)";
+    pub const STOPPED: &str = "the tree stops its parent, the supervisor (SIGSTOP can be neither blocked nor handled): stopped, it never handles the SIGTERM. Only a PID namespace hides a supervisor from its tree";
+    pub const GRACEFUL_AFTER_CHILD: &str = "SIGTERM reaches the group, the child dies of it and the supervisor exits while the other members still run their 100 ms shutdown: it said done too early";
+    pub const DUMB_INIT_CPARENT: &str = "the CLONE_PARENT children are dumb-init's own: it reaps its children on SIGCHLD but exits as soon as its child has, so whether it reaped them first is a race (zombie when it exits first)";
+    pub const TIMEOUT_CPARENT: &str = "the CLONE_PARENT children are timeout's own: it waits for its child only and exits holding them (zombie)";
+    pub const TIMEOUT_NO_HANDLER: &str = "timeout has no handler for SIGUSR1 or SIGUSR2, which the tree sends its parent (Xorg's ready signal, or carelessly): it dies of it and leaves the tree";
     pub const TIMEOUT_KILL: &str = "the signal is forwarded to the group and ignored; after -k 1 second timeout SIGKILLs its whole process group, itself included, so it dies with its child unreaped (zombie)";
 }
 
@@ -136,6 +141,40 @@ mod group {
     pub const LEADER_EXITS: &[&str] = &["jmmv-grandchild", "leader-exits-orphans-remain"];
     pub const TERM_SURVIVORS: &[&str] = &["sigterm-ignored", "respawn-on-term"];
     pub const NEVER_DIES_OF_FORWARDED: &[&str] = &["blocked-signals", "sigint-ignored"];
+    /// The tree stops its parent.
+    pub const STOPS_PARENT: &[&str] = &["stop-parent", "stop-ancestors-on-term"];
+    /// A process out of the group at the trigger (setsid, a hop).
+    pub const NEW_ESCAPES: &[&str] = &[
+        "thread-fork",
+        "subreaper-in-tree",
+        "hostile-names",
+        "fork-hoppers",
+    ];
+    /// A process that outlives the group's SIGTERM by a new way: a zombie main
+    /// thread ignoring it, a nested init, a swallowing tracer.
+    pub const NEW_TERM_SURVIVORS: &[&str] = &[
+        "main-thread-exits",
+        "nested-pid-namespace",
+        "ptrace-swallows-term",
+    ];
+    /// Members that need 100 ms after SIGTERM.
+    pub const GRACEFUL: &[&str] = &["nested-cgroup", "graceful-shutdown"];
+}
+
+/// The hostile trees' cells of a peer that signals its child's group and exits
+/// with its child (`tini -g`, `dumb-init`, `timeout`).
+fn group_forwarder(cells: Cells) -> Cells {
+    cells
+        .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
+        .set(group::NEW_ESCAPES, Expect::is(Leak, note::ESCAPED))
+        .set(
+            group::NEW_TERM_SURVIVORS,
+            Expect::is(Leak, note::TERM_THEN_EXIT),
+        )
+        .set(
+            group::GRACEFUL,
+            Expect::is(Straggler, note::GRACEFUL_AFTER_CHILD),
+        )
 }
 
 /// Builds one peer's expectations: a default for every catalog scenario, then
@@ -170,6 +209,7 @@ fn build() -> Vec<Peer> {
                     group::LATE,
                     Expect::is(Straggler, note::EXITS_WITH_LEADER_LATE),
                 )
+                .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
                 .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
                 .set(
                     group::NEVER_DIES_OF_FORWARDED,
@@ -182,7 +222,7 @@ fn build() -> Vec<Peer> {
             argv: &["tini", "-g", "--"],
             about: "forwards signals to its child's process group, exits with its child",
             sources: &[TINI_PR_15, TINI_172],
-            expected: Cells::all(Expect::is(Clean, note::GROUP_DYING))
+            expected: group_forwarder(Cells::all(Expect::is(Clean, note::GROUP_DYING)))
                 .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
                 .set(
                     &["escape-exits-late"],
@@ -213,7 +253,11 @@ fn build() -> Vec<Peer> {
             about: "runs its child in a new session, forwards signals to that process group, \
                     and when the child exits sends SIGTERM to the group and exits at once",
             sources: &[DUMB_INIT_191, DUMB_INIT_212, DUMB_INIT_80],
-            expected: Cells::all(Expect::is(Clean, note::GROUP_DYING))
+            expected: group_forwarder(Cells::all(Expect::is(Clean, note::GROUP_DYING)))
+                .set(
+                    &["clone-parent"],
+                    Expect::any_of(&[Clean, Zombie], note::DUMB_INIT_CPARENT),
+                )
                 .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
                 .set(
                     &["escape-exits-late"],
@@ -244,6 +288,7 @@ fn build() -> Vec<Peer> {
                     group::LATE,
                     Expect::is(Straggler, note::EXITS_WITH_LEADER_LATE),
                 )
+                .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
                 .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
                 .set(
                     group::NEVER_DIES_OF_FORWARDED,
@@ -257,7 +302,12 @@ fn build() -> Vec<Peer> {
             about: "runs its child in its own process group; on a signal or at the timeout \
                     signals the group (then SIGCONT), SIGKILLs it after -k, exits with its child",
             sources: &[TIMEOUT_DOC],
-            expected: Cells::all(Expect::is(Clean, note::GROUP_DYING))
+            expected: group_forwarder(Cells::all(Expect::is(Clean, note::GROUP_DYING)))
+                .set(&["clone-parent"], Expect::is(Zombie, note::TIMEOUT_CPARENT))
+                .set(
+                    &["xorg-ready-signal", "signals-upward"],
+                    Expect::is(Leak, note::TIMEOUT_NO_HANDLER),
+                )
                 .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
                 .set(
                     &["escape-exits-late"],

@@ -74,6 +74,17 @@ impl Method {
     }
 }
 
+impl Method {
+    /// True for the methods whose supervisor side the tree cannot name (`pidns`,
+    /// and `auto`, which picks it where the host allows): only they survive a
+    /// tree that stops its parent or ancestors, since SIGSTOP can be neither
+    /// blocked nor handled. Every other method's host or shim is the tree's
+    /// parent or ancestor.
+    pub fn hides_supervisor(self) -> bool {
+        matches!(self, Method::Pidns | Method::Auto)
+    }
+}
+
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.name())

@@ -1,9 +1,12 @@
 //! Random trees for the matrix, deterministic for a seed: the `i`-th tree of seed
 //! `S` (column `random-S-i`) is the same on every run, with the strategies of
-//! [`crate::prop`] (default [`PropParams`](crate::prop::PropParams) but for the
-//! words: [`Adversary::Classic`](crate::prop::Adversary::Classic), the trees the
-//! catalog's expectations and the README's table were made with) drawn from a
-//! ChaCha generator seeded with `S`.
+//! [`crate::prop`] drawn from a ChaCha generator seeded with `S`: default
+//! [`PropParams`](crate::prop::PropParams), every word of the hostile adversary
+//! but an upward SIGSTOP. A tree is one column for every row, and a tree that
+//! stops its supervisor hangs every method but `pidns` by design (SIGSTOP can be
+//! neither blocked nor handled): the named scenarios `stop-parent` and
+//! `stop-ancestors-on-term` pin that, so the random columns hold every
+//! escape-proof method to `clean`.
 
 use crate::spec::{End, TreeSpec};
 use crate::trial::Trigger;
@@ -20,7 +23,8 @@ pub fn specs(seed: u64, n: u32) -> Result<Vec<(TreeSpec, Trigger)>, String> {
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     let strategy = crate::prop::tree_spec(crate::prop::PropParams {
-        adversary: crate::prop::Adversary::Classic,
+        adversary: crate::prop::Adversary::Hostile,
+        upward_stop: false,
         ..crate::prop::PropParams::default()
     });
     (0..n)

@@ -11,6 +11,14 @@
 //! PIDs are those the node sees (`getpid()` in its own PID namespace); the warden
 //! maps them to its own view (see [`crate::oracle::map_records`]).
 //!
+//! # The "signalled upward" record
+//!
+//! A node with `kill-parent` or `kill-ancestors` writes one more record once it
+//! has sent those signals (which it does only when the whole tree is ready): the
+//! node field has [`UPWARD_BIT`] set (`node_id | 0x4000_0000`). The warden waits
+//! for one from every such node before it triggers the teardown, so a tree that
+//! stops its supervisor has always stopped it when the trigger comes.
+//!
 //! # The "finished gracefully" record
 //!
 //! A node with `graceful=DUR` writes a second record when its SIGTERM handler has
@@ -41,6 +49,9 @@ pub const WARDEN_PID_ENV: &str = "TEARDOWN_WARDEN_PID";
 /// Set in the node field of a "finished gracefully" record.
 pub const GRACEFUL_BIT: u32 = 0x8000_0000;
 
+/// Set in the node field of a "signalled upward" record.
+pub const UPWARD_BIT: u32 = 0x4000_0000;
+
 /// What one record on the report pipe says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Report {
@@ -49,6 +60,11 @@ pub enum Report {
     /// The node's `graceful` SIGTERM handler finished and the node exits now; the
     /// record's `node` is the node id, without [`GRACEFUL_BIT`].
     Graceful(NodeRecord),
+    /// The node sent its `kill-parent`/`kill-ancestors` signals (once the whole
+    /// tree was ready); the record's `node` is the node id, without
+    /// [`UPWARD_BIT`]. The warden waits for these before it triggers the
+    /// teardown, so that the attack and the trigger never race.
+    Upward(NodeRecord),
 }
 
 /// Encodes a "finished gracefully" record: `r` with [`GRACEFUL_BIT`] set in its
@@ -60,14 +76,23 @@ pub fn encode_graceful(r: &NodeRecord) -> [u8; RECORD_LEN] {
     })
 }
 
+/// Encodes a "signalled upward" record: `r` with [`UPWARD_BIT`] set in its node
+/// field.
+pub fn encode_upward(r: &NodeRecord) -> [u8; RECORD_LEN] {
+    encode(&NodeRecord {
+        node: r.node | UPWARD_BIT,
+        ..*r
+    })
+}
+
 /// Decodes a record and says which kind it is.
 pub fn decode_report(b: &[u8; RECORD_LEN]) -> Report {
     let r = decode(b);
+    let node = r.node & !(GRACEFUL_BIT | UPWARD_BIT);
     if r.node & GRACEFUL_BIT != 0 {
-        Report::Graceful(NodeRecord {
-            node: r.node & !GRACEFUL_BIT,
-            ..r
-        })
+        Report::Graceful(NodeRecord { node, ..r })
+    } else if r.node & UPWARD_BIT != 0 {
+        Report::Upward(NodeRecord { node, ..r })
     } else {
         Report::Ready(r)
     }
@@ -135,6 +160,21 @@ mod tests {
         assert_eq!(decode(&b).node, 0x8000_000c);
         assert_eq!(decode_report(&b), Report::Graceful(r));
         assert_eq!(decode_report(&encode(&r)), Report::Ready(r));
+    }
+
+    #[test]
+    fn an_upward_record_is_a_record_with_the_second_bit_of_the_node_set() {
+        let r = NodeRecord {
+            node: 5,
+            pid: 9,
+            pgid: 9,
+            sid: 1,
+            start_time: 42,
+            pidns: 7,
+        };
+        let b = encode_upward(&r);
+        assert_eq!(&b[0..4], &(5u32 | 0x4000_0000).to_ne_bytes());
+        assert_eq!(decode_report(&b), Report::Upward(r));
     }
 
     #[test]

@@ -30,6 +30,14 @@ impl Node {
                 }
                 Trait::IgnoreInt => sys::ignore_signal(Signal::SIGINT),
                 Trait::IgnoreHup => sys::ignore_signal(Signal::SIGHUP),
+                Trait::Ignore(sig) => match Signal::try_from(sig.number()) {
+                    Ok(s) => sys::ignore_signal(s).map(|()| {
+                        if s == Signal::SIGTERM {
+                            self.term = TermHandler::None;
+                        }
+                    }),
+                    Err(e) => Err(io::Error::from(e)),
+                },
                 Trait::BlockAll => {
                     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None)
                         .map_err(io::Error::from)
@@ -86,7 +94,9 @@ impl Node {
         let last_sigterm = done.iter().rposition(|t| t.sets_sigterm());
         let carried = done.iter().enumerate().filter(|&(i, t)| match t {
             Trait::Stop | Trait::EvilName | Trait::KillParent(_) | Trait::KillAncestors(_) => true,
-            t if t.sets_sigterm() => Some(i) == last_sigterm && *t != Trait::IgnoreTerm,
+            t if t.sets_sigterm() => {
+                Some(i) == last_sigterm && !matches!(t, Trait::IgnoreTerm | Trait::Ignore(_))
+            }
             _ => false,
         });
         let mut rest = spec.clone();

@@ -74,6 +74,17 @@ impl Node {
         self.parent_reported();
         self.parent_ready = None;
         self.signal_up(spec);
+        self.report_upward();
+    }
+
+    /// Tells the warden the upward signals are out (see [`record::UPWARD_BIT`]).
+    fn report_upward(&self) {
+        let Some(report) = &self.report else { return };
+        let id = self.id;
+        let rec =
+            super::own_record(id).unwrap_or_else(|e| super::die(id, "read /proc/self/stat", e));
+        // The warden gave up (EPIPE) or the write failed: it times out and says so.
+        let _ = rustix::io::write(report, &record::encode_upward(&rec));
     }
 
     fn signal_up(&self, spec: &NodeSpec) {

@@ -425,8 +425,9 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Placed {
     };
     // A record whose PID is nobody's innermost PID of a nested namespace is kept
     // as it is (the node runs in the warden's own namespace).
-    // innermost pid -> (outer pid, start time), for processes in nested namespaces.
-    let mut nested: HashMap<i32, Vec<(i32, u64)>> = HashMap::new();
+    // innermost pid -> (outer pid, start time, its PID namespace if known), for
+    // processes in nested namespaces.
+    let mut nested: HashMap<i32, Vec<(i32, u64, Option<u64>)>> = HashMap::new();
     for pid in src.pids() {
         if let Some(ns) = src.nspid(pid).filter(|ns| ns.len() > 1)
             && let Some(s) = src.stat(pid)
@@ -434,11 +435,14 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Placed {
             nested
                 .entry(*ns.last().expect("non-empty"))
                 .or_default()
-                .push((pid, s.start_time));
+                .push((pid, s.start_time, src.pidns_of(pid)));
         }
     }
     let mut gone = BTreeSet::new();
-    let mut inner_to_outer: HashMap<i32, i32> = HashMap::new();
+    // (the record's namespace, its PID there) -> the PID here: a group or session
+    // leader is translated in the namespace the record was written in (two
+    // nested namespaces both have a PID 1).
+    let mut inner_to_outer: HashMap<(u64, i32), i32> = HashMap::new();
     let mapped: Vec<(NodeRecord, bool)> = records
         .iter()
         .map(|r| {
@@ -446,16 +450,21 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Placed {
                 return (*r, false);
             }
             // A nested process whose innermost PID and start time are the record's
-            // is preferred to a direct match: the record was written from inside
-            // that namespace, and a direct look-alike (a bystander started in the
-            // same clock tick, in a group of its own, with its session outside the
-            // warden's namespace, shown as 0 like the node's) is a stranger.
-            match nested
-                .get(&r.pid)
-                .and_then(|c| c.iter().find(|(_, st)| *st == r.start_time))
-            {
-                Some(&(outer, _)) => {
-                    inner_to_outer.insert(r.pid, outer);
+            // (and, when both are known, its PID namespace) is preferred to a
+            // direct match: the record was written from inside that namespace, and
+            // a direct look-alike (a bystander started in the same clock tick, in a
+            // group of its own, with its session outside the warden's namespace,
+            // shown as 0 like the node's) is a stranger. Two namespaces can each
+            // have a process with the same innermost PID started in the same clock
+            // tick (a `userns` node and the `pidns` method's init): the namespace
+            // tells them apart.
+            let same_ns = |ns: Option<u64>| r.pidns == 0 || ns.is_none_or(|ns| ns == r.pidns);
+            match nested.get(&r.pid).and_then(|c| {
+                c.iter()
+                    .find(|(_, st, ns)| *st == r.start_time && same_ns(*ns))
+            }) {
+                Some(&(outer, _, _)) => {
+                    inner_to_outer.insert((r.pidns, r.pid), outer);
                     (NodeRecord { pid: outer, ..*r }, true)
                 }
                 _ => {
@@ -471,8 +480,9 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Placed {
         .into_iter()
         .map(|(mut r, was_mapped)| {
             if was_mapped {
-                r.pgid = inner_to_outer.get(&r.pgid).copied().unwrap_or(r.pgid);
-                r.sid = inner_to_outer.get(&r.sid).copied().unwrap_or(r.sid);
+                let outer = |p: i32| inner_to_outer.get(&(r.pidns, p)).copied().unwrap_or(p);
+                r.pgid = outer(r.pgid);
+                r.sid = outer(r.sid);
             }
             r
         })

@@ -80,6 +80,11 @@ pub trait ProcSource {
     /// The inode of the PID namespace this source's PIDs are in, if known (see
     /// [`crate::trial::NodeRecord::pidns`]).
     fn own_pidns(&self) -> Option<u64>;
+    /// The inode of the PID namespace process `pid` lives in (its
+    /// `/proc/<pid>/ns/pid`), if known.
+    fn pidns_of(&self, _pid: i32) -> Option<u64> {
+        None
+    }
 }
 
 /// The real `/proc` (or another procfs mount, or a directory laid out like one).
@@ -264,6 +269,12 @@ impl ProcSource for LiveProc {
         let meta = std::fs::metadata(self.root.join("self/ns/pid")).ok()?;
         Some(meta.ino())
     }
+
+    fn pidns_of(&self, pid: i32) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(self.root.join(format!("{pid}/ns/pid"))).ok()?;
+        Some(meta.ino())
+    }
 }
 
 /// An in-memory process table for unit tests. Children are derived from `ppid`
@@ -274,6 +285,7 @@ pub struct FakeProc {
     procs: BTreeMap<i32, (ProcStat, Vec<i32>)>,
     hidden: Vec<i32>,
     pidns: Option<u64>,
+    ns_of: BTreeMap<i32, u64>,
 }
 
 impl FakeProc {
@@ -341,6 +353,12 @@ impl FakeProc {
         self
     }
 
+    /// Sets the inode of the PID namespace a process lives in.
+    pub fn in_ns(&mut self, pid: i32, ns: u64) -> &mut Self {
+        self.ns_of.insert(pid, ns);
+        self
+    }
+
     /// Sets a process's start time.
     pub fn started(&mut self, pid: i32, start_time: u64) -> &mut Self {
         self.procs.get_mut(&pid).expect("known pid").0.start_time = start_time;
@@ -397,5 +415,9 @@ impl ProcSource for FakeProc {
 
     fn own_pidns(&self) -> Option<u64> {
         self.pidns
+    }
+
+    fn pidns_of(&self, pid: i32) -> Option<u64> {
+        self.ns_of.get(&pid).copied()
     }
 }

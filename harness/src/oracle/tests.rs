@@ -402,6 +402,38 @@ fn a_record_is_not_mapped_to_a_stranger_that_has_its_pid_and_start_tick() {
 }
 
 #[test]
+fn two_nested_namespaces_with_the_same_pid_and_tick_are_told_apart_by_their_namespace() {
+    let mut p = table();
+    // `pidns` with a `userns` node: the method's namespace (inode 500) and the
+    // node's own (inode 600) both have a PID 1 and a PID 2, and here both pairs
+    // started in the same clock tick. Each record says its namespace.
+    let tick = 777;
+    p.live(10, SUP)
+        .live(11, 10)
+        .live(12, 11)
+        .live(13, 12)
+        .live(14, 13);
+    for (pid, ns, inner) in [(11, 500, 1), (12, 500, 2), (13, 600, 1), (14, 600, 2)] {
+        p.started(pid, tick)
+            .nspid_of(pid, vec![pid, inner])
+            .in_ns(pid, ns)
+            .group(pid, if ns == 500 { 11 } else { 13 }, 0);
+    }
+    let rec = |node, pid, pgid, pidns| NodeRecord {
+        node,
+        pid,
+        pgid,
+        sid: 0,
+        start_time: tick,
+        pidns,
+    };
+    let seen = vec![rec(0, 2, 2, 500), rec(1, 1, 1, 600), rec(2, 2, 1, 600)];
+    let mapped = map_records(&p, &seen).records;
+    let placed: Vec<(i32, i32)> = mapped.iter().map(|r| (r.pid, r.pgid)).collect();
+    assert_eq!(placed, vec![(12, 12), (13, 13), (14, 13)]);
+}
+
+#[test]
 fn a_nested_match_wins_over_a_stranger_with_the_same_pid_tick_group_and_session() {
     let mut p = table();
     // `pidns` method: the leader is PID 3 of its own namespace, in its own group,

@@ -148,6 +148,10 @@ pub enum Trait {
     Userns,
     /// The node moves itself into a cgroup it makes below its own.
     CgroupNest,
+    /// This signal ignored (`SIG_IGN`, inherited across fork and exec): e.g. an X
+    /// server's `ignore=usr1`. `ignore=term` is `ignore-term`'s twin (a SIGTERM
+    /// trait: the last one in order wins).
+    Ignore(Sig),
 }
 
 impl Trait {
@@ -168,7 +172,8 @@ impl Trait {
     pub const fn sets_sigterm(self) -> bool {
         matches!(
             self,
-            Trait::IgnoreTerm
+            Trait::Ignore(Sig::Term)
+                | Trait::IgnoreTerm
                 | Trait::RespawnOnTerm
                 | Trait::TermKillParent(_)
                 | Trait::TermKillAncestors(_)

@@ -345,6 +345,14 @@ impl<'a> Parser<'a> {
                         expected: SIGNAL_NAMES,
                     });
                 };
+                if kind == TraitKind::Ignore && sig == Sig::Stop {
+                    return Err(SpecError::Unknown {
+                        at,
+                        what: "signal to ignore (SIGSTOP cannot be ignored)",
+                        word: word.to_owned(),
+                        expected: SIGNAL_NAMES,
+                    });
+                }
                 Ok(kind.with_signal(sig).expect("a trait with a signal"))
             }
         }

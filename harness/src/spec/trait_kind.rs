@@ -49,6 +49,8 @@ pub enum TraitKind {
     Userns,
     /// [`Trait::CgroupNest`].
     CgroupNest,
+    /// [`Trait::Ignore`].
+    Ignore,
 }
 
 /// What follows the `=` of a trait word.
@@ -64,7 +66,7 @@ pub(crate) enum TraitArg {
 
 impl TraitKind {
     /// Every trait kind, in declaration order (the order of the grammar).
-    pub const ALL: [TraitKind; 19] = [
+    pub const ALL: [TraitKind; 20] = [
         TraitKind::Setsid,
         TraitKind::Setpgid,
         TraitKind::IgnoreTerm,
@@ -84,6 +86,7 @@ impl TraitKind {
         TraitKind::Graceful,
         TraitKind::Userns,
         TraitKind::CgroupNest,
+        TraitKind::Ignore,
     ];
 
     /// The word in the text form (before any `=`): `setsid`, `kill-parent`, ...
@@ -108,6 +111,7 @@ impl TraitKind {
             TraitKind::Graceful => "graceful",
             TraitKind::Userns => "userns",
             TraitKind::CgroupNest => "cgroup-nest",
+            TraitKind::Ignore => "ignore",
         }
     }
 
@@ -122,7 +126,8 @@ impl TraitKind {
             TraitKind::KillParent
             | TraitKind::KillAncestors
             | TraitKind::TermKillParent
-            | TraitKind::TermKillAncestors => TraitArg::Signal,
+            | TraitKind::TermKillAncestors
+            | TraitKind::Ignore => TraitArg::Signal,
             TraitKind::Graceful => TraitArg::Duration,
             _ => TraitArg::None,
         }
@@ -135,6 +140,7 @@ impl TraitKind {
             TraitKind::KillAncestors => Trait::KillAncestors(sig),
             TraitKind::TermKillParent => Trait::TermKillParent(sig),
             TraitKind::TermKillAncestors => Trait::TermKillAncestors(sig),
+            TraitKind::Ignore => Trait::Ignore(sig),
             _ => return None,
         })
     }
@@ -160,7 +166,8 @@ impl TraitKind {
             | TraitKind::KillAncestors
             | TraitKind::TermKillParent
             | TraitKind::TermKillAncestors
-            | TraitKind::Graceful => return None,
+            | TraitKind::Graceful
+            | TraitKind::Ignore => return None,
         })
     }
 }
@@ -208,6 +215,7 @@ impl Trait {
             Trait::GracefulMs(_) => TraitKind::Graceful,
             Trait::Userns => TraitKind::Userns,
             Trait::CgroupNest => TraitKind::CgroupNest,
+            Trait::Ignore(_) => TraitKind::Ignore,
         }
     }
 
@@ -230,7 +238,8 @@ impl Trait {
             Trait::KillParent(s)
             | Trait::KillAncestors(s)
             | Trait::TermKillParent(s)
-            | Trait::TermKillAncestors(s) => Some(s),
+            | Trait::TermKillAncestors(s)
+            | Trait::Ignore(s) => Some(s),
             _ => None,
         }
     }
@@ -256,6 +265,9 @@ impl FromStr for Trait {
             (TraitArg::None, None) => kind.plain().ok_or_else(unknown),
             (TraitArg::Signal, Some(v)) => {
                 let sig = v.parse::<Sig>()?;
+                if kind == TraitKind::Ignore && sig == Sig::Stop {
+                    return Err(unknown());
+                }
                 kind.with_signal(sig).ok_or_else(unknown)
             }
             (TraitArg::Duration, Some(v)) => {

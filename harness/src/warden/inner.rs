@@ -1,6 +1,7 @@
 //! The trial, as the inner warden runs it: bystanders, supervisor, readiness,
 //! trigger, done, oracle, safety net.
 
+mod records;
 mod start;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,6 @@ use teardown::Verdict;
 use super::cgroup::Cgroup;
 use super::contain::{self, Containment};
 use super::{NET_DEADLINE, error_outcome, net, readiness_deadline, run_timeout};
-use crate::node::record::{self, RECORD_LEN};
 use crate::oracle::{self, Identity, Judgement, LiveProc, Observation, ProcSource, Scene};
 use crate::sys;
 use crate::trial::{NodeRecord, Supervisor, Trial, TrialOutcome, Trigger};
@@ -133,6 +133,8 @@ struct Run<'a> {
     bystanders: Vec<Identity>,
     sup: Option<Sup>,
     records: BTreeMap<u32, NodeRecord>,
+    /// Everything the tree said on the report pipe.
+    inbox: records::Inbox,
     /// Nodes whose process was gone before its record could be placed in the
     /// warden's view (see `readiness`).
     gone: std::collections::BTreeSet<u32>,
@@ -156,6 +158,7 @@ impl<'a> Run<'a> {
             bystanders: Vec::new(),
             sup: None,
             records: BTreeMap::new(),
+            inbox: records::Inbox::default(),
             gone: Default::default(),
             report: None,
             handed: Vec::new(),
@@ -195,39 +198,18 @@ impl<'a> Run<'a> {
     }
 
     /// Reads records until every node reported, the pipe has no writer left, or the
-    /// readiness deadline.
+    /// readiness deadline; then waits for the upward signals ([`Run::await_upward`])
+    /// and settles the tree.
     fn readiness(&mut self, rec_r: &OwnedFd) -> Result<(), Stop> {
         let limit = readiness_deadline(self.nodes);
         let deadline = Instant::now() + limit;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut chunk = [0u8; RECORD_LEN * 64];
-        let mut ended = false;
-        while (self.records.len() as u32) < self.nodes {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || !poll_in(rec_r, left) {
-                break;
-            }
-            match rustix::io::read(rec_r, &mut chunk) {
-                Ok(0) => {
-                    ended = true;
-                    break;
-                }
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(Stop::error(format!("warden: reading records: {e}"))),
-            }
-            let whole = buf.len() / RECORD_LEN * RECORD_LEN;
-            for r in buf[..whole].chunks_exact(RECORD_LEN) {
-                // A "finished gracefully" record (a `graceful` node signalled by its
-                // own tree before it was all ready) is not a readiness record.
-                if let record::Report::Ready(rec) =
-                    record::decode_report(r.try_into().expect("RECORD_LEN bytes"))
-                {
-                    self.records.entry(rec.node).or_insert(rec);
-                }
-            }
-            buf.drain(..whole);
-        }
+        let nodes = self.nodes as usize;
+        let waited = self
+            .inbox
+            .read_until(rec_r, deadline, |i| i.ready.len() >= nodes)
+            .map_err(Stop::error)?;
+        let ended = waited == records::Waited::Ended;
+        self.records = self.inbox.ready.clone();
         let got = self.records.len() as u32;
         let mapped = oracle::map_records(
             &self.proc,
@@ -257,6 +239,7 @@ impl<'a> Run<'a> {
         }
         self.records = mapped.into_iter().map(|r| (r.node, r)).collect();
         if got >= self.nodes {
+            self.await_upward(rec_r, deadline)?;
             return self.settle_and_stop(deadline);
         }
         self.read_report(false);
@@ -287,6 +270,97 @@ impl<'a> Run<'a> {
             missing.join(","),
             self.sup_tail()
         )))
+    }
+
+    /// Waits until every node that signals its ancestors once the tree is ready
+    /// (`kill-parent`, `kill-ancestors`) has said so, or has died: the trigger
+    /// must find the attack done (a stopped supervisor stopped), never race it.
+    /// A node that is gone sends nothing more: its pidfd says so; nor does a node
+    /// another one stopped first.
+    fn await_upward(&mut self, rec_r: &OwnedFd, deadline: Instant) -> Result<(), Stop> {
+        use crate::spec::TraitKind;
+        let attackers: Vec<NodeRecord> = self
+            .trial
+            .spec
+            .walk()
+            .filter(|(id, node, _)| {
+                !self.gone.contains(id)
+                    && (node.has_trait_kind(TraitKind::KillParent)
+                        || node.has_trait_kind(TraitKind::KillAncestors))
+            })
+            .filter_map(|(id, _, _)| self.records.get(&id).copied())
+            .collect();
+        // The same process, if it is still there: its pidfd, opened and then
+        // checked against the record's start time.
+        let watch: Vec<(u32, OwnedFd)> = attackers
+            .iter()
+            .filter_map(|r| {
+                let fd = rustix::process::Pid::from_raw(r.pid).and_then(|p| {
+                    rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+                })?;
+                let same = self
+                    .proc
+                    .stat(r.pid)
+                    .is_some_and(|s| s.start_time == r.start_time);
+                same.then_some((r.node, fd))
+            })
+            .collect();
+        loop {
+            let pending: Vec<&(u32, OwnedFd)> = watch
+                .iter()
+                .filter(|(node, _)| !self.inbox.upward.contains(node))
+                .collect();
+            if pending.is_empty() || self.inbox.ended {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let nodes: Vec<String> = pending.iter().map(|(n, _)| n.to_string()).collect();
+                return Err(Stop::error(format!(
+                    "readiness timeout: node(s) {} did not signal upward{}",
+                    nodes.join(","),
+                    self.sup_tail()
+                )));
+            }
+            // Another node may have stopped an attacker before it could signal
+            // (`kill-ancestors=stop` below it): it does nothing until the
+            // teardown continues it. No event says a process stopped: look every
+            // 2 ms while waiting.
+            let stopped: Vec<u32> = pending
+                .iter()
+                .filter(|(node, _)| {
+                    self.records
+                        .get(node)
+                        .is_some_and(|r| any_thread_stopped(r.pid))
+                })
+                .map(|(n, _)| *n)
+                .collect();
+            if !stopped.is_empty() {
+                self.inbox.upward.extend(stopped);
+                continue;
+            }
+            let t = Timespec::try_from(left.min(Duration::from_millis(2))).unwrap_or(Timespec {
+                tv_sec: 0,
+                tv_nsec: 2_000_000,
+            });
+            let mut fds = vec![PollFd::new(rec_r, PollFlags::IN)];
+            fds.extend(pending.iter().map(|(_, fd)| PollFd::new(fd, PollFlags::IN)));
+            match rustix::event::poll(&mut fds, Some(&t)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Stop::error(format!("warden: poll: {e}"))),
+            }
+            if !fds[0].revents().is_empty() {
+                self.inbox.read_once(rec_r).map_err(Stop::error)?;
+            }
+            let exited: Vec<u32> = pending
+                .iter()
+                .zip(&fds[1..])
+                .filter(|(_, f)| !f.revents().is_empty())
+                .map(|((n, _), _)| *n)
+                .collect();
+            // Exited without a word: count it as done (it will not signal now).
+            self.inbox.upward.extend(exited);
+        }
     }
 
     /// Settles the tree, then stops its `stop` nodes, and waits (up to `deadline`)
@@ -362,8 +436,19 @@ impl<'a> Run<'a> {
             }
         }
         for (id, r) in &stoppers {
+            // A node blocked in vfork (a `vfork` end) takes only fatal signals:
+            // its SIGSTOP stays pending, and it cannot run anyway.
+            let in_vfork = self
+                .trial
+                .spec
+                .walk()
+                .any(|(n, node, _)| n == *id && matches!(node.end, End::Vfork(_)));
+            if in_vfork {
+                continue;
+            }
+            // The main thread's state is not enough: a `main-exit` node's is `Z`.
             wait_for(*id, r, "did not stop", &|| {
-                stat(r).is_none_or(|s| matches!(s.state, 'T' | 't') || !s.alive)
+                stat(r).is_none_or(|s| !s.alive || any_thread_stopped(r.pid))
             })?;
         }
         Ok(())
@@ -629,18 +714,16 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Polls one fd for input up to `left`; true if readable (or hung up).
-fn poll_in(fd: &OwnedFd, left: Duration) -> bool {
-    let t = Timespec::try_from(left).unwrap_or(Timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    });
-    let mut fds = [PollFd::new(fd, PollFlags::IN)];
-    loop {
-        match rustix::event::poll(&mut fds, Some(&t)) {
-            Ok(n) => return n > 0,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return false,
-        }
-    }
+/// Whether a live thread of `pid` is stopped (`T`, or `t` under a tracer).
+fn any_thread_stopped(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| matches!(state, "T" | "t"))
+        })
+    })
 }

@@ -5,7 +5,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use teardown_harness::fuzz::{TRIAL_MAX_NODES, small_tree, trial};
 use teardown_harness::prop::{PropParams, tree_spec};
-use teardown_harness::spec::{End, Limits, SpawnKind, Trait, TreeSpec};
+use teardown_harness::spec::{End, Limits, Sig, Trait, TreeSpec};
 
 #[test]
 fn the_trial_target_passes_on_the_wider_adversarys_words() {
@@ -51,17 +51,17 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
                 End::Hop { total, .. } => hops += total,
                 End::ExitAfterMs(ms) => assert!(ms <= 100, "{small}"),
                 End::Vfork(n) => assert!(n <= 4, "{small}"),
-                End::MainExit => panic!("main-exit left in {small}"),
                 _ => {}
             }
             for t in &v.node.traits {
-                assert!(!t.is_upward(), "{small}");
-                assert!(!matches!(t, Trait::Userns | Trait::CgroupNest), "{small}");
+                // proc-walk's shim can be named by the tree: no upward SIGSTOP.
+                if t.is_upward() {
+                    assert_ne!(t.signal(), Some(Sig::Stop), "{small}");
+                }
                 if let Trait::GracefulMs(ms) = t {
                     assert!(*ms <= 100, "{small}");
                 }
             }
-            assert!(v.spawn != Some(SpawnKind::Cparent), "{small}");
         }
         assert!(storm <= 20, "{small}");
         assert!(hops <= 20, "{small}");

@@ -7,6 +7,9 @@
 //! * [`negative_controls`]: `leader`, `killpg`, `killpg-waitpgid` and `subreaper`
 //!   must be caught within a bounded number of random trees, shrunk to a tree whose
 //!   shape explains the verdict, and the printed replay line must replay it.
+//! * [`hostile_controls`]: the same for the hostile adversary's words: `cgroup-kill`
+//!   caught on a process whose main thread exited, `killpg` and `subreaper` on
+//!   trees without the classic causes of their failures.
 //! * [`fuzz_trial`]: the `trial` fuzz target's library side.
 //!
 //! `PROPTEST_CASES` sets the number of random trees per escape-proof method
@@ -14,6 +17,7 @@
 
 mod escape_proof;
 mod fuzz_trial;
+mod hostile_controls;
 mod negative_controls;
 
 use std::path::PathBuf;

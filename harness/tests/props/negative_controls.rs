@@ -30,12 +30,12 @@ const MAX_CASES: u32 = 64;
 
 /// Short graces: every failing shrinking candidate costs the straggler grace
 /// (a survivor is judged after it) or, for a hang, the deadline.
-fn tune(t: &mut Trial) {
+pub(super) fn tune(t: &mut Trial) {
     t.grace = GRACE;
     t.straggler_grace = Duration::from_millis(300);
 }
 
-fn tune_hang(t: &mut Trial) {
+pub(super) fn tune_hang(t: &mut Trial) {
     tune(t);
     t.deadline = Duration::from_secs(2);
 }
@@ -48,19 +48,29 @@ fn has_escape(spec: &TreeSpec) -> bool {
     })
 }
 
-/// Runs the negative control for `method` and returns the shrunk failure, after
-/// checking that its replay line replays it.
+/// Runs the negative control for `method` on classic trees and returns the
+/// shrunk failure, after checking that its replay line replays it.
 fn caught(method: Method, tune: fn(&mut Trial), max_shrink_time_ms: u32) -> Minimal {
+    let params = PropParams {
+        adversary: Adversary::Classic,
+        ..PropParams::default()
+    };
+    caught_on(method, params, tune, max_shrink_time_ms)
+}
+
+/// [`caught`] on the trees `params` draws.
+pub(super) fn caught_on(
+    method: Method,
+    params: PropParams,
+    tune: fn(&mut Trial),
+    max_shrink_time_ms: u32,
+) -> Minimal {
     let config = Config {
         cases: MAX_CASES,
         failure_persistence: None,
         max_shrink_iters: 512,
         max_shrink_time: max_shrink_time_ms,
         ..Config::default()
-    };
-    let params = PropParams {
-        adversary: Adversary::Classic,
-        ..PropParams::default()
     };
     let (result, seen) = search(method, params, config, tune, |v| {
         matches!(v, Verdict::Clean | Verdict::Straggler)

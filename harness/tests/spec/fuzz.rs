@@ -21,7 +21,7 @@ fn every_committed_seed_passes_the_spec_text_oracle() {
 
 #[test]
 fn the_spec_text_dictionary_names_every_word_of_the_grammar() {
-    use teardown_harness::spec::{EndKind, SpawnKind, Trait};
+    use teardown_harness::spec::{EndKind, SpawnKind, TraitKind};
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/spec_text.dict");
     let dict = fs::read_to_string(&path).unwrap();
     let entries: Vec<&str> = dict
@@ -38,7 +38,7 @@ fn the_spec_text_dictionary_names_every_word_of_the_grammar() {
             .iter()
             .any(|e| e.trim_end_matches(['=', ':', ' ']) == word)
     };
-    let words = Trait::ALL
+    let words = TraitKind::ALL
         .iter()
         .map(|t| t.name())
         .chain(EndKind::ALL.iter().map(|e| e.name()))

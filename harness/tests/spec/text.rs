@@ -10,7 +10,7 @@ macro_rules! traits {
         "setsid, setpgid, ignore-term, ignore-int, ignore-hup, block-all, sigchld-ign, \
          respawn-on-term, exec-fresh, stop, subreaper, evil-name, kill-parent=SIG, \
          kill-ancestors=SIG, term-kill-parent=SIG, term-kill-ancestors=SIG, graceful=DUR, \
-         userns, cgroup-nest"
+         userns, cgroup-nest, ignore=SIG"
     };
 }
 
@@ -309,6 +309,14 @@ fn the_grammar_example_parses_to_the_expected_tree() {
 #[case::non_ascii_is_quoted(
     "pause [fork: pausé]",
     concat!("spec: unknown end \"paus\" at byte 13 (expected one of: ", ends!(), ")")
+)]
+#[case::sigstop_cannot_be_ignored(
+    "ignore=stop pause",
+    concat!(
+        "spec: unknown signal to ignore (SIGSTOP cannot be ignored) \"stop\" at byte 7 (expected one of: ",
+        signals!(),
+        ")"
+    )
 )]
 #[case::a_non_ascii_token(
     "pause é",

@@ -65,7 +65,8 @@ mod why {
     pub const NESTED_INIT: &str = "the tree made a PID namespace: its init ignores the SIGTERM it has no handler for, like every init, and survives the group's SIGTERM; the method stops once the leader is reaped and never sends SIGKILL";
     pub const SWALLOWED: &str = "the tracer ignores SIGTERM and swallows its tracee's: both survive the group's SIGTERM, and the method stops once the leader is reaped";
     pub const GRACEFUL_AFTER_LEADER: &str = "the group gets SIGTERM and the method returns once the leader is reaped, while the other members still run their 100 ms shutdown: the supervisor said done too early";
-    pub const ADOPTED_ESCAPE: &str = "a subreaper in the tree adopted a setsid escapee: the group signal never reaches it";
+    pub const ADOPTED_ESCAPE: &str =
+        "a subreaper in the tree adopted a setsid escapee: the group signal never reaches it";
 }
 
 /// Every method whose supervisor side the tree can name hangs; `pidns` and
@@ -302,8 +303,8 @@ pub(super) fn ptrace_swallows_term() -> Scenario {
 pub(super) fn fork_hoppers() -> Scenario {
     Scenario {
         name: "fork-hoppers",
-        spec: "pause [2*fork: ignore-term hop=4000@1000]",
-        story: "Two processes that ignore SIGTERM hop a thousand times a second: setsid, \
+        spec: "pause [2*fork: ignore-term hop=500@500]",
+        story: "Two processes that ignore SIGTERM hop 500 times a second each: setsid, \
                 fork, the parent exits. Each is never at one PID for long and never in \
                 the group: a supervisor that lists then kills races it, and one that asks \
                 \"any children left?\" from a snapshot can get \"no\" while a hop is in \

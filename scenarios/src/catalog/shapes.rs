@@ -52,4 +52,3 @@ pub(super) fn exec_chain() -> Scenario {
         expected: in_group_tree(),
     }
 }
-

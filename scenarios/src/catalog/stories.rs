@@ -218,4 +218,3 @@ pub(super) fn leader_exits_orphans_remain() -> Scenario {
             .with(KillpgWaitpgid, Expect::is(Clean, note::GROUP_DYING)),
     }
 }
-
