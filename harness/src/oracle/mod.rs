@@ -93,6 +93,11 @@ pub struct Seen {
 /// One look at the process table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observation {
+    /// The tree never stopped making processes while it was looked at: each of
+    /// [`MAX_RESCANS`] rescans found one no scan before had. Something of the
+    /// tree was alive, even if every process was already dead when read (a
+    /// fork-hopper that forks faster than a scan reads `/proc`).
+    pub forking: bool,
     /// Tree processes alive and not dying.
     pub alive: Vec<Seen>,
     /// Tree processes alive but committed to exit ([`ProcStat::dying`]).
@@ -167,10 +172,17 @@ const MAX_RESCANS: usize = 16;
 /// process seen alive is waited for as a straggler, and looked at again after
 /// the grace.
 pub fn tree_processes(src: &dyn ProcSource, scene: &Scene) -> Vec<ProcStat> {
+    scan_until_settled(src, scene).0
+}
+
+/// [`tree_processes`], and whether the scans never settled: the last of
+/// [`MAX_RESCANS`] still found a process none before had (see [`observe`]).
+fn scan_until_settled(src: &dyn ProcSource, scene: &Scene) -> (Vec<ProcStat>, bool) {
     let mut found: BTreeMap<Identity, ProcStat> = scan(src, scene)
         .into_iter()
         .map(|s| (s.identity(), s))
         .collect();
+    let mut settled = false;
     for _ in 0..MAX_RESCANS {
         let mut new = false;
         for s in scan(src, scene) {
@@ -180,10 +192,11 @@ pub fn tree_processes(src: &dyn ProcSource, scene: &Scene) -> Vec<ProcStat> {
             }
         }
         if !new {
+            settled = true;
             break;
         }
     }
-    found.into_values().collect()
+    (found.into_values().collect(), !settled)
 }
 
 /// One scan of [`tree_processes`].
@@ -291,7 +304,9 @@ pub fn observe(src: &dyn ProcSource, scene: &Scene) -> Observation {
             .map(|r| r.node)
     };
     let mut obs = Observation::default();
-    for s in tree_processes(src, scene) {
+    let (procs, forking) = scan_until_settled(src, scene);
+    obs.forking = forking;
+    for s in procs {
         let id = s.identity();
         let seen = Seen {
             id,
@@ -365,6 +380,22 @@ pub fn judge(at_done: &Observation, after_grace: &Observation) -> Judgement {
     for s in &at_done.zombies {
         finding(s, "zombie");
     }
+    // Still forking after the grace, though every process read was dead by then:
+    // the tree lives on (one survivor, whichever process it is now).
+    let forking = after_grace.forking && still_is_empty(after_grace);
+    if forking {
+        let seen = Seen {
+            id: Identity {
+                pid: 0,
+                start_time: 0,
+            },
+            node: None,
+            note: format!(
+                "the tree was still making processes after the straggler grace ({MAX_RESCANS} rescans each found a new one), faster than a scan reads them alive"
+            ),
+        };
+        finding(&seen, "survivor");
+    }
     let mut dead_bystanders: Vec<&Seen> = at_done.bystanders_dead.iter().collect();
     for s in &after_grace.bystanders_dead {
         if !dead_bystanders.iter().any(|d| d.id == s.id) {
@@ -382,7 +413,7 @@ pub fn judge(at_done: &Observation, after_grace: &Observation) -> Judgement {
     if !at_done.zombies.is_empty() {
         verdict = worst(verdict, Verdict::Zombie);
     }
-    if !still.is_empty() {
+    if !still.is_empty() || forking {
         verdict = worst(verdict, Verdict::Leak);
     }
     if !dead_bystanders.is_empty() {
@@ -390,13 +421,18 @@ pub fn judge(at_done: &Observation, after_grace: &Observation) -> Judgement {
     }
     Judgement {
         verdict,
-        survivors: still.len() as u32,
+        survivors: still.len() as u32 + u32::from(forking),
         stragglers: stragglers.len() as u32,
         dying: dying.len() as u32,
         zombies: at_done.zombies.len() as u32,
         bystanders_killed: dead_bystanders.len() as u32,
         findings,
     }
+}
+
+/// Whether an observation found no process alive (dying or not).
+fn still_is_empty(obs: &Observation) -> bool {
+    obs.alive.is_empty() && obs.dying.is_empty()
 }
 
 /// Records placed in the source's view by [`map_records`].

@@ -797,3 +797,59 @@ fn a_process_alive_on_both_looks_stays_alive_and_a_dying_one_is_looked_at_once()
         Some(dying)
     );
 }
+
+/// A `/proc` where a fork-hopper makes a new process, already dead when read,
+/// every time the pids are listed: faster than a scan.
+struct Hopping {
+    table: std::cell::RefCell<FakeProc>,
+    next: std::cell::Cell<i32>,
+}
+
+impl ProcSource for Hopping {
+    fn pids(&self) -> Vec<i32> {
+        let pid = self.next.get();
+        self.next.set(pid + 1);
+        self.table.borrow_mut().zombie(pid, WARDEN);
+        self.table.borrow().pids()
+    }
+    fn stat(&self, pid: i32) -> Option<ProcStat> {
+        self.table.borrow().stat(pid)
+    }
+    fn children(&self, pid: i32) -> Vec<i32> {
+        self.table.borrow().children(pid)
+    }
+    fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
+        self.table.borrow().nspid(pid)
+    }
+    fn own_pidns(&self) -> Option<u64> {
+        None
+    }
+}
+
+#[test]
+fn a_tree_still_forking_after_the_grace_is_a_survivor_though_every_process_read_was_dead() {
+    let p = Hopping {
+        table: std::cell::RefCell::new(table()),
+        next: std::cell::Cell::new(100),
+    };
+    let sc = scene(&p.table.borrow());
+    let after = observe(&p, &sc);
+    assert!(after.forking && after.alive.is_empty(), "{after:?}");
+    let j = judge(&Observation::default(), &after);
+    assert_eq!(j.verdict, Verdict::Leak);
+    assert_eq!(j.survivors, 1);
+    assert!(
+        j.findings
+            .iter()
+            .any(|f| f.kind == "survivor" && f.pid == 0)
+    );
+}
+
+#[test]
+fn a_tree_that_settles_is_not_forking() {
+    let mut p = table();
+    p.zombie(10, WARDEN).live(11, WARDEN);
+    let obs = observe(&p, &scene(&p));
+    assert!(!obs.forking);
+    assert_eq!(judge(&obs, &obs).survivors, 1, "only the live one");
+}
