@@ -10,6 +10,14 @@
 
 use teardown::DrainReport;
 
+/// Environment variable the warden sets for its own supervisor (`teardown run`):
+/// the read end of a pipe. After writing its report, `run` waits until the warden
+/// closes the other end, so that the warden judges the tree at the very moment
+/// `run` says it is done, with `run` alive and holding what it holds (a zombie it
+/// never reaped is judged as held, not by a race with its exit). Unset, `run`
+/// exits at once; not for users.
+pub const HOLD_FD_ENV: &str = "TEARDOWN_HOLD_FD";
+
 /// The content of a `teardown run --report` file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]

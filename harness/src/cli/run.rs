@@ -23,7 +23,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use teardown::{Method, SpawnError, SpawnOptions, TeardownOptions, Tree};
-use teardown_harness::wire::RunReport;
+use teardown_harness::wire::{HOLD_FD_ENV, RunReport};
 
 use super::{Fail, chain, duration};
 
@@ -100,11 +100,15 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
         })?),
         None => None,
     };
+    let hold = hold_fd();
     let mut write_report = |r: &RunReport| {
         if let Some(f) = report.as_mut()
             && let Err(e) = f.write_all(r.to_line().as_bytes()).and_then(|()| f.flush())
         {
             eprintln!("teardown run: cannot write the report: {e}");
+        }
+        if let Some(fd) = &hold {
+            hold_until_released(fd);
         }
     };
 
@@ -117,7 +121,7 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
         .map_err(|e| Fail::usage(format!("cannot create a signalfd: {e}")))?;
 
     let mut cmd = Command::new(&args.command[0]);
-    cmd.args(&args.command[1..]);
+    cmd.args(&args.command[1..]).env_remove(HOLD_FD_ENV);
     teardown_harness::sys::unblock_signals_in_child(&mut cmd);
     teardown_harness::sys::take_sigchld_for_supervisor(&mut cmd)
         .map_err(|e| Fail::usage(format!("cannot reset SIGCHLD: {e}")))?;
@@ -153,6 +157,24 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
         (Cause::Signal(sig), None) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
         (Cause::LeaderExit, None) => ExitCode::from(125),
     })
+}
+
+/// The hold pipe ([`HOLD_FD_ENV`]), if the warden gave one.
+fn hold_fd() -> Option<OwnedFd> {
+    let raw: i32 = std::env::var(HOLD_FD_ENV).ok()?.trim().parse().ok()?;
+    let fd = teardown_harness::sys::adopt_inherited_fd(raw).ok()?;
+    let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
+    Some(fd)
+}
+
+/// Blocks until the hold pipe's writer closes it (at most 30 s).
+fn hold_until_released(fd: &OwnedFd) {
+    let t = Timespec {
+        tv_sec: 30,
+        tv_nsec: 0,
+    };
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    while let Err(rustix::io::Errno::INTR) = rustix::event::poll(&mut fds, Some(&t)) {}
 }
 
 /// The status a shell shows: the exit code, or 128+signal.

@@ -117,6 +117,8 @@ struct Sup {
     log: std::fs::File,
     /// Our supervisor's `--report` pipe.
     report_r: Option<OwnedFd>,
+    /// Our supervisor waits after its report until this closes ([`crate::wire::HOLD_FD_ENV`]).
+    hold_w: Option<OwnedFd>,
     report_buf: Vec<u8>,
     /// Shell-style exit status once it exited.
     status: Option<i32>,
@@ -525,8 +527,10 @@ impl<'a> Run<'a> {
             if report_ready {
                 self.read_report(true);
                 if self.report.is_some() {
-                    // The last moment the supervisor is known alive: its children now.
+                    // Our supervisor said done and waits for us: its children now,
+                    // then let it go.
                     self.handed = self.supervisor_children();
+                    self.sup.as_mut().expect("supervisor spawned").hold_w = None;
                 }
             }
             if exited {

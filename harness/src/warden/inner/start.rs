@@ -14,6 +14,7 @@ use crate::oracle::ProcSource;
 use crate::sys;
 use crate::trial::{Supervisor, Trigger};
 use crate::warden::{BYSTANDERS_ENV, run_timeout};
+use crate::wire::HOLD_FD_ENV;
 
 impl Run<'_> {
     /// Forks the bystanders (no exec: the warden is single-threaded, and an exec
@@ -109,6 +110,13 @@ impl Run<'_> {
         } else {
             (None, None)
         };
+        // Our supervisor waits, after its report, until we close `hold_w`.
+        let (hold_r, hold_w) = if ours {
+            let (r, w) = pipe().map_err(sys_err("hold pipe"))?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
         let log: std::fs::File =
             rustix::fs::memfd_create("teardown-supervisor-log", rustix::fs::MemfdFlags::CLOEXEC)
                 .map_err(sys_err("memfd"))?
@@ -123,6 +131,9 @@ impl Run<'_> {
         if let Some(w) = &report_w {
             rustix::io::fcntl_setfd(w, FdFlags::empty()).map_err(sys_err("report pipe flags"))?;
         }
+        if let Some(r) = &hold_r {
+            rustix::io::fcntl_setfd(r, FdFlags::empty()).map_err(sys_err("hold pipe flags"))?;
+        }
         let out = log
             .try_clone()
             .map_err(|e| Stop::error(format!("warden: log: {e}")))?;
@@ -131,7 +142,11 @@ impl Run<'_> {
             .map_err(|e| Stop::error(format!("warden: log: {e}")))?;
         let bystanders: Vec<String> = self.bystanders.iter().map(|b| b.pid.to_string()).collect();
         let spawned = Instant::now();
-        let child = Command::new(&argv[0])
+        let mut cmd = Command::new(&argv[0]);
+        if let Some(r) = &hold_r {
+            cmd.env(HOLD_FD_ENV, r.as_raw_fd().to_string());
+        }
+        let child = cmd
             .args(&argv[1..])
             .env(REPORT_FD_ENV, rec_w.as_raw_fd().to_string())
             .env(WARDEN_PID_ENV, self.me.to_string())
@@ -147,7 +162,7 @@ impl Run<'_> {
                     argv.join(" ")
                 ))
             })?;
-        drop((rec_w, report_w));
+        drop((rec_w, report_w, hold_r));
         let pid = child.id() as i32;
         let fd = rustix::process::pidfd_open(
             rustix::process::Pid::from_raw(pid).expect("pid > 0"),
@@ -159,6 +174,7 @@ impl Run<'_> {
             fd,
             log,
             report_r,
+            hold_w,
             report_buf: Vec::new(),
             status: None,
             spawned,
