@@ -100,6 +100,13 @@ pub enum LimitError {
         /// `count`, `zombies`, `storm total`, `storm rate`.
         what: &'static str,
     },
+    /// A word no process can play (only a spec built in code can have this: the
+    /// parser rejects it): `ignore=stop`.
+    #[error("spec: {what}")]
+    Impossible {
+        /// What and why: `ignore=stop: SIGSTOP cannot be ignored`.
+        what: &'static str,
+    },
 }
 
 impl SpecError {

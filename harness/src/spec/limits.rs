@@ -108,6 +108,8 @@ pub struct SpecStats {
     /// The first of `count`, `zombies`, `storm total`, `storm rate`, `vfork depth`,
     /// `hop total`, `hop rate` found to be 0.
     pub zero: Option<&'static str>,
+    /// A node has `ignore=stop`, which no process can do.
+    pub ignores_stop: bool,
 }
 
 impl SpecStats {
@@ -130,6 +132,7 @@ impl SpecStats {
                 if let (Trait::GracefulMs(ms), true) = (t, copies > 0) {
                     s.max_graceful_ms = s.max_graceful_ms.max(*ms);
                 }
+                s.ignores_stop |= *t == Trait::Ignore(crate::spec::Sig::Stop);
             }
             match node.end {
                 End::Zombies(n) => {
@@ -224,6 +227,11 @@ impl Limits {
         let s = SpecStats::of(spec);
         if let Some(what) = s.zero {
             return Err(LimitError::Zero { what });
+        }
+        if s.ignores_stop {
+            return Err(LimitError::Impossible {
+                what: "ignore=stop: SIGSTOP cannot be ignored",
+            });
         }
         let max_depth = self.max_depth.min(MAX_NESTING);
         exceeds("max_depth", "the depth", s.depth.into(), max_depth.into())?;

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use rstest::rstest;
 use teardown_harness::errors::{LimitError, SpecError};
-use teardown_harness::spec::{ChildSpec, End, Limits, NodeSpec, SpawnKind, SpecStats, TreeSpec};
+use teardown_harness::spec::{
+    ChildSpec, End, Limits, NodeSpec, SpawnKind, SpecStats, Trait, TreeSpec,
+};
 
 fn chain(depth: usize) -> String {
     let mut text = "pause".to_owned();
@@ -331,4 +333,24 @@ fn huge_counts_saturate_and_are_refused() {
     assert_eq!(stats.nodes, u64::MAX);
     assert_eq!(stats.zombies, u64::MAX);
     assert!(Limits::default().check(&spec).is_err());
+}
+
+/// Found by the `spec_limits` fuzz target: `Ignore(Stop)` built in code passed
+/// the limits while its text (`ignore=stop`) does not parse. No process can
+/// ignore SIGSTOP: both refuse it now.
+#[test]
+fn ignore_stop_built_in_code_is_refused_as_the_parser_refuses_its_text() {
+    let spec = TreeSpec {
+        root: NodeSpec {
+            traits: vec![Trait::Ignore(teardown_harness::spec::Sig::Stop)],
+            children: vec![],
+            end: End::Pause,
+        },
+    };
+    let err = Limits::default().check(&spec).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec: ignore=stop: SIGSTOP cannot be ignored"
+    );
+    assert!(spec.to_string().parse::<TreeSpec>().is_err());
 }
