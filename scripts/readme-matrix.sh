@@ -16,7 +16,7 @@ status=0
 target/release/teardown matrix --peers --random 4 --seed 1 --format markdown >"$out" || status=$?
 if [[ $status -ne 0 ]]; then
     echo "readme-matrix: the matrix exited $status (unexpected verdicts); README.md unchanged:" >&2
-    grep -E '\*\*|unexpected' "$out" >&2 || true
+    grep -E "\*\*[a-z-]+!|unexpected|^  [a-z]+:" "$out" >&2 || true
     exit "$status"
 fi
 awk -v gen="$out" '

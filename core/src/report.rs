@@ -18,7 +18,14 @@ pub struct DrainReport {
     pub reaped: u64,
     /// Walk or kill rounds until drained.
     pub rounds: u64,
-    /// True if the grace ran out and SIGKILL followed SIGTERM.
+    /// True exactly when SIGKILL went to a process of the tree that had not
+    /// exited: the grace ran out with something still there, or the grace was zero
+    /// and the tree was not empty. False when the tree drained on SIGTERM (or was
+    /// gone already). The group methods (`killpg`, `killpg-waitpgid`,
+    /// `subreaper`, `proc-walk`'s first signal) cannot tell a group that holds only
+    /// the leader's zombie from one with members left: for them it may be true when
+    /// the group kill reached nobody alive. The harness's oracle checks it against
+    /// how each process it watched actually died.
     pub escalated: bool,
     /// Drain latency: first kill signal to drained.
     #[serde(rename = "drain_us", with = "micros")]

@@ -161,7 +161,7 @@ impl Check {
         self
     }
 
-    /// How long a process may outlive the supervisor and still be a straggler.
+    /// How long a process may outlive the supervisor and still be `early` (not a survivor).
     pub fn straggler_grace(mut self, d: Duration) -> Check {
         self.timing.straggler_grace = d;
         self
@@ -309,7 +309,7 @@ impl CheckReport {
                 let mut found = Vec::new();
                 for (n, what) in [
                     (o.survivors, "survivor(s)"),
-                    (o.stragglers, "straggler(s)"),
+                    (o.stragglers + o.dying, "early"),
                     (o.zombies, "zombie(s)"),
                     (o.bystanders_killed, "bystander(s) killed"),
                 ] {
@@ -426,7 +426,7 @@ mod tests {
         );
         assert!(msg.contains("setsid-escape: leak (1 survivor(s))"), "{msg}");
         assert!(
-            msg.contains("replay: teardown replay --deadline 3s --bystanders 1 'pause [fork: setsid pause]' -- my-sup --"),
+            msg.contains("replay: teardown replay --grace 250ms --deadline 3s --bystanders 1 'pause [fork: setsid pause]' -- my-sup --"),
             "{msg}"
         );
     }

@@ -74,7 +74,7 @@ pub use oracle_case::{
 ///   alive.
 /// * The judgement is exactly one of the oracle's verdicts, the worst of what it
 ///   found; its counts equal its findings of each kind; one observation judged
-///   twice has no straggler.
+///   twice finds nothing early.
 ///
 /// Pure logic, in process, no fork: the target ClusterFuzzLite runs.
 pub fn oracle(case: &OracleCase) {

@@ -38,15 +38,19 @@
 //!    the leader's own exit) and waits for **done** (our supervisor's drain report
 //!    and exit; an external one's exit), with a deadline past which the verdict is
 //!    `hang`;
-//! 5. lets the **oracle** judge from `/proc`, by identity `(pid, start time)`:
-//!    survivors (`leak`), stragglers, zombies left by the supervisor, killed
-//!    bystanders;
+//! 5. lets the **oracle** judge the whole contract ([`oracle`]): from `/proc`, by
+//!    identity `(pid, start time)`, survivors (`leak`), processes still there at
+//!    done (`early`), zombies held by the supervisor side, killed bystanders,
+//!    helpers left; and from what only the warden sees, cgroups and mounts left
+//!    behind, how each watched process died (a pidfd keeps its exit status: a
+//!    grace cut short, a false drain report), the supervisor's exit;
 //! 6. kills and reaps whatever is left (the **safety net**) and replies.
 //!
-//! Exactly one verdict comes back (`clean`, `straggler`, `leak`, `zombie`,
+//! Every finding is listed, and one verdict comes back, the worst of them
+//! ([`teardown::Verdict`]'s order: `clean`, `leftover`, `false-report`,
+//! `bad-exit`, `supervisor-killed`, `grace-cut`, `early`, `zombie`, `leak`,
 //! `bystander-killed`, `hang`, `unsupported`, `error`), with counts, the tree as
-//! spawned, the supervisor's report and the oracle's findings
-//! ([`trial::TrialOutcome`]).
+//! spawned and the supervisor's report ([`trial::TrialOutcome`]).
 //!
 //! # The command line
 //!
@@ -62,15 +66,13 @@
 //!   (said in the outcome's detail): a tree process that escapes the warden's view
 //!   is impossible (orphans reparent to it), but the last safety net after a hard
 //!   kill of the harness is then the cgroup, if any.
-//! * A zombie is counted when its parent is the supervisor, or when it was the
-//!   supervisor's child when the supervisor was last seen alive and is now dead,
-//!   or dying, and unreaped (the supervisor exited without reaping it).
-//! * A process with SIGKILL pending at "done" is *dying*: it can never run again,
-//!   and whether the kernel has finished its exit is the scheduler's business, so
-//!   it is not a straggler (it is one more `dying` in the outcome). The only blind
-//!   spot is the instant between a thread dequeuing that SIGKILL and entering
-//!   `do_exit`, where `/proc` shows neither; a process caught there is judged a
-//!   straggler.
+//! * "Done" is one look: a supervisor that returns microseconds before its tree
+//!   is gone is `early` only when the look catches the tree (a race the catalog
+//!   accepts as `clean|early`); `slow-exit` nodes make the window tens of
+//!   milliseconds wide where a scenario must show it every run.
+//! * `grace-cut` and `false-report` need the exit status a pidfd keeps
+//!   (`PIDFD_INFO_EXIT`, Linux 6.15); before that they are not judged, and the
+//!   outcome's detail says so.
 //! * Records from a tree inside an external supervisor's own PID namespace are
 //!   mapped to the warden's view through `NSpid`, start time, group and session
 //!   ([`oracle::map_records`]).
@@ -86,6 +88,7 @@ pub mod locate;
 pub mod matrix;
 pub mod node;
 pub mod oracle;
+pub mod peer;
 #[cfg(feature = "proptest")]
 pub mod prop;
 pub mod replay;

@@ -45,9 +45,9 @@ pub fn line(trial: &Trial) -> String {
         ),
         ("--deadline", trial.deadline, defaults.deadline),
     ] {
-        // The grace is the `teardown run` supervisor's: an external one has its own.
-        let ours = matches!(trial.supervisor, Supervisor::Method(_)) || flag != "--grace";
-        if ours && value != default {
+        // For an external supervisor the grace is the one it promises (what
+        // `grace-cut` holds it to), so it is replayed too.
+        if value != default {
             parts.extend([flag.to_owned(), format_duration_arg(value)]);
         }
     }

@@ -300,3 +300,113 @@ pub fn spawn_in_cgroup(
         libc::_exit(127)
     }
 }
+
+/// `struct pidfd_info` as of Linux 6.15 (`PIDFD_INFO_SIZE_VER0`, 64 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    pid: u32,
+    tgid: u32,
+    ppid: u32,
+    ruid: u32,
+    rgid: u32,
+    euid: u32,
+    egid: u32,
+    suid: u32,
+    sgid: u32,
+    fsuid: u32,
+    fsgid: u32,
+    exit_code: i32,
+}
+
+/// `PIDFD_INFO_EXIT` (Linux 6.15): only returned if asked, once the process is
+/// reaped.
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+/// `_IOWR(0xFF, 11, struct pidfd_info)` with the 64-byte struct.
+const PIDFD_GET_INFO: u64 = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+
+/// How a process watched through a pidfd ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitInfo {
+    /// Reaped; its wait status (as `waitpid` encodes it).
+    Exited(i32),
+    /// Not reaped yet (or still running).
+    NotYet,
+    /// The kernel keeps no exit status for pidfds (before Linux 6.15).
+    Unsupported,
+}
+
+/// `ioctl(pidfd, PIDFD_GET_INFO)` with `PIDFD_INFO_EXIT`—How the process the
+/// pidfd refers to ended, once anyone (its parent, an init) has reaped it: the
+/// exit status stays with the pidfd. What lets the warden see how each tree
+/// process died (of SIGKILL or not) though it is not their parent.
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man2/pidfd_open.2.html>
+pub fn pidfd_exit_info(fd: std::os::fd::BorrowedFd<'_>) -> ExitInfo {
+    use std::os::fd::AsRawFd;
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: `info` is laid out as the kernel's 64-byte `struct pidfd_info`, the
+    // size encoded in the request number; the fd is open for the call.
+    let ret = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            PIDFD_GET_INFO as _,
+            &mut info as *mut PidfdInfo,
+        )
+    };
+    if ret != 0 {
+        return match io::Error::last_os_error().raw_os_error() {
+            Some(libc::ENOTTY | libc::EINVAL | libc::EOPNOTSUPP) => ExitInfo::Unsupported,
+            _ => ExitInfo::NotYet,
+        };
+    }
+    if info.mask & PIDFD_INFO_EXIT != 0 {
+        ExitInfo::Exited(info.exit_code)
+    } else {
+        ExitInfo::NotYet
+    }
+}
+
+/// Maps `len` bytes of private anonymous memory, refuses huge pages for it
+/// (`MADV_NOHUGEPAGE`, so each 4 KiB page is its own to free), writes one byte
+/// per page, and never unmaps it: the process's exit frees it page by page. The
+/// `slow-exit` trait.
+pub fn hold_touched_memory(len: usize) -> io::Result<()> {
+    use rustix::mm::{Advice, MapFlags, ProtFlags};
+    // SAFETY: a fresh anonymous private mapping at an address the kernel picks;
+    // nothing else refers to it, and it is written only within its `len` bytes.
+    let p = unsafe {
+        rustix::mm::mmap_anonymous(
+            std::ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )?
+    };
+    // SAFETY: the mapping made above, whole.
+    unsafe { rustix::mm::madvise(p, len, Advice::LinuxNoHugepage)? };
+    let page = rustix::param::page_size();
+    let base = p.cast::<u8>();
+    for off in (0..len).step_by(page) {
+        // SAFETY: `off < len`: inside the mapping, which is writable.
+        unsafe { base.add(off).write_volatile(1) };
+    }
+    Ok(())
+}
+
+/// `sigtimedwait(2)` on `set` (which the caller has blocked): the signal taken,
+/// or `None` on timeout or interruption.
+pub fn sigtimedwait(set: &libc::sigset_t, timeout: &libc::timespec) -> Option<Signal> {
+    // SAFETY: both pointers are to live values for the call; no siginfo asked.
+    let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), timeout) };
+    if sig <= 0 {
+        return None;
+    }
+    Signal::try_from(sig).ok()
+}

@@ -88,15 +88,20 @@ pub struct TrialOutcome {
     /// Tree processes alive after the straggler grace.
     pub survivors: u32,
     /// Tree processes alive and not dying at "done" that died within the straggler
-    /// grace.
+    /// grace (`early`).
     pub stragglers: u32,
-    /// Tree processes dying at "done" (SIGKILL pending: the kernel was still
-    /// finishing a kill the supervisor had made) that died within the grace. Not a
-    /// fault; how many depends on the scheduler.
+    /// Tree processes dying at "done" (SIGKILL pending, or exiting) that died
+    /// within the grace: the supervisor said done before they were gone (`early`
+    /// too, counted apart).
     #[serde(default)]
     pub dying: u32,
-    /// Unreaped dead tree processes whose parent is the supervisor.
+    /// Dead processes held unreaped by a live process of the supervisor side at
+    /// "done" (`zombie`).
     pub zombies: u32,
+    /// Dead processes reparented to the warden at "done" (their parent died): what
+    /// any init reaps at once. Counted, not a fault.
+    #[serde(default)]
+    pub orphaned_zombies: u32,
     /// Bystanders found dead.
     pub bystanders_killed: u32,
     /// The supervisor's drain report, when it is ours.
@@ -139,9 +144,12 @@ pub struct Finding {
     pub pid: i32,
     /// Node id, if it was a recorded node.
     pub node: Option<u32>,
-    /// What the oracle says of it: `survivor`, `straggler`, `zombie`, `bystander-killed`.
+    /// Which part of the contract it is about
+    /// ([`crate::oracle::FindingKind`]): `survivor`, `early`, `zombie`,
+    /// `orphaned-zombie`, `bystander-killed`, `helper-left`, `cgroup-left`,
+    /// `mount-left`, `grace-cut`, `false-report`, `bad-exit`, `supervisor-killed`.
     pub kind: String,
-    /// Parent PID, state and command, for people.
+    /// What was seen (parent PID, state and command of a process), for people.
     pub note: String,
 }
 

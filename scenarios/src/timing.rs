@@ -1,7 +1,7 @@
 //! The trial timings the expectations are written for.
 //!
 //! A few expectations depend on them: a process that exits on its own
-//! [`LATE_EXIT`] after it is ready is a `straggler` (not a `leak`) only because
+//! [`LATE_EXIT`] after it is ready is `early` (not a `leak`) only because
 //! `LATE_EXIT` is shorter than [`STRAGGLER_GRACE`], and it outlives the supervisor only
 //! because teardown starts right after readiness. The matrix and `check` use these as
 //! their defaults; run with other timings and some expectations may not hold.
@@ -11,8 +11,8 @@ use std::time::Duration;
 /// The supervisor's grace between SIGTERM and SIGKILL (`teardown run --grace`).
 pub const GRACE: Duration = Duration::from_millis(250);
 
-/// How long a tree process may outlive the supervisor's "done" and still count as a
-/// straggler rather than a survivor.
+/// How long a tree process may outlive the supervisor's "done" and still count as
+/// `early` rather than a survivor.
 pub const STRAGGLER_GRACE: Duration = Duration::from_secs(1);
 
 /// How long the supervisor may take after the trigger before the verdict is `hang`.

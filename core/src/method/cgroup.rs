@@ -169,6 +169,7 @@ impl HeldTree for CgroupTree {
         if !empty {
             if opts.grace.is_zero() {
                 d.signalled += members.len() as u64;
+                d.escalated = true;
             }
             let drained = self
                 .leaf

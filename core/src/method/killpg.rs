@@ -60,6 +60,7 @@ pub(crate) fn kill_group(
     }
     if kill && signal_group(leader, libc::SIGKILL)? && opts.grace.is_zero() {
         d.signalled += 1;
+        d.escalated = true;
     }
     Ok(start)
 }

@@ -66,6 +66,7 @@ impl HeldTree for LeaderTree {
                 let hit = sig(&self.leader, libc::SIGKILL)?;
                 if opts.grace.is_zero() {
                     d.signalled += u64::from(hit);
+                    d.escalated = hit;
                 }
             }
         }

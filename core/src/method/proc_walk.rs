@@ -385,6 +385,10 @@ pub(crate) fn teardown(
         }
         d.signalled += w.signalled;
         d.rounds += w.rounds;
+        if opts.grace.is_zero() {
+            // Every signal of this phase is SIGKILL.
+            d.escalated = d.signalled > 0;
+        }
     }
     d.reaped = reaper.reaped - reaped_before;
     d.leader = reaper.leader_status;

@@ -21,13 +21,14 @@ use crate::shim::reaper::{Left, Reaper, own_children};
 use crate::sys::signal::kill_process_group;
 use crate::tree::{Drained, TeardownOptions};
 
-fn signal_group(reaper: &Reaper<'_>, sig: i32) -> Result<(), TeardownError> {
+/// Sends `sig` to the leader's group; `Ok(false)` if nobody was there.
+fn signal_group(reaper: &Reaper<'_>, sig: i32) -> Result<bool, TeardownError> {
     if reaper.leader_reaped {
-        return Ok(());
+        return Ok(false);
     }
     match kill_process_group(reaper.leader(), sig) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
         Err(e) => Err(TeardownError::io("signal the process group")(e)),
     }
 }
@@ -57,9 +58,10 @@ pub(crate) fn teardown(
         d.escalated = left == Left::Running;
     }
     if left == Left::Running {
-        signal_group(reaper, libc::SIGKILL)?;
+        let hit = signal_group(reaper, libc::SIGKILL)?;
         if opts.grace.is_zero() {
             d.signalled = 1;
+            d.escalated = hit;
         } else {
             d.rounds += 1;
         }

@@ -48,7 +48,9 @@ fn a_process_whose_main_thread_exited_is_killed(
                 .with_deadline(Duration::from_secs(20)),
         )
         .unwrap_or_else(|e| panic!("{method}: {e}"));
-    assert_eq!(report.escalated, grace_ms > 0, "{method}");
+    // With a grace it ran out; without one SIGKILL went out at once: both are
+    // a SIGKILL that reached the tree.
+    assert!(report.escalated, "{method}");
     assert!(alive(&all).is_empty(), "{method}: {:?} alive", alive(&all));
 }
 
@@ -207,4 +209,47 @@ wait"#,
     );
     assert!(!report.escalated, "{report:?}");
     assert!(report.drain >= Duration::from_millis(300), "{report:?}");
+}
+
+#[rstest]
+fn escalated_says_whether_sigkill_reached_the_tree(
+    #[values(
+        Method::Leader,
+        Method::Killpg,
+        Method::KillpgWaitpgid,
+        Method::Subreaper,
+        Method::CgroupKill,
+        Method::ProcWalk,
+        Method::Cgroup,
+        Method::Pidns,
+        Method::Auto
+    )]
+    method: Method,
+) {
+    // A tree that dies of SIGTERM, torn down gracefully: no SIGKILL.
+    let s = spawn_sh(method, r#"eval "$R"; exec sleep 60"#, 1);
+    let _guard = Cleanup(s.all());
+    let mut tree = s.tree;
+    let r = tree.teardown(Duration::from_secs(5)).unwrap();
+    assert!(!r.escalated, "{method}: {r:?}");
+    // The same torn down with no grace: SIGKILL reached it.
+    let s = spawn_sh(method, r#"eval "$R"; exec sleep 60"#, 1);
+    let _guard = Cleanup(s.all());
+    let mut tree = s.tree;
+    let r = tree.teardown(Duration::ZERO).unwrap();
+    assert!(r.escalated, "{method}: {r:?}");
+    // A tree whose leader exited and left nothing: nothing to SIGKILL. The
+    // group methods cannot tell (the group still holds the leader's zombie, and
+    // a group kill succeeds on it): only the methods that see their whole tree
+    // are held to it.
+    if matches!(
+        method,
+        Method::CgroupKill | Method::Cgroup | Method::Pidns | Method::Auto
+    ) {
+        let s = spawn_sh(method, r#"eval "$R"; exit 0"#, 1);
+        let mut tree = s.tree;
+        tree.wait_leader().unwrap();
+        let r = tree.teardown(Duration::ZERO).unwrap();
+        assert!(!r.escalated, "{method}: {r:?}");
+    }
 }

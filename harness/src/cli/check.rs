@@ -54,7 +54,7 @@ pub struct CheckArgs {
     /// command with the same --seed; `teardown merge` joins their JSON.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// How long a process may outlive the supervisor and still be a straggler.
+    /// How long a process may outlive the supervisor and still be `early` (not a survivor).
     #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "1s")]
     pub straggler_grace: Duration,
     /// How long the supervisor may take after the trigger before the verdict is hang.

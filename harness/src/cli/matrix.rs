@@ -39,7 +39,8 @@ pub struct MatrixArgs {
     pub scenarios: Option<String>,
     /// Add real supervisors as rows, judged by their documented expectations: all
     /// of them, or the named ones (tini, tini-g, dumb-init, dumb-init-single-child,
-    /// timeout, bwrap, teardown-auto).
+    /// timeout, bwrap, catatonit, catatonit-g, supervisord, process-wrap,
+    /// teardown-auto).
     #[arg(long, value_name = "NAME,..", num_args = 0..=1, default_missing_value = "all")]
     pub peers: Option<String>,
     /// Add an external supervisor row (repeatable): its command line, split like a
@@ -63,10 +64,11 @@ pub struct MatrixArgs {
     /// parts are disjoint, cover the matrix, and do not depend on --jobs.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// The methods' grace between SIGTERM and SIGKILL.
+    /// The methods' grace between SIGTERM and SIGKILL (and the grace a
+    /// `--supervisor` promises; a known peer's own is used for its row).
     #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "250ms")]
     pub grace: Duration,
-    /// How long a process may outlive the supervisor and still be a straggler.
+    /// How long a process may outlive the supervisor and still be `early` (not a survivor).
     #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "1s")]
     pub straggler_grace: Duration,
     /// How long a supervisor may take after the trigger before the verdict is hang.

@@ -9,6 +9,7 @@ pub mod duration;
 mod matrix;
 mod merge;
 mod node;
+mod peer_wrap;
 mod probe;
 mod replay;
 mod run;
@@ -54,6 +55,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Show which teardown methods this host supports, and why not.
     Probe(probe::ProbeArgs),
+    /// Run a command under a real supervisor that needs a driver (supervisord, process-wrap): the matrix's peers.
+    PeerWrap(peer_wrap::PeerWrapArgs),
     /// The node interpreter (internal).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::main(a),
         Command::Matrix(a) => matrix::main(a),
         Command::Check(a) => check::main(a),
+        Command::PeerWrap(a) => peer_wrap::main(a),
         Command::Merge(a) => merge::main(a),
         Command::Replay(a) => replay::main(a),
         Command::Probe(a) => probe::main(a),

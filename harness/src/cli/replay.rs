@@ -65,7 +65,9 @@ pub struct ReplayArgs {
     /// How teardown is triggered.
     #[arg(long, value_enum, default_value = "sigterm")]
     trigger: TriggerArg,
-    /// The supervisor's grace between SIGTERM and SIGKILL (`teardown run --grace`).
+    /// The supervisor's grace between SIGTERM and SIGKILL: `teardown run --grace`
+    /// for a method; for an external supervisor, the grace it promises (a node
+    /// that needs less and is SIGKILLed sooner is `grace-cut`; 0s: no promise).
     #[arg(long, value_parser = duration::parse, default_value = "2s")]
     grace: Duration,
     /// How long a process may outlive "done" before it is a leak.
@@ -93,9 +95,12 @@ pub fn main(args: ReplayArgs) -> Result<ExitCode, Fail> {
     let supervisor = if args.supervisor.is_empty() {
         Supervisor::Method(args.method.unwrap_or(Method::Auto))
     } else {
-        // Checked here so bad input is exit 2 before any warden or bystander starts.
-        teardown_harness::locate::executable(&args.supervisor[0]).map_err(Fail::usage)?;
-        Supervisor::External(args.supervisor.clone())
+        // A leading `teardown` is this binary (as the matrix runs it, and as its
+        // replay lines print it). Checked here so bad input is exit 2 before any
+        // warden or bystander starts.
+        let argv = teardown_harness::matrix::resolve_teardown(&args.supervisor);
+        teardown_harness::locate::executable(&argv[0]).map_err(Fail::usage)?;
+        Supervisor::External(argv)
     };
     let mut t = Trial::new(supervisor, spec);
     t.trigger = args.trigger.into();

@@ -17,11 +17,13 @@
 //! * `observe` finds exactly the tree processes — the warden's descendants by
 //!   `ppid` chain not through a bystander, plus recorded nodes with their
 //!   identity, never the warden, the supervisor or a bystander — and puts each in
-//!   the bucket its state says (alive, dying, the supervisor's zombie), naming
-//!   recorded nodes; a bystander is dead exactly when its identity is not alive;
+//!   the bucket its state and command line say (alive, dying, helper, a zombie of
+//!   the supervisor side, an orphaned zombie), naming recorded nodes; a bystander
+//!   is dead exactly when its identity is not alive;
 //! * `judge` gives exactly one verdict, one of the oracle's own (never `hang`,
 //!   `unsupported` or `error`), the worst of what it found; its counts equal its
-//!   findings of each kind; and judging one observation twice finds no straggler.
+//!   findings of each kind; and judging one observation twice finds nothing
+//!   early.
 
 use crate::oracle::{FakeProc, Identity, ProcSource, Scene};
 use crate::trial::NodeRecord;
@@ -52,8 +54,6 @@ pub struct OracleCase {
     pub bystanders: Vec<(u8, u8)>,
     /// Readiness records, as the nodes wrote them.
     pub records: Vec<FakeRecord>,
-    /// The supervisor's children when last seen alive: (process byte, start tick).
-    pub handed: Vec<(u8, u8)>,
     /// What happens to the table during the straggler grace.
     pub grace: Vec<Change>,
 }
@@ -78,7 +78,6 @@ impl<'a> arbitrary::Arbitrary<'a> for OracleCase {
             supervisor: u.arbitrary()?,
             bystanders: many(u, 3)?,
             records: many(u, 12)?,
-            handed: many(u, 4)?,
             grace: many(u, 12)?,
         })
     }
@@ -104,6 +103,8 @@ pub struct FakeProcess {
     pub nested: Vec<u8>,
     /// Left out of its parent's `children` file.
     pub hidden: bool,
+    /// Runs a helper's command line (a shim), not the node interpreter's.
+    pub helper: bool,
 }
 
 /// A process's state.
@@ -235,6 +236,9 @@ impl OracleCase {
             if f.hidden {
                 t.hide_child(p);
             }
+            if f.helper {
+                t.helper(p);
+            }
         }
         t
     }
@@ -314,7 +318,6 @@ impl OracleCase {
             supervisor: self.named(self.supervisor, 0).0,
             bystanders: self.bystanders.iter().map(identity).collect(),
             records,
-            handed: self.handed.iter().map(identity).collect(),
         }
     }
 }

@@ -135,7 +135,9 @@ fn trial(report: &Report, c: &Cell) -> Value {
         "stragglers": o.stragglers,
         "dying": o.dying,
         "zombies": o.zombies,
+        "orphaned_zombies": o.orphaned_zombies,
         "bystanders_killed": o.bystanders_killed,
+        "findings": o.findings,
         "drain_us": o.drain.map(|d| d.as_micros() as u64),
         "elapsed_us": o.elapsed.as_micros() as u64,
         "detail": o.detail,
@@ -183,7 +185,9 @@ mod tests {
             "stragglers",
             "dying",
             "zombies",
+            "orphaned_zombies",
             "bystanders_killed",
+            "findings",
             "drain_us",
             "elapsed_us",
             "detail",
@@ -202,7 +206,7 @@ mod tests {
             t["replay"],
             "teardown replay --method killpg --grace 250ms --deadline 3s --bystanders 1 'pause [fork: setsid pause]'"
         );
-        // killpg × jmmv-grandchild came back leak, expected straggler; leader-exit trigger.
+        // killpg × jmmv-grandchild came back leak, expected early; leader-exit trigger.
         assert_eq!(trials[1]["as_expected"], false);
         assert_eq!(trials[1]["trigger"], "leader-exit");
         assert!(

@@ -50,7 +50,7 @@ pub use plan::{
     Column, Options, Plan, PlanError, Timing, default_jobs, format_duration_arg, trigger_name,
     trigger_of,
 };
-pub use rows::{Judge, Row, RowSpec};
+pub use rows::{Judge, Row, RowSpec, resolve_teardown};
 pub use run::{Cell, Progress, Report, Summary, run, run_with};
 pub use shard::{Shard, ShardError};
 

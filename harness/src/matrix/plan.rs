@@ -21,7 +21,7 @@ const TRIAL_COST: Duration = Duration::from_millis(30);
 pub struct Timing {
     /// The supervisor's grace between SIGTERM and SIGKILL (method rows).
     pub grace: Duration,
-    /// How long a process may outlive "done" and still be a straggler.
+    /// How long a process may outlive "done" and still be `early` (not a survivor).
     pub straggler_grace: Duration,
     /// How long the supervisor may take after the trigger before `hang`.
     pub deadline: Duration,
@@ -199,10 +199,29 @@ impl Plan {
             supervisor: self.rows[row].supervisor.clone(),
             spec: c.spec.clone(),
             trigger: self.trigger_of(col),
-            grace: self.timing.grace,
+            grace: self.grace_of(row),
             straggler_grace: self.timing.straggler_grace,
-            deadline: self.timing.deadline,
+            deadline: self.deadline_of(row),
             bystanders: self.bystanders,
+        }
+    }
+
+    /// How long a row's supervisor may take after the trigger: `--deadline`, plus
+    /// twice a known peer's own grace (supervisord's SIGKILL comes on its next
+    /// one-second tick after `stopwaitsecs`).
+    pub fn deadline_of(&self, row: usize) -> Duration {
+        match &self.rows[row].judge {
+            Judge::Peer(p) => self.timing.deadline + 2 * p.grace,
+            _ => self.timing.deadline,
+        }
+    }
+
+    /// The grace a row's trials give (and `grace-cut` holds the supervisor to): a
+    /// known peer's own ([`teardown_scenarios::Peer::grace`]), else `--grace`.
+    pub fn grace_of(&self, row: usize) -> Duration {
+        match &self.rows[row].judge {
+            Judge::Peer(p) => p.grace,
+            _ => self.timing.grace,
         }
     }
 
@@ -264,15 +283,15 @@ impl Plan {
 
     /// How long a cell will likely take: a trial's own cost, plus the deadline
     /// for an expected `hang`, the straggler grace for a `leak`, half of it for a
-    /// `straggler`, and a little per byte of spec (bigger trees take longer to
+    /// `early`, and a little per byte of spec (bigger trees take longer to
     /// spawn). For scheduling and dealing cells to shards only; it depends on the
     /// plan alone, never on the host.
     pub fn estimated_cost(&self, row: usize, col: usize) -> Duration {
         let t = self.timing;
         let base = match self.expected(row, col).map(|e| e.verdicts()[0]) {
-            Some(Verdict::Hang) => t.deadline,
+            Some(Verdict::Hang) => self.deadline_of(row),
             Some(Verdict::Leak) => t.straggler_grace,
-            Some(Verdict::Straggler) => t.straggler_grace / 2,
+            Some(Verdict::Early) => t.straggler_grace / 2,
             _ => Duration::ZERO,
         };
         TRIAL_COST + base + Duration::from_micros(self.columns[col].spec_text.len() as u64 * 20)

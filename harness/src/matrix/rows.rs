@@ -206,7 +206,7 @@ fn external(argv: &[String], smoke: bool) -> (Supervisor, Result<(), String>) {
 
 /// `argv` with a leading `teardown` replaced by this project's binary when it can
 /// be found, as [`resolve_rows`] runs it (and replay lines show it).
-pub(crate) fn resolve_teardown(argv: &[String]) -> Vec<String> {
+pub fn resolve_teardown(argv: &[String]) -> Vec<String> {
     let mut resolved = argv.to_vec();
     if resolved.first().is_some_and(|p| p == "teardown")
         && let Some(bin) = crate::matrix::teardown_bin()
@@ -217,6 +217,10 @@ pub(crate) fn resolve_teardown(argv: &[String]) -> Vec<String> {
 }
 
 /// Runs `program args... true` once, bounded, and requires exit status 0.
+/// How long `true` may take under a peer in the smoke test (supervisord needs
+/// a second or two to start, and more on a busy machine).
+const SMOKE_DEADLINE: Duration = Duration::from_secs(15);
+
 fn smoke_test(program: &Path, args: &[String]) -> Result<(), String> {
     let Some(truth) = which("true") else {
         return Ok(());
@@ -229,7 +233,7 @@ fn smoke_test(program: &Path, args: &[String]) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("{} does not start: {e}", program.display()))?;
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + SMOKE_DEADLINE;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
@@ -246,7 +250,7 @@ fn smoke_test(program: &Path, args: &[String]) -> Result<(), String> {
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err("does not run here: `true` under it did not finish in 5 s".to_owned());
+                return Err("does not run here: `true` under it did not finish in 15 s".to_owned());
             }
             Err(e) => return Err(format!("does not run here: {e}")),
         }

@@ -303,6 +303,7 @@ fn blank(verdict: Verdict, detail: &str) -> TrialOutcome {
         stragglers: 0,
         dying: 0,
         zombies: 0,
+        orphaned_zombies: 0,
         bystanders_killed: 0,
         report: None,
         drain: None,

@@ -146,6 +146,11 @@ pub const STORM_LIVE_CAP: u32 = 1000;
 /// whatever the spec says.
 pub const STORM_DEADLINE: Duration = Duration::from_secs(30);
 
+/// What a `slow-exit` node holds: 256 MiB of private memory touched page by page
+/// with huge pages refused, which the kernel frees at exit one 4 KiB page at a
+/// time (65,536 pages: about 20 ms here). See [`crate::spec::Trait::SlowExit`].
+pub const SLOW_EXIT_BYTES: usize = 256 << 20;
+
 /// The name `evil-name` gives a node (`prctl(PR_SET_NAME)`, 15 bytes, the most
 /// `comm` holds): a `)` and spaces that shift the fields of a `/proc/<pid>/stat`
 /// parser that splits on whitespace or stops at the first `)` (which then reads

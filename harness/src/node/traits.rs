@@ -70,6 +70,7 @@ impl Node {
                     self.userns();
                     Ok(())
                 }
+                Trait::SlowExit => sys::hold_touched_memory(super::SLOW_EXIT_BYTES),
                 Trait::CgroupNest => {
                     if let Err(why) = self.cgroup_nest() {
                         eprintln!("teardown node {id}: cgroup-nest: {why} (going on without)");
@@ -87,13 +88,17 @@ impl Node {
     ///
     /// Carried over from the traits already applied: `stop`, `kill-parent` and
     /// `kill-ancestors` (they act after ready), `evil-name` (exec renames the
-    /// process), and the last SIGTERM-disposition trait if it installs a handler
+    /// process), `slow-exit` (exec drops the memory), and the last SIGTERM-disposition trait if it installs a handler
     /// (exec resets handlers; an ignored SIGTERM survives exec by itself).
     fn exec_fresh(&mut self, spec: &NodeSpec, at: usize) -> io::Error {
         let done = &spec.traits[..at];
         let last_sigterm = done.iter().rposition(|t| t.sets_sigterm());
         let carried = done.iter().enumerate().filter(|&(i, t)| match t {
-            Trait::Stop | Trait::EvilName | Trait::KillParent(_) | Trait::KillAncestors(_) => true,
+            Trait::Stop
+            | Trait::EvilName
+            | Trait::SlowExit
+            | Trait::KillParent(_)
+            | Trait::KillAncestors(_) => true,
             t if t.sets_sigterm() => {
                 Some(i) == last_sigterm && !matches!(t, Trait::IgnoreTerm | Trait::Ignore(_))
             }

@@ -85,6 +85,11 @@ pub trait ProcSource {
     fn pidns_of(&self, _pid: i32) -> Option<u64> {
         None
     }
+    /// The command line of process `pid` (`/proc/<pid>/cmdline`: empty for a
+    /// zombie), if known.
+    fn cmdline(&self, _pid: i32) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// The real `/proc` (or another procfs mount, or a directory laid out like one).
@@ -275,6 +280,16 @@ impl ProcSource for LiveProc {
         let meta = std::fs::metadata(self.root.join(format!("{pid}/ns/pid"))).ok()?;
         Some(meta.ino())
     }
+
+    fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
+        let raw = std::fs::read(self.root.join(format!("{pid}/cmdline"))).ok()?;
+        Some(
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+        )
+    }
 }
 
 /// An in-memory process table for unit tests. Children are derived from `ppid`
@@ -286,6 +301,7 @@ pub struct FakeProc {
     hidden: Vec<i32>,
     pidns: Option<u64>,
     ns_of: BTreeMap<i32, u64>,
+    argv: BTreeMap<i32, Vec<String>>,
 }
 
 impl FakeProc {
@@ -351,6 +367,18 @@ impl FakeProc {
     pub fn nspid_of(&mut self, pid: i32, nspid: Vec<i32>) -> &mut Self {
         self.procs.get_mut(&pid).expect("known pid").1 = nspid;
         self
+    }
+
+    /// Sets a process's command line (unset: unknown, which counts as the tree's).
+    pub fn runs(&mut self, pid: i32, argv: &[&str]) -> &mut Self {
+        self.argv
+            .insert(pid, argv.iter().map(|a| (*a).to_owned()).collect());
+        self
+    }
+
+    /// Marks a process as a helper of the supervisor (a shim: `teardown __shim`).
+    pub fn helper(&mut self, pid: i32) -> &mut Self {
+        self.runs(pid, &["teardown", "__shim", "pidns"])
     }
 
     /// Sets the inode of the PID namespace a process lives in.
@@ -419,5 +447,9 @@ impl ProcSource for FakeProc {
 
     fn pidns_of(&self, pid: i32) -> Option<u64> {
         self.ns_of.get(&pid).copied()
+    }
+
+    fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
+        self.argv.get(&pid).cloned()
     }
 }

@@ -55,6 +55,9 @@ pub struct Limits {
     /// The longest `graceful` delay (what a node's SIGTERM handler takes before it
     /// exits). Default 60 s.
     pub max_graceful: Duration,
+    /// `slow-exit` nodes in the expanded tree (each holds
+    /// [`crate::node::SLOW_EXIT_BYTES`] of memory). Default 4.
+    pub max_slow_exit: u64,
     /// Length of the text form in bytes: the input the parser accepts, and the
     /// canonical text of the spec (an `exec` child gets its subtree's text as one
     /// argument, and Linux caps one argument at 128 KiB). Default 65536.
@@ -75,6 +78,7 @@ impl Default for Limits {
             max_vfork_depth: 64,
             max_exit_after: Duration::from_secs(60),
             max_graceful: Duration::from_secs(60),
+            max_slow_exit: 4,
             max_text_len: 64 * 1024,
         }
     }
@@ -105,6 +109,8 @@ pub struct SpecStats {
     pub max_exit_after_ms: u32,
     /// The longest `graceful` delay, in milliseconds (0 if none).
     pub max_graceful_ms: u32,
+    /// `slow-exit` nodes.
+    pub slow_exit: u64,
     /// The first of `count`, `zombies`, `storm total`, `storm rate`, `vfork depth`,
     /// `hop total`, `hop rate` found to be 0.
     pub zero: Option<&'static str>,
@@ -133,6 +139,9 @@ impl SpecStats {
                     s.max_graceful_ms = s.max_graceful_ms.max(*ms);
                 }
                 s.ignores_stop |= *t == Trait::Ignore(crate::spec::Sig::Stop);
+                if *t == Trait::SlowExit {
+                    s.slow_exit = s.slow_exit.saturating_add(copies);
+                }
             }
             match node.end {
                 End::Zombies(n) => {
@@ -214,6 +223,7 @@ impl Limits {
             max_vfork_depth: u32::MAX,
             max_exit_after: Duration::from_millis(u32::MAX.into()),
             max_graceful: Duration::from_millis(u32::MAX.into()),
+            max_slow_exit: u64::MAX,
             max_text_len: usize::MAX,
         }
     }
@@ -221,7 +231,8 @@ impl Limits {
     /// Checks `spec` against every limit, in this order: numbers that must be at
     /// least 1, `max_depth`, `max_nodes`, `max_live`, `max_zombies`,
     /// `max_storm_total`, `max_storm_rate`, `max_hop_total`, `max_hop_rate`,
-    /// `max_vfork_depth`, `max_exit_after`, `max_graceful`, `max_text_len`; the
+    /// `max_vfork_depth`, `max_exit_after`, `max_graceful`, `max_slow_exit`,
+    /// `max_text_len`; the
     /// first violated one is the error.
     pub fn check(&self, spec: &TreeSpec) -> Result<(), LimitError> {
         let s = SpecStats::of(spec);
@@ -289,6 +300,12 @@ impl Limits {
             "the longest graceful delay (ms)",
             s.max_graceful_ms.into(),
             millis(self.max_graceful),
+        )?;
+        exceeds(
+            "max_slow_exit",
+            "the slow-exit node count",
+            s.slow_exit,
+            self.max_slow_exit,
         )?;
         // Printing recurses, which is safe now that the depth is bounded.
         let mut len = LenCounter(0);

@@ -51,6 +51,8 @@ pub enum TraitKind {
     CgroupNest,
     /// [`Trait::Ignore`].
     Ignore,
+    /// [`Trait::SlowExit`].
+    SlowExit,
 }
 
 /// What follows the `=` of a trait word.
@@ -66,7 +68,7 @@ pub(crate) enum TraitArg {
 
 impl TraitKind {
     /// Every trait kind, in declaration order (the order of the grammar).
-    pub const ALL: [TraitKind; 20] = [
+    pub const ALL: [TraitKind; 21] = [
         TraitKind::Setsid,
         TraitKind::Setpgid,
         TraitKind::IgnoreTerm,
@@ -87,6 +89,7 @@ impl TraitKind {
         TraitKind::Userns,
         TraitKind::CgroupNest,
         TraitKind::Ignore,
+        TraitKind::SlowExit,
     ];
 
     /// The word in the text form (before any `=`): `setsid`, `kill-parent`, ...
@@ -112,6 +115,7 @@ impl TraitKind {
             TraitKind::Userns => "userns",
             TraitKind::CgroupNest => "cgroup-nest",
             TraitKind::Ignore => "ignore",
+            TraitKind::SlowExit => "slow-exit",
         }
     }
 
@@ -162,6 +166,7 @@ impl TraitKind {
             TraitKind::EvilName => Trait::EvilName,
             TraitKind::Userns => Trait::Userns,
             TraitKind::CgroupNest => Trait::CgroupNest,
+            TraitKind::SlowExit => Trait::SlowExit,
             TraitKind::KillParent
             | TraitKind::KillAncestors
             | TraitKind::TermKillParent
@@ -176,7 +181,7 @@ impl Trait {
     /// Every trait without an argument, in declaration order. Traits with an
     /// argument (`kill-parent=SIG`, `graceful=DUR`, ...) are listed by kind only:
     /// [`TraitKind::ALL`].
-    pub const ALL: [Trait; 14] = [
+    pub const ALL: [Trait; 15] = [
         Trait::Setsid,
         Trait::Setpgid,
         Trait::IgnoreTerm,
@@ -191,6 +196,7 @@ impl Trait {
         Trait::EvilName,
         Trait::Userns,
         Trait::CgroupNest,
+        Trait::SlowExit,
     ];
 
     /// What kind of trait this is.
@@ -216,6 +222,7 @@ impl Trait {
             Trait::Userns => TraitKind::Userns,
             Trait::CgroupNest => TraitKind::CgroupNest,
             Trait::Ignore(_) => TraitKind::Ignore,
+            Trait::SlowExit => TraitKind::SlowExit,
         }
     }
 

@@ -77,6 +77,7 @@ pub fn error_outcome(detail: impl Into<String>) -> TrialOutcome {
         stragglers: 0,
         dying: 0,
         zombies: 0,
+        orphaned_zombies: 0,
         bystanders_killed: 0,
         report: None,
         drain: None,

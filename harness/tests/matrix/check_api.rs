@@ -29,7 +29,7 @@ fn a_supervisor_that_kills_nothing_fails_with_the_scenario_the_verdict_and_the_r
     assert_eq!(failures[0].verdict, teardown::Verdict::Leak);
     assert!(
         failures[0].replay.starts_with(
-            "teardown replay --deadline 3s --bystanders 1 'pause [fork: setsid pause]' -- sh -c "
+            "teardown replay --grace 250ms --deadline 3s --bystanders 1 'pause [fork: setsid pause]' -- sh -c "
         ),
         "{}",
         failures[0].replay

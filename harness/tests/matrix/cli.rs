@@ -223,7 +223,7 @@ fn check_catches_a_supervisor_that_exits_without_killing_anything() {
             t["replay"]
                 .as_str()
                 .unwrap()
-                .starts_with("teardown replay --deadline 3s --bystanders 1 'pause ")
+                .starts_with("teardown replay --grace 250ms --deadline 3s --bystanders 1 'pause ")
                 && t["replay"].as_str().unwrap().contains("' -- sh -c "),
             "{t}"
         );

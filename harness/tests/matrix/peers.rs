@@ -54,6 +54,10 @@ fn each_peer_gets_its_documented_verdict_on_every_scenario(
         "dumb-init-single-child",
         "timeout",
         "bwrap",
+        "catatonit",
+        "catatonit-g",
+        "supervisord",
+        "process-wrap",
         "teardown-auto"
     )]
     name: &str,

@@ -87,7 +87,7 @@ fn a_supervisor_that_does_not_exist_is_an_error_that_names_it() {
 }
 
 #[test]
-fn a_process_that_dies_within_the_straggler_grace_is_a_straggler() {
+fn a_process_that_dies_within_the_straggler_grace_is_early() {
     // The supervisor returns at once; the leader outlives it by 300 ms, then exits.
     let mut t = trial(
         sh(r#"trap 'exit 0' TERM; "$@" & wait"#),
@@ -95,22 +95,43 @@ fn a_process_that_dies_within_the_straggler_grace_is_a_straggler() {
     );
     t.straggler_grace = Duration::from_secs(3);
     let o = run(&t);
-    assert_eq!(o.verdict, Verdict::Straggler, "{o:#?}");
+    assert_eq!(o.verdict, Verdict::Early, "{o:#?}");
     assert_eq!((o.stragglers, o.survivors), (1, 0), "{o:#?}");
 }
 
+/// Kills the leader on SIGTERM, never reaps it, exits two seconds later.
+const KILL_NO_REAP: &str = r#"my $pid = fork // die; if (!$pid) { exec @ARGV or die } $SIG{TERM} = sub { kill 9, $pid; sleep 2; exit 0 }; sleep 1000 while 1"#;
+
 #[test]
-fn a_supervisor_that_exits_without_reaping_its_killed_child_leaves_a_zombie() {
+fn a_zombie_left_to_the_warden_when_the_supervisor_exits_is_counted_not_a_fault() {
     if !installed("perl") {
         eprintln!("skipped: perl is not installed");
         return;
     }
-    // Kills the leader on SIGTERM, never reaps it, exits two seconds later.
-    let script = r#"my $pid = fork // die; if (!$pid) { exec @ARGV or die } $SIG{TERM} = sub { kill 9, $pid; sleep 2; exit 0 }; sleep 1000 while 1"#;
-    let sup = Supervisor::External(vec!["perl".into(), "-e".into(), script.into()]);
+    // Done is its exit: its unreaped child passes to the warden, which reaps it
+    // as any init would.
+    let sup = Supervisor::External(vec!["perl".into(), "-e".into(), KILL_NO_REAP.into()]);
     let o = run(&trial(sup, "pause"));
+    assert_eq!(o.verdict, Verdict::Clean, "{o:#?}");
+    assert_eq!((o.zombies, o.orphaned_zombies), (0, 1), "{o:#?}");
+}
+
+#[test]
+fn a_helper_that_holds_a_dead_child_after_done_is_a_zombie_and_is_left_behind() {
+    if !installed("perl") {
+        eprintln!("skipped: perl is not installed");
+        return;
+    }
+    // The supervisor (sh) hands SIGTERM to its helper (perl, the leader's
+    // parent) and returns 200 ms later; the helper killed the leader and holds it.
+    let script = format!(
+        r#"perl -e '{}' "$@" & p=$!; trap 'kill -TERM $p; sleep 0.2; exit 0' TERM; wait"#,
+        KILL_NO_REAP.replace('\'', r"'\''")
+    );
+    let o = run(&trial(sh(&script), "pause"));
     assert_eq!(o.verdict, Verdict::Zombie, "{o:#?}");
     assert_eq!(o.zombies, 1, "{o:#?}");
+    assert!(o.findings.iter().any(|f| f.kind == "helper-left"), "{o:#?}");
 }
 
 #[test]
@@ -139,9 +160,9 @@ fn tini_in_group_mode_cleans_up_a_tree_that_stays_in_its_group() {
         "pause [fork: pause, exec: pause [fork: pause]]",
     ));
     // tini returns as soon as its own child is reaped: the rest of the group got
-    // SIGTERM but may still be dying then (a straggler), never a survivor.
+    // SIGTERM but may still be exiting then (early), never a survivor.
     assert!(
-        matches!(o.verdict, Verdict::Clean | Verdict::Straggler),
+        matches!(o.verdict, Verdict::Clean | Verdict::Early),
         "{o:#?}"
     );
     assert_eq!(o.survivors, 0, "{o:#?}");
@@ -230,4 +251,62 @@ fn stop_nodes_are_stopped_before_the_trigger_so_sigterm_cannot_kill_them() {
         let o = run(&t);
         assert_eq!(o.verdict, Verdict::Hang, "{o:#?}");
     }
+}
+
+/// SIGTERM forwarded to the leader; then `KILL` (`-9`: at once; `-TERM`: a second
+/// SIGTERM, harmless) and a wait for it.
+fn forwarder(then: &str) -> Supervisor {
+    sh(&format!(
+        r#"trap 'kill -TERM $c; kill {then} $c; wait $c; exit 0' TERM; "$@" & c=$!; wait $c"#
+    ))
+}
+
+#[test]
+fn a_supervisor_that_sigkills_at_once_while_it_claims_a_grace_cuts_the_grace() {
+    // The trial says the supervisor gives 2 s; the node needs 300 ms of it.
+    let mut t = trial(forwarder("-9"), "graceful=300ms pause");
+    t.grace = Duration::from_secs(2);
+    let o = run(&t);
+    assert_eq!(o.verdict, Verdict::GraceCut, "{o:#?}");
+    let f = o.findings.iter().find(|f| f.kind == "grace-cut");
+    assert_eq!(f.and_then(|f| f.node), Some(0), "{o:#?}");
+}
+
+#[test]
+fn a_supervisor_that_lets_the_grace_run_is_clean_on_the_same_tree() {
+    let mut t = trial(forwarder("-TERM"), "graceful=300ms pause");
+    t.grace = Duration::from_secs(2);
+    let o = run(&t);
+    assert_eq!(o.verdict, Verdict::Clean, "{o:#?}");
+}
+
+#[test]
+fn a_node_that_needs_more_than_the_grace_may_be_sigkilled() {
+    let mut t = trial(forwarder("-9"), "graceful=3s pause");
+    t.grace = Duration::from_secs(2);
+    let o = run(&t);
+    assert_eq!(o.verdict, Verdict::Clean, "{o:#?}");
+}
+
+#[test]
+fn a_supervisor_that_leaves_a_cgroup_behind_is_leftover() {
+    let Some(mount) = teardown_harness::warden::cgroup2_mount() else {
+        eprintln!("skipped: no cgroup2 mount");
+        return;
+    };
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: not root (cannot make cgroups)");
+        return;
+    }
+    // Makes a cgroup beside itself, runs the leader, never removes it.
+    let m = mount.display();
+    let o = run(&trial(
+        sh(&format!(
+            r#"mkdir "{m}$(sed -n 's/^0:://p' /proc/self/cgroup)/left-$$" && exec "$@""#
+        )),
+        "pause",
+    ));
+    assert_eq!(o.verdict, Verdict::Leftover, "{o:#?}");
+    let f = o.findings.iter().find(|f| f.kind == "cgroup-left");
+    assert!(f.is_some_and(|f| f.note.contains("left-")), "{o:#?}");
 }

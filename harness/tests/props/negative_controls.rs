@@ -10,7 +10,7 @@
 //! more ways still (a `graceful` or traced child outlives the SIGTERM, a `hop`
 //! leaves the group), which these checks would have to learn to explain.
 //!
-//! A `straggler` passes here: whether a killed grandchild is still dying when a
+//! An `early` passes here: whether a killed grandchild is still dying when a
 //! weak supervisor says done is a race, and shrinking on a race chases noise
 //! (the shrunk tree's replay may come back `clean`). The controls fail on the
 //! deterministic weaknesses: survivors (`leak`) and `hang`.
@@ -73,7 +73,7 @@ pub(super) fn caught_on(
         ..Config::default()
     };
     let (result, seen) = search(method, params, config, tune, |v| {
-        matches!(v, Verdict::Clean | Verdict::Straggler)
+        matches!(v, Verdict::Clean | Verdict::Early)
     });
     let Err(minimal) = result else {
         panic!(

@@ -10,7 +10,7 @@ macro_rules! traits {
         "setsid, setpgid, ignore-term, ignore-int, ignore-hup, block-all, sigchld-ign, \
          respawn-on-term, exec-fresh, stop, subreaper, evil-name, kill-parent=SIG, \
          kill-ancestors=SIG, term-kill-parent=SIG, term-kill-ancestors=SIG, graceful=DUR, \
-         userns, cgroup-nest, ignore=SIG"
+         userns, cgroup-nest, ignore=SIG, slow-exit"
     };
 }
 

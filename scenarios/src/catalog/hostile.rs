@@ -6,7 +6,7 @@
 //! supervisor.
 
 use teardown::Method::{CgroupKill, Killpg, KillpgWaitpgid, Leader, Subreaper};
-use teardown::Verdict::{Clean, Hang, Leak, Straggler, Zombie};
+use teardown::Verdict::{Early, Hang, Leak, Zombie};
 
 use super::*;
 
@@ -194,7 +194,7 @@ pub(super) fn clone_parent() -> Scenario {
         expected: Expected::all_clean()
             .with(Leader, Expect::is(Leak, why::CPARENT_LEADER_ONLY))
             .with(Killpg, Expect::is(Zombie, why::CPARENT_UNREAPED))
-            .with(KillpgWaitpgid, Expect::is(Clean, note::GROUP_DYING)),
+            .with(KillpgWaitpgid, GROUP_RACE),
     }
 }
 
@@ -275,10 +275,10 @@ pub(super) fn nested_cgroup() -> Scenario {
         trigger: Trigger::Sigterm,
         expected: Expected::all_clean()
             .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Straggler, why::GRACEFUL_AFTER_LEADER))
+            .with(Killpg, Expect::is(Early, why::GRACEFUL_AFTER_LEADER))
             .with(
                 KillpgWaitpgid,
-                Expect::is(Straggler, why::GRACEFUL_AFTER_LEADER),
+                Expect::is(Early, why::GRACEFUL_AFTER_LEADER),
             ),
     }
 }
@@ -326,10 +326,10 @@ pub(super) fn graceful_shutdown() -> Scenario {
         trigger: Trigger::Sigterm,
         expected: Expected::all_clean()
             .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Straggler, why::GRACEFUL_AFTER_LEADER))
+            .with(Killpg, Expect::is(Early, why::GRACEFUL_AFTER_LEADER))
             .with(
                 KillpgWaitpgid,
-                Expect::is(Straggler, why::GRACEFUL_AFTER_LEADER),
+                Expect::is(Early, why::GRACEFUL_AFTER_LEADER),
             ),
     }
 }

@@ -6,12 +6,12 @@
 //! PR 599), `killpg-waitpgid` (process-wrap's `waitpid(-pgid)` loop) and `subreaper`;
 //! `proc-walk`, `cgroup`, `pidns` and `auto` must be clean everywhere.
 //!
-//! **Deterministic weak verdicts.** `killpg` and friends SIGKILL the whole group and
-//! then wait only for the leader: whether the other members have finished exiting
-//! when the oracle looks is a scheduling race, so the oracle does not judge by it:
-//! a member with SIGKILL pending at "done" is *dying*, not a straggler, and on plain
-//! in-group trees those cells are `clean`. The weaknesses the design says the
-//! harness must show are pinned by scenarios whose weak verdict rides on no race:
+//! **Deterministic weak verdicts.** `killpg` and friends signal the whole group and
+//! then wait only for the leader: a member still exiting (SIGKILL pending, or in
+//! its exit) when they return is `early`, but whether the oracle's look catches
+//! one on a plain in-group tree is a scheduling race, so those cells accept
+//! `clean|early`. The weaknesses the design says the harness must show are pinned
+//! by scenarios whose weak verdict rides on no race:
 //!
 //! * escapes (`setsid-escape`, `setpgid-escape`, `daemonize`): the group signal never
 //!   reaches the escaped process, so it is a `leak` for every group method and a
@@ -20,10 +20,14 @@
 //!   group methods send SIGTERM, see the leader die, and stop — never sending SIGKILL;
 //! * returning early (`jmmv-grandchild`, `escape-exits-late`): a process the method
 //!   never kills exits on its own [`LATE_EXIT`](crate::timing::LATE_EXIT) later,
-//!   inside the straggler grace: a deterministic `straggler`.
+//!   inside the straggler grace: a deterministic `early`. `jmmv-grandchild`'s
+//!   grandchild is also `slow-exit`: killed at once (`--grace 0s`, Bazel's
+//!   pre-fix process-wrapper), it is still dying tens of milliseconds after the
+//!   method returned — `early` every run, where a small process would finish
+//!   dying in microseconds and hide the bug.
 
 use teardown::Method::{Killpg, KillpgWaitpgid, Leader, Subreaper};
-use teardown::Verdict::{Clean, Hang, Leak};
+use teardown::Verdict::{Clean, Early, Hang, Leak};
 
 mod hostile;
 mod shapes;
@@ -40,11 +44,12 @@ use stories::*;
 pub(crate) mod note {
     pub const LEADER_ONLY: &str = "only the leader is signalled (tokio/std Child::kill): its children are orphaned and live on";
     pub const LEADER_GONE: &str = "the leader exited on its own: a method that signals only the leader has nothing left to kill, and the rest of the tree lives on";
-    pub const GROUP_DYING: &str = "the whole group is signalled and the method returns once the leader is reaped: the other members may still be exiting, but each has SIGKILL pending (dying), so none can run again (a process the signal never reached is the jmmv-grandchild case)";
+    pub const GROUP_DYING: &str = "the whole group is signalled and the method returns once the leader is reaped, without waiting for the other members: one still exiting when it returns is early, whether the look catches one is a race (jmmv-grandchild makes it deterministic)";
     pub const ESCAPED: &str = "the process left the group (setsid/setpgid) before the signal: killpg never reaches it (dumb-init 191)";
     pub const SUBREAPER_HANG: &str = "the escaped process is adopted by the subreaper but never signalled: reaping until ECHILD waits for it forever (hang at the deadline)";
     pub const TERM_THEN_LEADER: &str = "SIGTERM goes to the group, the leader dies of it within the grace and the method stops there: the member that ignores SIGTERM never gets SIGKILL";
     pub const RESPAWNED: &str = "on SIGTERM every node forks a replacement and exits; the method stops once the leader is reaped and the replacements live on";
+    pub const SLOW_EXIT: &str = "the group is signalled and the method returns once the leader is reaped; the member needs tens of milliseconds to finish exiting, so it is still there when the method returns (early, every run)";
     pub const EXITS_LATER: &str = "the process is never signalled and exits on its own after the method returned, within the straggler grace: the supervisor said done too early";
 }
 
@@ -129,6 +134,7 @@ pub(crate) fn build() -> Vec<Scenario> {
         setpgid_escape(),
         daemonize(),
         escape_exits_late(),
+        slow_exit_member(),
         sigterm_ignored(),
         sigint_ignored(),
         stopped(),
@@ -160,13 +166,18 @@ pub(crate) fn build() -> Vec<Scenario> {
 }
 
 /// The expectations of a tree that stays in its group and dies of SIGTERM: only the
-/// leader-only method leaks; the group methods leave members dying ([`note::GROUP_DYING`]).
+/// leader-only method leaks; the group methods may return while members are still
+/// exiting ([`GROUP_RACE`]).
 pub(crate) fn in_group_tree() -> Expected {
     Expected::all_clean()
         .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-        .with(Killpg, Expect::is(Clean, note::GROUP_DYING))
-        .with(KillpgWaitpgid, Expect::is(Clean, note::GROUP_DYING))
+        .with(Killpg, GROUP_RACE)
+        .with(KillpgWaitpgid, GROUP_RACE)
 }
+
+/// A group method on a tree whose members all die of the group signal: `early`
+/// when a member is still exiting at done, else `clean` ([`note::GROUP_DYING`]).
+pub(crate) const GROUP_RACE: Expect = Expect::any_of(&[Clean, Early], note::GROUP_DYING);
 
 /// The expectations of a tree with a process that escaped the group and never exits.
 pub(crate) fn escaped_tree() -> Expected {

@@ -57,6 +57,14 @@ pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
                 let _ = kill_all_in_own_pid_namespace(libc::SIGTERM);
                 let _ = kill_all_in_own_pid_namespace(libc::SIGCONT);
                 term = true;
+            } else if l == "probe" {
+                // Before a SIGKILL teardown: does anything of the tree still run?
+                let left = reaper.reap_ready(true).unwrap_or(Left::Nothing);
+                let _ = out.send(if left == Left::Running {
+                    "busy\n"
+                } else {
+                    "empty\n"
+                });
             } else if let Some(n) = l.strip_prefix("signal ").and_then(|n| n.parse().ok()) {
                 // The leader is our unreaped child: its PID is reserved.
                 if reaper.leader_status.is_none() {

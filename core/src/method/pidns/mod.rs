@@ -336,6 +336,30 @@ fn teardown_outer(
         }
         d.escalated = !*empty;
         d.rounds += u64::from(d.escalated);
+    } else if opts.grace.is_zero() && !init_fd.has_exited().unwrap_or(true) {
+        // SIGKILL at once: it reaches something of the tree unless the namespace
+        // is empty but for the leader's zombie. Ask the init.
+        *empty = false;
+        let _ = icmd.send("probe\n");
+        let until = Instant::now() + Duration::from_secs(1);
+        let busy = loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match ievt
+                .next(Some(left))
+                .map_err(TeardownError::io("read the init's events"))?
+            {
+                Next::Line(l) if l == "busy" => break true,
+                Next::Line(l) => {
+                    handle_line(&l, out, leader, empty);
+                    if *empty {
+                        break false;
+                    }
+                }
+                // No answer: assume something was there (SIGKILL is sent anyway).
+                Next::Timeout | Next::Eof => break true,
+            }
+        };
+        d.escalated = busy;
     }
     // SIGKILL the init: the kernel kills the rest of the namespace, and the init
     // exits only once the namespace is empty.

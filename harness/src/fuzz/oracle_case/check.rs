@@ -7,8 +7,8 @@ use teardown::Verdict;
 
 use super::OracleCase;
 use crate::oracle::{
-    FakeProc, Identity, Judgement, Observation, ProcSource, Scene, Seen, judge, map_records,
-    observe, worst,
+    FakeProc, FindingKind, Identity, Judgement, Observation, ProcSource, Scene, Seen, judge,
+    map_records, observe, worst,
 };
 use crate::trial::NodeRecord;
 
@@ -47,7 +47,7 @@ pub(crate) fn check_with(case: &OracleCase, oracle: &Oracle<'_>) {
     check_judgement(&at_done, &at_done, &once, case);
     assert!(
         once.stragglers == 0 && once.dying == 0,
-        "one observation judged twice has stragglers: {once:?}\n{case:?}"
+        "one observation judged twice has early processes: {once:?}\n{case:?}"
     );
 }
 
@@ -118,29 +118,62 @@ fn check_observation(src: &FakeProc, scene: &Scene, obs: &Observation, case: &Or
     let excluded = |p: i32| {
         p == scene.warden || p == scene.supervisor || scene.bystanders.iter().any(|b| b.pid == p)
     };
-    let (mut alive, mut dying, mut zombies) = (Vec::new(), Vec::new(), Vec::new());
-    for p in src.pids() {
-        let s = src.stat(p).expect("listed");
-        let id = s.identity();
-        let recorded = scene
+    let recorded = |p: i32, start: u64| {
+        scene
             .records
             .iter()
-            .any(|r| r.pid == p && r.start_time == s.start_time);
-        if excluded(p) || !(descends(src, scene, p) || recorded) {
-            continue;
-        }
-        let handed = scene.handed.contains(&id);
-        if s.alive && s.dying {
-            if s.ppid != scene.supervisor && handed {
-                zombies.push(id);
-            }
+            .any(|r| r.pid == p && r.start_time == start)
+    };
+    // Tree or helper: the documented rule, from the command line.
+    let helper = |p: i32, start: u64| {
+        !recorded(p, start)
+            && src
+                .cmdline(p)
+                .is_some_and(|a| !a.is_empty() && a.get(1).is_none_or(|a| a != "node"))
+    };
+    let mine: Vec<i32> = src
+        .pids()
+        .into_iter()
+        .filter(|&p| !excluded(p))
+        .filter(|&p| {
+            let s = src.stat(p).expect("listed");
+            descends(src, scene, p) || recorded(p, s.start_time)
+        })
+        .collect();
+    let supervisor_alive = src.stat(scene.supervisor).is_some_and(|s| s.alive);
+    let holders: Vec<i32> = mine
+        .iter()
+        .copied()
+        .filter(|&p| {
+            let s = src.stat(p).expect("listed");
+            s.alive && helper(p, s.start_time)
+        })
+        .chain(supervisor_alive.then_some(scene.supervisor))
+        .collect();
+    let (mut alive, mut dying, mut zombies) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut helpers, mut orphaned) = (Vec::new(), Vec::new());
+    for &p in &mine {
+        let s = src.stat(p).expect("listed");
+        let id = s.identity();
+        if s.alive && helper(p, s.start_time) {
+            helpers.push(id);
+        } else if s.alive && s.dying {
             dying.push(id);
         } else if s.alive {
             alive.push(id);
-        } else if s.ppid == scene.supervisor || handed {
+        } else if s.ppid == scene.warden {
+            orphaned.push(id);
+        } else if holders.contains(&s.ppid) {
             zombies.push(id);
         }
     }
+    helpers.sort();
+    orphaned.sort();
+    assert_eq!(
+        (ids(&obs.helpers), ids(&obs.orphaned_zombies)),
+        (helpers, orphaned),
+        "(helpers, orphaned zombies)\n{case:?}"
+    );
     alive.sort();
     dying.sort();
     zombies.sort();
@@ -169,8 +202,13 @@ fn check_observation(src: &FakeProc, scene: &Scene, obs: &Observation, case: &Or
 }
 
 fn check_judgement(at_done: &Observation, after: &Observation, j: &Judgement, case: &OracleCase) {
-    let kinds = |k: &str| j.findings.iter().filter(|f| f.kind == k).count() as u32;
-    let still: BTreeSet<Identity> = after.alive_identities().into_iter().collect();
+    let kinds = |k: FindingKind| j.count(k) as u32;
+    let still: BTreeSet<Identity> = after
+        .alive
+        .iter()
+        .chain(&after.dying)
+        .map(|s| s.id)
+        .collect();
     let gone = |seen: &[Seen]| seen.iter().filter(|s| !still.contains(&s.id)).count() as u32;
     let dead: BTreeSet<Identity> = at_done
         .bystanders_dead
@@ -178,49 +216,59 @@ fn check_judgement(at_done: &Observation, after: &Observation, j: &Judgement, ca
         .chain(&after.bystanders_dead)
         .map(|s| s.id)
         .collect();
+    let forking = after.forking && still.is_empty();
     let counts = (
         j.survivors,
         j.stragglers,
         j.dying,
         j.zombies,
-        j.bystanders_killed > 0,
+        j.orphaned_zombies,
+        j.bystanders_killed,
     );
     let want = (
-        still.len() as u32,
+        still.len() as u32 + u32::from(forking),
         gone(&at_done.alive),
         gone(&at_done.dying),
         at_done.zombies.len() as u32,
-        !dead.is_empty(),
+        at_done.orphaned_zombies.len() as u32,
+        dead.len() as u32,
     );
     assert_eq!(counts, want, "counts\n{j:?}\n{case:?}");
-    assert!(
-        j.bystanders_killed as usize >= dead.len(),
-        "{j:?}\n{case:?}"
-    );
     let by_kind = (
-        kinds("survivor"),
-        kinds("straggler"),
-        kinds("dying"),
-        kinds("zombie"),
-        kinds("bystander-killed"),
+        kinds(FindingKind::Survivor),
+        kinds(FindingKind::Early),
+        kinds(FindingKind::Zombie),
+        kinds(FindingKind::OrphanedZombie),
+        kinds(FindingKind::BystanderKilled),
+        kinds(FindingKind::HelperLeft),
     );
+    let helpers_left = after.helpers.len() as u32;
     assert_eq!(
         by_kind,
         (
             j.survivors,
-            j.stragglers,
-            j.dying,
+            j.stragglers + j.dying,
             j.zombies,
-            j.bystanders_killed
+            j.orphaned_zombies,
+            j.bystanders_killed,
+            helpers_left,
         ),
         "findings of each kind\n{j:?}\n{case:?}"
     );
-    assert_eq!(j.findings.len() as u32, {
-        j.survivors + j.stragglers + j.dying + j.zombies + j.bystanders_killed
-    });
+    assert_eq!(
+        j.findings.len() as u32,
+        j.survivors
+            + j.stragglers
+            + j.dying
+            + j.zombies
+            + j.orphaned_zombies
+            + j.bystanders_killed
+            + helpers_left
+    );
     let mut verdict = Verdict::Clean;
     for (found, v) in [
-        (j.stragglers > 0, Verdict::Straggler),
+        (helpers_left > 0, Verdict::Leftover),
+        (j.stragglers + j.dying > 0, Verdict::Early),
         (j.zombies > 0, Verdict::Zombie),
         (j.survivors > 0, Verdict::Leak),
         (j.bystanders_killed > 0, Verdict::BystanderKilled),

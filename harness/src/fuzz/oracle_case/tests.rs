@@ -21,6 +21,7 @@ fn process(pid: u8, ppid: u8, state: FakeState) -> FakeProcess {
         state,
         nested: Vec::new(),
         hidden: false,
+        helper: false,
     }
 }
 
@@ -59,15 +60,23 @@ fn hand_made_tables_get_the_verdicts_the_oracle_documents() {
     let leak = case(&[process(10, 2, FakeState::Alive)]);
     assert_eq!(judged(&leak).verdict, Verdict::Leak);
 
-    let mut straggler = leak.clone();
-    straggler.grace = vec![Change::Dies(p(10))];
-    let j = judged(&straggler);
-    assert_eq!((j.verdict, j.stragglers), (Verdict::Straggler, 1));
+    let mut early = leak.clone();
+    early.grace = vec![Change::Dies(p(10))];
+    let j = judged(&early);
+    assert_eq!((j.verdict, j.stragglers), (Verdict::Early, 1));
 
     let mut dying = case(&[process(10, 1, FakeState::Dying)]);
     dying.grace = vec![Change::Reaped(p(10))];
     let j = judged(&dying);
-    assert_eq!((j.verdict, j.dying), (Verdict::Clean, 1));
+    assert_eq!((j.verdict, j.dying), (Verdict::Early, 1));
+
+    let orphaned = case(&[process(10, 1, FakeState::Zombie)]);
+    let j = judged(&orphaned);
+    assert_eq!((j.verdict, j.orphaned_zombies), (Verdict::Clean, 1));
+
+    let mut helper = case(&[process(10, 2, FakeState::Alive)]);
+    helper.table.last_mut().expect("one").helper = true;
+    assert_eq!(judged(&helper).verdict, Verdict::Leftover);
 
     let zombie = case(&[process(10, 2, FakeState::Zombie)]);
     assert_eq!(judged(&zombie).verdict, Verdict::Zombie);
@@ -152,7 +161,7 @@ fn the_check_catches_an_oracle_that_overlooks_a_process_or_a_dead_bystander() {
     let forgives = |a: &Observation, b: &Observation| {
         let mut j = judge(a, b);
         if j.verdict == Verdict::BystanderKilled {
-            j.verdict = Verdict::Straggler;
+            j.verdict = Verdict::Early;
         }
         j
     };
@@ -165,8 +174,8 @@ fn the_check_catches_an_oracle_that_overlooks_a_process_or_a_dead_bystander() {
     let mislabels = |a: &Observation, b: &Observation| {
         let mut j = judge(a, b);
         for f in &mut j.findings {
-            if f.kind == "straggler" {
-                f.kind = "dying".into();
+            if f.kind == "early" {
+                f.kind = "survivor".into();
             }
         }
         j
@@ -176,6 +185,26 @@ fn the_check_catches_an_oracle_that_overlooks_a_process_or_a_dead_bystander() {
         judge: &mislabels,
     });
     assert!(msg.contains("findings of each kind"), "{msg}");
+
+    let blames = |src: &dyn ProcSource, scene: &Scene| {
+        let mut o = observe(src, scene);
+        o.zombies.append(&mut o.orphaned_zombies);
+        o
+    };
+    let mut c = case(&[process(10, 1, FakeState::Zombie)]);
+    c.grace.clear();
+    let msg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_with(
+            &c,
+            &Oracle {
+                observe: &blames,
+                judge: &judge,
+            },
+        )
+    }))
+    .expect_err("an orphaned zombie blamed on the supervisor must be caught");
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("orphaned zombies"), "{msg}");
 }
 
 #[cfg(feature = "proptest")]

@@ -134,12 +134,13 @@ pub(super) fn outcome(t: &Value, file: &str) -> Result<TrialOutcome, MergeError>
         stragglers: count("stragglers"),
         dying: count("dying"),
         zombies: count("zombies"),
+        orphaned_zombies: count("orphaned_zombies"),
         bystanders_killed: count("bystanders_killed"),
         report: serde_json::from_value(t["report"].clone()).unwrap_or(None),
         drain: t["drain_us"].as_u64().map(Duration::from_micros),
         elapsed: Duration::from_micros(t["elapsed_us"].as_u64().unwrap_or(0)),
         nodes: Vec::new(),
-        findings: Vec::new(),
+        findings: serde_json::from_value(t["findings"].clone()).unwrap_or_default(),
     })
 }
 

@@ -177,6 +177,7 @@ impl Run<'_> {
             hold_w,
             report_buf: Vec::new(),
             status: None,
+            killed_by: None,
             spawned,
         });
         Ok(rec_r)
