@@ -3,14 +3,14 @@
 # on a crash. Called by .ci/run; runs from anywhere. About 2–3 minutes here,
 # most of it the release build of the fuzz targets.
 #
-#   SMOKE_SECONDS   seconds per target (default 20)
+#   SMOKE_SECONDS   seconds per target (default 10)
 #   TEARDOWN_BIN    the teardown binary the `trial` target runs (default: built
 #                   here, target/debug/teardown of the workspace)
 set -euo pipefail
 
 fuzz_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$fuzz_dir")
-seconds=${SMOKE_SECONDS:-20}
+seconds=${SMOKE_SECONDS:-10}
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz smoke: installing cargo-fuzz"

@@ -85,7 +85,7 @@ fn has_new_term_survivor(spec: &TreeSpec) -> bool {
 /// main thread has exited: `cgroup.kill` never kills it.
 #[test]
 fn cgroup_kill_is_caught_hanging_on_a_process_whose_main_thread_exited() {
-    let m = caught_on(Method::CgroupKill, hostile(), tune_hang, 90_000);
+    let m = caught_on(Method::CgroupKill, hostile(), tune_hang, 30_000);
     assert_eq!(m.outcome.verdict, Verdict::Hang, "{}", m.message);
     assert!(
         nodes(&m.trial.spec).any(|n| n.end == End::MainExit),
@@ -111,7 +111,7 @@ fn killpg_is_caught_by_the_new_words_alone() {
 /// kill never reaches it, and the shim waits for its adopted child forever.
 #[test]
 fn subreaper_is_caught_hanging_by_a_fork_hopper() {
-    let m = caught_on(Method::Subreaper, new_words_only(), tune_hang, 90_000);
+    let m = caught_on(Method::Subreaper, new_words_only(), tune_hang, 30_000);
     assert_eq!(m.outcome.verdict, Verdict::Hang, "{}", m.message);
     assert!(
         has_hopper(&m.trial.spec),
