@@ -201,6 +201,53 @@ fn group_forwarder(cells: Cells) -> Cells {
         .set(&["slow-exit-member"], Expect::is(Early, note::SLOW_EXIT))
 }
 
+/// A peer that forwards signals to its child only and exits with it (`tini`,
+/// `dumb-init --single-child`, `catatonit`): everything below the child is left
+/// (`child_only` says why).
+fn child_forwarder(child_only: &'static str) -> Vec<(&'static str, Expect)> {
+    Cells::all(Expect::is(Leak, child_only))
+        .set(group::LATE, Expect::is(Early, note::EXITS_WITH_LEADER_LATE))
+        .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
+        .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+        .set(
+            group::NEVER_DIES_OF_FORWARDED,
+            Expect::is(Hang, note::FORWARD_ONLY),
+        )
+        .0
+}
+
+/// A peer that forwards signals to its child's process group and exits with
+/// its child (`tini -g`, `catatonit -g`).
+fn group_exits_with_child() -> Vec<(&'static str, Expect)> {
+    group_forwarder(Cells::all(Expect::any_of(
+        &[Clean, Early],
+        note::GROUP_DYING,
+    )))
+    .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
+    .set(
+        &["escape-exits-late"],
+        Expect::is(Early, note::NEVER_SIGNALLED_LATE),
+    )
+    .set(
+        &["jmmv-grandchild"],
+        Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
+    )
+    .set(
+        group::TERM_SURVIVORS,
+        Expect::is(Leak, note::TERM_THEN_EXIT),
+    )
+    .set(
+        &["leader-exits-orphans-remain"],
+        Expect::is(Leak, note::EXITS_WITH_LEADER),
+    )
+    .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+    .set(
+        group::NEVER_DIES_OF_FORWARDED,
+        Expect::is(Hang, note::FORWARD_ONLY),
+    )
+    .0
+}
+
 /// Builds one peer's expectations: a default for every catalog scenario, then
 /// overrides.
 struct Cells(Vec<(&'static str, Expect)>);
@@ -229,15 +276,7 @@ fn build() -> Vec<Peer> {
             about: "forwards signals to its child, reaps zombies, exits with its child",
             grace: Duration::ZERO,
             sources: &[TINI_172, TINI_236],
-            expected: Cells::all(Expect::is(Leak, note::TINI_CHILD_ONLY))
-                .set(group::LATE, Expect::is(Early, note::EXITS_WITH_LEADER_LATE))
-                .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
-                .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-                .set(
-                    group::NEVER_DIES_OF_FORWARDED,
-                    Expect::is(Hang, note::FORWARD_ONLY),
-                )
-                .0,
+            expected: child_forwarder(note::TINI_CHILD_ONLY),
         },
         Peer {
             name: "tini-g",
@@ -245,33 +284,7 @@ fn build() -> Vec<Peer> {
             about: "forwards signals to its child's process group, exits with its child",
             grace: Duration::ZERO,
             sources: &[TINI_PR_15, TINI_172],
-            expected: group_forwarder(Cells::all(Expect::any_of(
-                &[Clean, Early],
-                note::GROUP_DYING,
-            )))
-            .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
-            .set(
-                &["escape-exits-late"],
-                Expect::is(Early, note::NEVER_SIGNALLED_LATE),
-            )
-            .set(
-                &["jmmv-grandchild"],
-                Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
-            )
-            .set(
-                group::TERM_SURVIVORS,
-                Expect::is(Leak, note::TERM_THEN_EXIT),
-            )
-            .set(
-                &["leader-exits-orphans-remain"],
-                Expect::is(Leak, note::EXITS_WITH_LEADER),
-            )
-            .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-            .set(
-                group::NEVER_DIES_OF_FORWARDED,
-                Expect::is(Hang, note::FORWARD_ONLY),
-            )
-            .0,
+            expected: group_exits_with_child(),
         },
         Peer {
             name: "dumb-init",
@@ -314,15 +327,7 @@ fn build() -> Vec<Peer> {
             about: "forwards signals to its child only, exits with its child",
             grace: Duration::ZERO,
             sources: &[DUMB_INIT_212],
-            expected: Cells::all(Expect::is(Leak, note::DUMB_INIT_CHILD_ONLY))
-                .set(group::LATE, Expect::is(Early, note::EXITS_WITH_LEADER_LATE))
-                .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
-                .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-                .set(
-                    group::NEVER_DIES_OF_FORWARDED,
-                    Expect::is(Hang, note::FORWARD_ONLY),
-                )
-                .0,
+            expected: child_forwarder(note::DUMB_INIT_CHILD_ONLY),
         },
         Peer {
             name: "timeout",
@@ -398,15 +403,7 @@ fn build() -> Vec<Peer> {
             about: "a container init (podman's): forwards signals to its child, reaps zombies, exits with its child",
             grace: Duration::ZERO,
             sources: &[CATATONIT],
-            expected: Cells::all(Expect::is(Leak, note::CATATONIT_CHILD_ONLY))
-                .set(group::LATE, Expect::is(Early, note::EXITS_WITH_LEADER_LATE))
-                .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
-                .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-                .set(
-                    group::NEVER_DIES_OF_FORWARDED,
-                    Expect::is(Hang, note::FORWARD_ONLY),
-                )
-                .0,
+            expected: child_forwarder(note::CATATONIT_CHILD_ONLY),
         },
         Peer {
             name: "catatonit-g",
@@ -414,33 +411,7 @@ fn build() -> Vec<Peer> {
             about: "catatonit forwarding signals to its child's process group",
             grace: Duration::ZERO,
             sources: &[CATATONIT],
-            expected: group_forwarder(Cells::all(Expect::any_of(
-                &[Clean, Early],
-                note::GROUP_DYING,
-            )))
-            .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
-            .set(
-                &["escape-exits-late"],
-                Expect::is(Early, note::NEVER_SIGNALLED_LATE),
-            )
-            .set(
-                &["jmmv-grandchild"],
-                Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
-            )
-            .set(
-                group::TERM_SURVIVORS,
-                Expect::is(Leak, note::TERM_THEN_EXIT),
-            )
-            .set(
-                &["leader-exits-orphans-remain"],
-                Expect::is(Leak, note::EXITS_WITH_LEADER),
-            )
-            .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-            .set(
-                group::NEVER_DIES_OF_FORWARDED,
-                Expect::is(Hang, note::FORWARD_ONLY),
-            )
-            .0,
+            expected: group_exits_with_child(),
         },
         Peer {
             name: "supervisord",
