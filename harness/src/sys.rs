@@ -410,3 +410,28 @@ pub fn sigtimedwait(set: &libc::sigset_t, timeout: &libc::timespec) -> Option<Si
     }
     Signal::try_from(sig).ok()
 }
+
+/// Makes `cmd`'s child get `sig` when the thread that spawned it dies
+/// (`PR_SET_PDEATHSIG`, set between fork and exec; if the parent is already gone
+/// by then, the child sends it to itself). What keeps a wrapper's daemon from
+/// outliving a wrapper that was SIGKILLed.
+pub fn die_with_parent(cmd: &mut std::process::Command, sig: Signal) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid is async-signal-safe; the hook calls only prctl, getppid and
+    // raise, which are too.
+    let parent = unsafe { libc::getpid() };
+    let hook = move || -> io::Result<()> {
+        // SAFETY: plain syscalls on this (single, forked) thread.
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::raise(sig as libc::c_int);
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls async-signal-safe functions.
+    unsafe { cmd.pre_exec(hook) };
+}

@@ -38,6 +38,9 @@ pub fn main(argv: &[String]) -> Result<ExitCode, String> {
     let mut cmd = Command::new(bin);
     cmd.args(["-n", "-c"]).arg(&conf).stdin(Stdio::null());
     crate::sys::unblock_signals_in_child(&mut cmd);
+    // A wrapper that is killed takes supervisord with it: SIGTERM, so that it
+    // stops its program's group first.
+    crate::sys::die_with_parent(&mut cmd, Signal::SIGTERM);
     let mut sd = cmd
         .spawn()
         .map_err(|e| format!("cannot start supervisord: {e}"))?;
