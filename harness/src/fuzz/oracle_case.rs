@@ -50,6 +50,8 @@ pub struct OracleCase {
     pub warden: u8,
     /// The supervisor (a process byte).
     pub supervisor: u8,
+    /// Looked at in its exit stop.
+    pub supervisor_exiting: bool,
     /// Bystanders: (process byte, start tick).
     pub bystanders: Vec<(u8, u8)>,
     /// Readiness records, as the nodes wrote them.
@@ -76,6 +78,7 @@ impl<'a> arbitrary::Arbitrary<'a> for OracleCase {
             own_pidns: u.arbitrary()?,
             warden: u.arbitrary()?,
             supervisor: u.arbitrary()?,
+            supervisor_exiting: u.arbitrary()?,
             bystanders: many(u, 3)?,
             records: many(u, 12)?,
             grace: many(u, 12)?,
@@ -318,6 +321,7 @@ impl OracleCase {
             supervisor: self.named(self.supervisor, 0).0,
             bystanders: self.bystanders.iter().map(identity).collect(),
             records,
+            supervisor_exiting: self.supervisor_exiting,
         }
     }
 }

@@ -21,7 +21,12 @@
 //! `teardown run` (our supervisor) says done with its drain report, and then waits
 //! until the warden has looked (the hold pipe, `crate::wire::HOLD_FD_ENV`): the look
 //! at done happens while it is alive and holds what it holds. An external
-//! supervisor says done by exiting.
+//! supervisor says done by exiting, and the warden looks at the moment it does:
+//! it traces the supervisor from the trigger on (`PTRACE_SEIZE` with
+//! `PTRACE_O_TRACEEXIT`, every signal passed on at once) and looks at its exit
+//! stop, before the kernel reparents its children or sends their
+//! `PR_SET_PDEATHSIG` (what kills bwrap's sandbox). Where it cannot trace (the
+//! supervisor stopped, or `ptrace` refused), it looks once the exit is seen.
 //!
 //! # What it looks at
 //!
@@ -95,6 +100,10 @@ pub struct Scene {
     pub bystanders: Vec<Identity>,
     /// The readiness records, in the warden's PID view.
     pub records: Vec<NodeRecord>,
+    /// The supervisor is in its exit (the warden looks at its `PTRACE_EVENT_EXIT`
+    /// stop): it holds nothing any more, and its dead children are about to pass
+    /// to the warden (orphaned, not its zombies).
+    pub supervisor_exiting: bool,
 }
 
 /// One process the oracle saw.

@@ -38,7 +38,8 @@ pub fn observe(src: &dyn ProcSource, scene: &Scene) -> Observation {
         forking,
         ..Observation::default()
     };
-    let supervisor_alive = src.stat(scene.supervisor).is_some_and(|s| s.alive);
+    let supervisor_alive =
+        !scene.supervisor_exiting && src.stat(scene.supervisor).is_some_and(|s| s.alive);
     // Who may hold a zombie: the supervisor while alive, and its live helpers.
     let mut holders: Vec<i32> = Vec::new();
     if supervisor_alive {
@@ -55,7 +56,7 @@ pub fn observe(src: &dyn ProcSource, scene: &Scene) -> Observation {
         }
     }
     for s in procs.iter().filter(|s| !s.alive) {
-        if s.ppid == scene.warden {
+        if s.ppid == scene.warden || (scene.supervisor_exiting && s.ppid == scene.supervisor) {
             obs.orphaned_zombies.push(seen(s));
         } else if holders.contains(&s.ppid) {
             obs.zombies.push(seen(s));

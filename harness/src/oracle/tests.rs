@@ -25,6 +25,7 @@ fn scene(p: &FakeProc) -> Scene {
         supervisor: SUP,
         bystanders: vec![p.identity(BY_GROUP), p.identity(BY_OWN)],
         records: Vec::new(),
+        supervisor_exiting: false,
     }
 }
 
@@ -176,6 +177,23 @@ fn a_zombie_left_to_the_warden_by_an_exiting_supervisor_is_orphaned_not_a_fault(
     assert_eq!(j.verdict, Verdict::Clean, "{j:?}");
     assert_eq!((j.zombies, j.orphaned_zombies), (0, 1));
     assert_eq!(j.count(FindingKind::OrphanedZombie), 1);
+}
+
+#[test]
+fn a_dead_child_of_a_supervisor_looked_at_in_its_exit_is_orphaned_not_its_zombie() {
+    let mut p = table();
+    p.zombie(10, SUP).live(11, SUP);
+    let mut sc = scene(&p);
+    sc.supervisor_exiting = true;
+    let j = verdict_once(&p, &sc);
+    assert_eq!(
+        (j.zombies, j.orphaned_zombies, j.survivors),
+        (0, 1, 1),
+        "{j:?}"
+    );
+    // Alive and not exiting, it holds its dead child.
+    sc.supervisor_exiting = false;
+    assert_eq!(verdict_once(&p, &sc).zombies, 1);
 }
 
 #[test]

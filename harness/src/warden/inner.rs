@@ -132,6 +132,11 @@ struct Sup {
     status: Option<i32>,
     /// The signal that ended it, if one did.
     killed_by: Option<rustix::process::Signal>,
+    /// An external supervisor traced from the trigger on, to look at its exit
+    /// stop (see `done.rs`).
+    traced: bool,
+    /// It is in its exit stop (the look at done is happening there).
+    exiting: bool,
     spawned: Instant,
 }
 

@@ -140,7 +140,8 @@ fn check_observation(src: &FakeProc, scene: &Scene, obs: &Observation, case: &Or
             descends(src, scene, p) || recorded(p, s.start_time)
         })
         .collect();
-    let supervisor_alive = src.stat(scene.supervisor).is_some_and(|s| s.alive);
+    let supervisor_alive =
+        !scene.supervisor_exiting && src.stat(scene.supervisor).is_some_and(|s| s.alive);
     let holders: Vec<i32> = mine
         .iter()
         .copied()
@@ -161,7 +162,8 @@ fn check_observation(src: &FakeProc, scene: &Scene, obs: &Observation, case: &Or
             dying.push(id);
         } else if s.alive {
             alive.push(id);
-        } else if s.ppid == scene.warden {
+        } else if s.ppid == scene.warden || (scene.supervisor_exiting && s.ppid == scene.supervisor)
+        {
             orphaned.push(id);
         } else if holders.contains(&s.ppid) {
             zombies.push(id);

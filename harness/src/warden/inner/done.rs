@@ -7,13 +7,20 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Signal, WaitId, WaitIdOptions};
 use teardown::Verdict;
 
+use nix::sys::ptrace;
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+
 use super::{Run, Stop};
 use crate::trial::{Supervisor, Trigger};
 use crate::warden::run_timeout;
 use crate::wire::RunReport;
 
+/// How often a traced supervisor's stops are looked for.
+const TRACE_TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
 impl Run<'_> {
     pub(super) fn trigger(&mut self) {
+        self.trace_supervisor();
         let sig = match self.trial.trigger {
             Trigger::Sigterm => Some(Signal::TERM),
             Trigger::Sigint => Some(Signal::INT),
@@ -41,6 +48,7 @@ impl Run<'_> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                self.untrace();
                 self.judge(false);
                 return Err(Stop {
                     verdict: Verdict::Hang,
@@ -66,7 +74,14 @@ impl Run<'_> {
                         .iter()
                         .map(|(_, fd)| PollFd::new(*fd, PollFlags::IN)),
                 );
-                let t = Timespec::try_from(left).unwrap_or(Timespec {
+                // A traced supervisor's stops are seen by waitid, not poll:
+                // look every 2 ms.
+                let wait = if sup.traced {
+                    left.min(TRACE_TICK)
+                } else {
+                    left
+                };
+                let t = Timespec::try_from(wait).unwrap_or(Timespec {
                     tv_sec: 1,
                     tv_nsec: 0,
                 });
@@ -86,6 +101,7 @@ impl Run<'_> {
                 }
             };
             self.witnesses_died(&died);
+            self.serve_trace();
             if report_ready {
                 self.read_report(true);
                 if self.report.is_some() {
@@ -114,6 +130,7 @@ impl Run<'_> {
                 if self.at_done.is_none() {
                     self.observe_at_done();
                 }
+                self.untrace();
                 return Ok(());
             }
         }
@@ -150,4 +167,116 @@ impl Run<'_> {
             );
         }
     }
+
+    /// Traces an external supervisor from the trigger on, to look at the tree at
+    /// the moment it exits: `PTRACE_EVENT_EXIT` stops it before its children are
+    /// reparented and before their `PR_SET_PDEATHSIG` (bwrap's init) is sent.
+    /// Every signal it gets is passed on at once; a group-stop ends the tracing
+    /// (a stopped supervisor is left stopped, as it would be). Not our supervisor
+    /// (it holds, waiting, after its report).
+    fn trace_supervisor(&mut self) {
+        if matches!(self.trial.supervisor, Supervisor::Method(_)) {
+            return;
+        }
+        let sup = self.sup.as_mut().expect("supervisor spawned");
+        let pid = nix::unistd::Pid::from_raw(sup.pid);
+        match ptrace::seize(pid, ptrace::Options::PTRACE_O_TRACEEXIT) {
+            Ok(()) => sup.traced = true,
+            Err(e) => self.notes.push(format!(
+                "supervisor not traced ({e}; EPERM: it was exiting already): done is seen after its exit"
+            )),
+        }
+    }
+
+    /// Serves the traced supervisor's stops: signals passed on, the exit stop
+    /// looked at (then the supervisor is let go), a group-stop left alone.
+    fn serve_trace(&mut self) {
+        loop {
+            let Some(sup) = self.sup.as_ref().filter(|s| s.traced) else {
+                return;
+            };
+            let pid = nix::unistd::Pid::from_raw(sup.pid);
+            let st = waitid(
+                Id::PIDFd(sup.fd.as_fd()),
+                WaitPidFlag::WSTOPPED | WaitPidFlag::WNOHANG | WaitPidFlag::__WALL,
+            );
+            let detach = |run: &mut Self| {
+                let _ = ptrace::detach(pid, None);
+                run.sup.as_mut().expect("supervisor spawned").traced = false;
+            };
+            match st {
+                Ok(WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_EXIT)) => {
+                    if self.at_done.is_none() {
+                        self.sup.as_mut().expect("supervisor spawned").exiting = true;
+                        self.observe_at_done();
+                        self.sup.as_mut().expect("supervisor spawned").exiting = false;
+                    }
+                    detach(self);
+                    return;
+                }
+                Ok(WaitStatus::PtraceEvent(_, sig, libc::PTRACE_EVENT_STOP)) => {
+                    if is_stop_signal(sig) {
+                        // A group-stop: left as it is (detached, it stays stopped).
+                        self.notes.push(
+                            "supervisor stopped: tracing ended, done is seen after its exit".into(),
+                        );
+                        detach(self);
+                        return;
+                    }
+                    if ptrace::cont(pid, None).is_err() {
+                        detach(self);
+                        return;
+                    }
+                }
+                Ok(WaitStatus::PtraceEvent(_, sig, _)) | Ok(WaitStatus::Stopped(_, sig)) => {
+                    if ptrace::cont(pid, Some(sig)).is_err() {
+                        detach(self);
+                        return;
+                    }
+                }
+                Ok(WaitStatus::StillAlive) => return,
+                Ok(_) | Err(_) => {
+                    detach(self);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Ends the tracing whatever state the supervisor is in, so that nothing is
+    /// left waiting for a tracer (a SIGKILLed tracee still stops at its exit
+    /// event): interrupt it, take the stop it reports (passing a pending
+    /// signal on), detach. Bounded by a second.
+    fn untrace(&mut self) {
+        let Some(sup) = self.sup.as_mut().filter(|s| s.traced) else {
+            return;
+        };
+        sup.traced = false;
+        let pid = nix::unistd::Pid::from_raw(sup.pid);
+        let _ = ptrace::interrupt(pid);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while std::time::Instant::now() < deadline {
+            match waitid(
+                Id::PIDFd(sup.fd.as_fd()),
+                WaitPidFlag::WSTOPPED | WaitPidFlag::WNOHANG | WaitPidFlag::__WALL,
+            ) {
+                Ok(WaitStatus::PtraceEvent(_, sig, 0)) | Ok(WaitStatus::Stopped(_, sig)) => {
+                    let _ = ptrace::detach(pid, Some(sig));
+                    return;
+                }
+                Ok(WaitStatus::PtraceEvent(..)) => {
+                    let _ = ptrace::detach(pid, None);
+                    return;
+                }
+                Ok(WaitStatus::StillAlive) => std::thread::sleep(TRACE_TICK),
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The signals that put a process in group-stop.
+fn is_stop_signal(sig: nix::sys::signal::Signal) -> bool {
+    use nix::sys::signal::Signal as S;
+    matches!(sig, S::SIGSTOP | S::SIGTSTP | S::SIGTTIN | S::SIGTTOU)
 }

@@ -29,8 +29,8 @@ pub(super) struct Death {
 }
 
 /// `grace-cut`: a graceful node that needs less than `grace` (the grace the
-/// supervisor gives, or promises) was SIGKILLed before that grace was over and
-/// before it finished. `false-report`: the drain report says `escalated: false`
+/// supervisor gives, or promises) was SIGKILLed sooner after the trigger than it
+/// needs, and so before it could finish. `false-report`: the drain report says `escalated: false`
 /// (`escalated`: `None` when there is no drain report) but a process of the tree
 /// (not nested) died of SIGKILL before done. The other direction (`true` with
 /// nothing SIGKILLed) is not judged: a process forked after readiness is not
@@ -46,7 +46,10 @@ pub(super) fn judge_deaths(
         .filter(|d| d.sigkill && !d.finished && !d.nested)
     {
         let Some(needs) = d.graceful else { continue };
-        if needs < grace && d.after_trigger < grace {
+        // SIGKILLed before even `needs` had passed since the trigger: whenever its
+        // SIGTERM came, it could not have finished. (Killed later, inside the
+        // grace, it may have had its SIGTERM late: not attributable.)
+        if needs < grace && d.after_trigger < needs {
             j.add(
                 FindingKind::GraceCut,
                 d.pid,
@@ -151,6 +154,12 @@ mod tests {
         // SIGKILLed once the grace was over: the node was slow, not cut.
         assert_eq!(
             judged(&[death(Some(300), 2001, true)], 2000, None).verdict,
+            Verdict::Clean
+        );
+        // SIGKILLed after its 300 ms but inside the grace: its SIGTERM may have
+        // come late (a walk that took time), so not judged a cut.
+        assert_eq!(
+            judged(&[death(Some(300), 400, true)], 2000, None).verdict,
             Verdict::Clean
         );
         // Needs more than the grace: SIGKILL is what the grace is for.

@@ -178,6 +178,8 @@ impl Run<'_> {
             report_buf: Vec::new(),
             status: None,
             killed_by: None,
+            traced: false,
+            exiting: false,
             spawned,
         });
         Ok(rec_r)

@@ -193,6 +193,7 @@ impl Run<'_> {
                 .filter(|r| !self.gone.contains(&r.node))
                 .copied()
                 .collect(),
+            supervisor_exiting: self.sup().exiting,
         }
     }
 
