@@ -203,10 +203,13 @@ pub fn judge(at_done: &Observation, after_grace: &Observation) -> Judgement {
         j.add_seen(FindingKind::Early, s, "dying at done: ");
         j.dying += 1;
     }
-    for s in &at_done.zombies {
+    let held = |s: &&Seen| {
+        !at_done.held_by_helpers.contains(&s.id) || after_grace.zombies.iter().any(|z| z.id == s.id)
+    };
+    for s in at_done.zombies.iter().filter(held) {
         j.add_seen(FindingKind::Zombie, s, "");
+        j.zombies += 1;
     }
-    j.zombies = at_done.zombies.len() as u32;
     for s in &at_done.orphaned_zombies {
         j.add_seen(FindingKind::OrphanedZombie, s, "");
     }

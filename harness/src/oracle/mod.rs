@@ -51,7 +51,9 @@
 //!   thread in `do_exit` ([`ProcStat::dying`]); a process read as alive and not
 //!   dying is read once more, because one look is several files;
 //! * a **dead** process is a **zombie** finding when its parent is alive and on the
-//!   supervisor side (the supervisor, or a helper); it is an **orphaned zombie**
+//!   supervisor side: the supervisor, or a helper that still holds it after the
+//!   straggler grace (an init reaping as it goes holds each for a moment); it is
+//!   an **orphaned zombie**
 //!   (counted) when its parent is the warden; a tree process's own unreaped
 //!   children are the tree's business;
 //! * a **bystander** not alive (by identity) was killed.
@@ -133,6 +135,10 @@ pub struct Observation {
     pub helpers: Vec<Seen>,
     /// Dead processes held unreaped by a live process of the supervisor side.
     pub zombies: Vec<Seen>,
+    /// Those of `zombies` whose holder is a helper, not the supervisor: a helper
+    /// that reaps as it goes (bwrap's init, among hoppers) holds one for a
+    /// moment, so these count only if still held after the straggler grace.
+    pub held_by_helpers: Vec<Identity>,
     /// Dead processes whose parent is the warden (their own parent died).
     pub orphaned_zombies: Vec<Seen>,
     /// Bystanders no longer alive.

@@ -60,6 +60,9 @@ pub fn observe(src: &dyn ProcSource, scene: &Scene) -> Observation {
             obs.orphaned_zombies.push(seen(s));
         } else if holders.contains(&s.ppid) {
             obs.zombies.push(seen(s));
+            if s.ppid != scene.supervisor {
+                obs.held_by_helpers.push(s.identity());
+            }
         }
     }
     for b in &scene.bystanders {

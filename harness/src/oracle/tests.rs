@@ -229,6 +229,27 @@ fn a_zombie_held_by_a_live_helper_is_a_zombie() {
 }
 
 #[test]
+fn a_zombie_a_helper_reaps_within_the_grace_is_not_a_zombie() {
+    // bwrap's init among fork-hoppers: each hopper's exited parent is its zombie
+    // for a moment.
+    let mut p = table();
+    p.live(10, SUP).helper(10).zombie(11, 10);
+    let sc = scene(&p);
+    let at_done = observe(&p, &sc);
+    assert_eq!(at_done.held_by_helpers.len(), 1);
+    p.reaped(11);
+    let j = judge(&at_done, &observe(&p, &sc));
+    assert_eq!(j.zombies, 0, "{j:?}");
+    // The supervisor's own zombie counts at once, reaped later or not.
+    let mut p = table();
+    p.zombie(11, SUP);
+    let sc = scene(&p);
+    let at_done = observe(&p, &sc);
+    p.reaped(11);
+    assert_eq!(judge(&at_done, &observe(&p, &sc)).zombies, 1);
+}
+
+#[test]
 fn a_helper_gone_after_the_grace_is_not_left_and_is_not_a_tree_process() {
     let mut p = table();
     p.live(10, SUP).helper(10).live(11, 10);

@@ -152,7 +152,7 @@ fn check_observation(src: &FakeProc, scene: &Scene, obs: &Observation, case: &Or
         .chain(supervisor_alive.then_some(scene.supervisor))
         .collect();
     let (mut alive, mut dying, mut zombies) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut helpers, mut orphaned) = (Vec::new(), Vec::new());
+    let (mut helpers, mut orphaned, mut by_helpers) = (Vec::new(), Vec::new(), Vec::new());
     for &p in &mine {
         let s = src.stat(p).expect("listed");
         let id = s.identity();
@@ -167,10 +167,20 @@ fn check_observation(src: &FakeProc, scene: &Scene, obs: &Observation, case: &Or
             orphaned.push(id);
         } else if holders.contains(&s.ppid) {
             zombies.push(id);
+            if s.ppid != scene.supervisor {
+                by_helpers.push(id);
+            }
         }
     }
     helpers.sort();
     orphaned.sort();
+    by_helpers.sort();
+    let mut got_by_helpers = obs.held_by_helpers.clone();
+    got_by_helpers.sort();
+    assert_eq!(
+        got_by_helpers, by_helpers,
+        "zombies held by helpers\n{case:?}"
+    );
     assert_eq!(
         (ids(&obs.helpers), ids(&obs.orphaned_zombies)),
         (helpers, orphaned),
@@ -231,7 +241,14 @@ fn check_judgement(at_done: &Observation, after: &Observation, j: &Judgement, ca
         still.len() as u32 + u32::from(forking),
         gone(&at_done.alive),
         gone(&at_done.dying),
-        at_done.zombies.len() as u32,
+        at_done
+            .zombies
+            .iter()
+            .filter(|z| {
+                !at_done.held_by_helpers.contains(&z.id)
+                    || after.zombies.iter().any(|a| a.id == z.id)
+            })
+            .count() as u32,
         at_done.orphaned_zombies.len() as u32,
         dead.len() as u32,
     );
