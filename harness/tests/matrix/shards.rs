@@ -15,7 +15,7 @@ const SMALL: &[&str] = &[
     "--methods",
     "leader,killpg",
     "--scenarios",
-    "double-fork,setsid-escape,sigchld-ignored",
+    "setsid-escape,escape-exits-late,slow-exit-member",
     "--random",
     "2",
     "--seed",
