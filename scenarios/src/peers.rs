@@ -218,6 +218,19 @@ fn child_forwarder(child_only: &'static str) -> Vec<(&'static str, Expect)> {
 /// A peer that forwards signals to its child's process group and exits with
 /// its child (`tini -g`, `catatonit -g`).
 fn group_exits_with_child() -> Vec<(&'static str, Expect)> {
+    signals_group_then_exits()
+        .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+        .set(
+            group::NEVER_DIES_OF_FORWARDED,
+            Expect::is(Hang, note::FORWARD_ONLY),
+        )
+        .0
+}
+
+/// What every peer that signals its child's group and exits with its child
+/// shares (`tini -g`, `catatonit -g`, `timeout`): the escapes leak, the late
+/// exits are early, the SIGTERM survivors and a leader's orphans are left.
+fn signals_group_then_exits() -> Cells {
     group_forwarder(Cells::all(Expect::any_of(
         &[Clean, Early],
         note::GROUP_DYING,
@@ -239,12 +252,6 @@ fn group_exits_with_child() -> Vec<(&'static str, Expect)> {
         &["leader-exits-orphans-remain"],
         Expect::is(Leak, note::EXITS_WITH_LEADER),
     )
-    .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-    .set(
-        group::NEVER_DIES_OF_FORWARDED,
-        Expect::is(Hang, note::FORWARD_ONLY),
-    )
-    .0
 }
 
 /// Builds one peer's expectations: a default for every catalog scenario, then
@@ -335,37 +342,17 @@ fn build() -> Vec<Peer> {
                     signals the group (then SIGCONT), SIGKILLs it after -k, exits with its child",
             grace: Duration::from_secs(1),
             sources: &[TIMEOUT_DOC],
-            expected: group_forwarder(Cells::all(Expect::any_of(
-                &[Clean, Early],
-                note::GROUP_DYING,
-            )))
-            .set(&["clone-parent"], Expect::is(Clean, note::TIMEOUT_CPARENT))
-            .set(
-                &["xorg-ready-signal", "signals-upward"],
-                Expect::is(Leak, note::TIMEOUT_NO_HANDLER),
-            )
-            .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
-            .set(
-                &["escape-exits-late"],
-                Expect::is(Early, note::NEVER_SIGNALLED_LATE),
-            )
-            .set(
-                &["jmmv-grandchild"],
-                Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
-            )
-            .set(
-                group::TERM_SURVIVORS,
-                Expect::is(Leak, note::TERM_THEN_EXIT),
-            )
-            .set(
-                &["leader-exits-orphans-remain"],
-                Expect::is(Leak, note::EXITS_WITH_LEADER),
-            )
-            .set(
-                group::NEVER_DIES_OF_FORWARDED,
-                Expect::any_of(&[Clean, Early], note::TIMEOUT_KILL),
-            )
-            .0,
+            expected: signals_group_then_exits()
+                .set(&["clone-parent"], Expect::is(Clean, note::TIMEOUT_CPARENT))
+                .set(
+                    &["xorg-ready-signal", "signals-upward"],
+                    Expect::is(Leak, note::TIMEOUT_NO_HANDLER),
+                )
+                .set(
+                    group::NEVER_DIES_OF_FORWARDED,
+                    Expect::any_of(&[Clean, Early], note::TIMEOUT_KILL),
+                )
+                .0,
         },
         Peer {
             name: "bwrap",

@@ -99,15 +99,17 @@ impl Run<'_> {
             None => {
                 let j = self.judgement.as_ref().expect("judged");
                 let mut others: Vec<String> = Vec::new();
-                for kind in [
-                    FindingKind::HelperLeft,
-                    FindingKind::CgroupLeft,
-                    FindingKind::MountLeft,
-                    FindingKind::GraceCut,
-                    FindingKind::FalseReport,
-                    FindingKind::BadExit,
-                    FindingKind::SupervisorKilled,
-                ] {
+                // The findings the counts above do not already say.
+                for kind in FindingKind::ALL.into_iter().filter(|k| {
+                    !matches!(
+                        k,
+                        FindingKind::Survivor
+                            | FindingKind::Early
+                            | FindingKind::Zombie
+                            | FindingKind::OrphanedZombie
+                            | FindingKind::BystanderKilled
+                    )
+                }) {
                     match j.count(kind) {
                         0 => {}
                         1 => others.push(kind.to_string()),
