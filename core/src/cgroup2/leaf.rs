@@ -88,6 +88,8 @@ pub(crate) struct Leaf {
     /// Where a host the tree moved into the leaf goes back to.
     home: Option<PathBuf>,
     removed: bool,
+    /// Every member PID a read of the subtree found (see [`Leaf::wait_exited`]).
+    seen: std::sync::Mutex<std::collections::BTreeSet<i32>>,
 }
 
 static NEXT_LEAF: AtomicU64 = AtomicU64::new(0);
@@ -198,6 +200,7 @@ impl Leaf {
             events,
             home: None,
             removed: false,
+            seen: Default::default(),
         };
         // Where the host goes back to if the tree moves it in: its cgroup now,
         // or (already inside) the leaf's parent.
@@ -266,7 +269,48 @@ impl Leaf {
         out.dedup();
         let me = std::process::id() as i32;
         out.retain(|&p| p != me);
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(out.iter().copied());
         Ok(out)
+    }
+
+    /// Waits (up to `timeout`; `None`: forever) until every member any read of
+    /// the subtree found has exited. True if they all did.
+    ///
+    /// # The race this handles
+    ///
+    /// `populated 0` is not "every member has exited": a task leaves its cgroup
+    /// early in `do_exit` (`cgroup_exit`), before `exit_notify`. For most that gap
+    /// is microseconds, but the init of a PID namespace made in the tree spends it
+    /// in `zap_pid_ns_processes`, waiting for its namespace to die: the leaf is
+    /// empty while it is still dying, and a teardown that returned then returned
+    /// early (seen with `nested-pid-namespace` × `cgroup` under load, 1 run in 3).
+    /// A pidfd becomes readable in `exit_notify`, after that wait. A PID that now
+    /// names nobody was reaped; one that names a process outside the subtree was
+    /// reused by a stranger (a process that died still shows its cgroup): neither
+    /// is waited for.
+    pub(crate) fn wait_exited(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        let end = timeout.map(|t| Instant::now() + t);
+        let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()));
+        for pid in seen {
+            let Ok(fd) = PidFd::open(pid) else { continue };
+            if !self.contains(pid) {
+                continue;
+            }
+            loop {
+                let left = end.map(|e| e.saturating_duration_since(Instant::now()));
+                let mut fds = [PollFd::new(fd.as_fd(), libc::POLLIN)];
+                if poll(&mut fds, left)? > 0 && fds[0].ready() {
+                    break;
+                }
+                if left.is_some_and(|l| l.is_zero()) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Whether process `pid` is in the leaf or below it (`/proc/<pid>/cgroup`; a

@@ -15,7 +15,10 @@
 //! member, atomically with respect to forks), and at every stall a TGID-wide
 //! SIGKILL by pidfd to each member left (a process whose main thread has exited
 //! survives `cgroup.kill` alone), waiting with `poll(POLLPRI)` on `cgroup.events`
-//! (no sleep loops: busy-polling it is harmful at small trees). Then reap the
+//! (no sleep loops: busy-polling it is harmful at small trees). Empty is not
+//! exited (a task leaves its cgroup before the end of its exit, and a nested PID
+//! namespace's init spends long there): every member PID the teardown read is
+//! waited for by pidfd too (`Leaf::wait_exited`). Then reap the
 //! leader, reap any other child of this process that died in the leaf (the
 //! leader's `clone(CLONE_PARENT)` children are the host's), and remove the leaf
 //! and every cgroup the tree made below it, deepest first. A tree that moved this
@@ -182,6 +185,17 @@ impl HeldTree for CgroupTree {
                     alive,
                 });
             }
+        }
+        // Empty is not yet exited: see `Leaf::wait_exited`.
+        let exited = self
+            .leaf
+            .wait_exited(remaining(start, opts.deadline))
+            .map_err(TeardownError::io("wait for the cgroup's members to exit"))?;
+        if !exited {
+            return Err(TeardownError::Deadline {
+                elapsed: start.elapsed(),
+                alive: 1,
+            });
         }
         self.leader.reap_into(start, opts, &mut d)?;
         d.reaped += self.leaf.reap_own_children(self.leader.pid());
