@@ -136,7 +136,7 @@ use std::time::Duration;
 
 use rustix::io::FdFlags;
 
-use crate::spec::{NodeSpec, Trait, TraitKind, TreeSpec};
+use crate::spec::{End, NodeSpec, Trait, TraitKind, TreeSpec};
 use crate::sys;
 use crate::trial::NodeRecord;
 
@@ -372,8 +372,14 @@ impl Node {
         if below_kills_up {
             self.parent_reported();
         }
-        // Children waiting to signal this node may go on now.
-        self.children_ready = None;
+        // Children waiting to signal this node may go on now; those of an `exit`
+        // node only once it has exited (the kernel closes its end then): a
+        // `kill-parent=stop` that came between its report and its exit would stop
+        // it for good, and the tree would never be ready (its exit is part of
+        // readiness).
+        if spec.end != End::Exit {
+            self.children_ready = None;
+        }
     }
 
     /// Waits until the parent has reported ready: it closes the read end of the

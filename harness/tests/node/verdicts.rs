@@ -64,3 +64,16 @@ fn an_upward_stop_hangs_proc_walk_but_never_reaches_the_warden() {
         .count();
     assert!(stopped >= 1, "the shim is stopped: {:#?}", o.findings);
 }
+
+/// An `exit` node lets its children go on to their upward signals only once it
+/// has exited: a `kill-parent=stop` between its ready report and its exit stopped
+/// it for good, and the tree never became ready (an `error` in 5 runs of 8 before).
+#[test]
+fn a_child_that_stops_its_exiting_parent_does_not_keep_the_tree_from_readiness() {
+    let spec = "setsid pause [cparent: exit [dfork: stop setsid exit, \
+                fork: kill-parent=stop setsid stop pause]]";
+    for round in 0..6 {
+        let o = trial(Method::Pidns, spec);
+        assert_eq!(o.verdict, Verdict::Clean, "round {round}: {o:#?}");
+    }
+}
