@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Prints the rate, the verdicts, the mean, median and 90th percentile trial
-//! time, and the mean drain latency.
+//! time, the mean drain latency and the mean CPU time of a trial's processes.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -134,12 +134,13 @@ fn main() {
     let at = |q: f64| times.get(((times.len() as f64 - 1.0) * q).round() as usize);
     println!(
         "mean nodes {:.1}; trial mean {:.1}ms, median {:.1}ms, p90 {:.1}ms; mean drain {:.2}ms; \
-         verdicts {:?}",
+         cpu {:.2}ms/trial; verdicts {:?}",
         nodes,
         mean(&|o| o.elapsed.as_secs_f64() * 1e3),
         at(0.5).copied().unwrap_or(0.0),
         at(0.9).copied().unwrap_or(0.0),
         mean(&|o| o.drain.map_or(0.0, |d| d.as_secs_f64() * 1e3)),
+        mean(&|o| o.cpu.as_secs_f64() * 1e3),
         verdicts
     );
 }

@@ -33,8 +33,8 @@
 //! fails saying so.
 //!
 //! Each trial takes tens of milliseconds for a correct supervisor; a leak costs the
-//! straggler grace (1 s) and a hang the deadline (3 s). Trials run in parallel, one
-//! per core by default ([`Check::jobs`]).
+//! straggler grace (1 s) and a hang the deadline (3 s). Trials run in parallel, as many
+//! as the machine holds ([`crate::matrix::default_jobs`], [`Check::jobs`]).
 //!
 //! # Random trees
 //!
@@ -155,7 +155,7 @@ impl Check {
         self
     }
 
-    /// Trials run at once (default: one per core).
+    /// Trials run at once (default: [`crate::matrix::default_jobs`]).
     pub fn jobs(mut self, jobs: usize) -> Check {
         self.jobs = Some(jobs);
         self

@@ -262,31 +262,48 @@ pub const TRIAL_MAX_HOP_RATE: u32 = 200;
 /// The longest `vfork=N` chain of a [`trial`] tree.
 pub const TRIAL_MAX_VFORK_DEPTH: u32 = 4;
 /// The longest `graceful` delay of a [`trial`] tree, in milliseconds.
-pub const TRIAL_MAX_GRACEFUL_MS: u32 = 100;
+pub const TRIAL_MAX_GRACEFUL_MS: u32 = 20;
 /// The methods every [`trial`] input is run with.
 pub const TRIAL_METHODS: [Method; 2] = [Method::Auto, Method::ProcWalk];
 
 /// Target `trial`: a structure-aware spec, cut to a small tree ([`small_tree`]),
-/// → one real trial under the warden per method in [`TRIAL_METHODS`].
+/// → one real trial under the warden per method in [`TRIAL_METHODS`], the two at
+/// once (on the harness's warden servers, see `warden::spawn`).
 ///
 /// * The cut tree is within [`Limits::default`].
 /// * Every verdict is `clean`. Anything else (including `unsupported`: the target
 ///   is meant for hosts where `auto` and `proc-walk` run) panics, after printing
 ///   the `teardown replay` line on stderr; the panic message carries it too.
+/// * A missing `teardown` binary is a setup error, not a finding: the target says
+///   so and exits 2 instead of writing a crash artifact.
 ///
-/// The trials use a short grace (100 ms, so that trees ignoring SIGTERM do not
-/// slow the fuzzer down) and a 5 s deadline; [`trial_for`] builds them, so a
-/// regression test runs exactly what the fuzzer ran.
+/// The trials use a short grace ([`TRIAL_GRACE`], so that trees ignoring SIGTERM
+/// do not slow the fuzzer down; `graceful` nodes are cut to
+/// [`TRIAL_MAX_GRACEFUL_MS`], below it) and a 5 s deadline; [`trial_for`] builds
+/// them, so a regression test runs exactly what the fuzzer ran.
 pub fn trial(spec: &TreeSpec) {
     let spec = small_tree(spec);
     if let Err(e) = Limits::default().check(&spec) {
         panic!("small_tree left {spec} outside the default limits: {e}");
     }
-    for method in TRIAL_METHODS {
-        let t = trial_for(method, spec.clone());
-        let outcome = run_trial(&t);
+    if let Err(e) = crate::locate::teardown_bin() {
+        eprintln!("fuzz target trial: {e}");
+        std::process::exit(2);
+    }
+    let trials: Vec<Trial> = TRIAL_METHODS
+        .iter()
+        .map(|&m| trial_for(m, spec.clone()))
+        .collect();
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let running: Vec<_> = trials.iter().map(|t| s.spawn(|| run_trial(t))).collect();
+        running
+            .into_iter()
+            .map(|r| r.join().expect("run_trial never panics"))
+            .collect()
+    });
+    for (t, outcome) in trials.iter().zip(outcomes) {
         if outcome.verdict != Verdict::Clean {
-            let line = crate::replay::line(&t);
+            let line = crate::replay::line(t);
             eprintln!("replay: {line}");
             panic!(
                 "{} on {}: {} ({})\nreplay: {line}",
@@ -299,10 +316,13 @@ pub fn trial(spec: &TreeSpec) {
     }
 }
 
+/// The grace of a [`trial`].
+pub const TRIAL_GRACE: Duration = Duration::from_millis(25);
+
 /// The trial the `trial` target runs for `method` on `spec` (already small).
 pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
     let mut t = Trial::new(Supervisor::Method(method), spec);
-    t.grace = Duration::from_millis(100);
+    t.grace = TRIAL_GRACE;
     t.deadline = Duration::from_secs(5);
     t
 }

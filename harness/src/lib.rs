@@ -21,13 +21,16 @@
 //! println!("{}", run_trial(&Trial::new(tini, spec)).verdict);
 //! ```
 //!
-//! [`trial::run_trial`] may be called from any thread of any program: it starts a
-//! [`warden`] with fork **and exec** (`teardown __warden`, found by [`locate`]) and
-//! talks to it in JSON over pipes. Per trial the warden:
+//! [`trial::run_trial`] may be called from any thread of any program: it hands the
+//! trial to a [`warden`] server (`teardown __warden --serve`, found by [`locate`],
+//! started with fork **and exec** and kept idle between trials) and reads the
+//! outcome back in JSON over pipes. Per trial the server clones a fresh inner
+//! warden, which:
 //!
-//! 1. becomes PID 1 of a new PID namespace with a private `/proc` (root, or a user
-//!    namespace), else a plain subreaper; dies with the caller (`PR_SET_PDEATHSIG`);
-//!    puts the trial in a cgroup of its own when it can;
+//! 1. is PID 1 of a new PID namespace with a private `/proc` (root, or a user
+//!    namespace), else a plain subreaper; dies with the server, and the server
+//!    with the caller (end of its input); is born in the server's cgroup when it
+//!    can;
 //! 2. forks the **bystanders** (processes outside the tree that must survive; one
 //!    shares the supervisor's process group) and starts the **supervisor**
 //!    (`teardown run --method M -- teardown node SPEC`, or the external argv with

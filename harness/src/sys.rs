@@ -301,6 +301,80 @@ pub fn spawn_in_cgroup(
     }
 }
 
+/// `CLONE_PIDFD`: the parent gets a pidfd on the child.
+const CLONE_PIDFD: u64 = 0x1000;
+
+/// The namespaces a [`clone3_fork`] child is born in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewNamespaces {
+    /// A new PID namespace: the child is its PID 1.
+    pub pid: bool,
+    /// A new user namespace too (what lets a non-root process make the PID one).
+    pub user: bool,
+}
+
+/// `clone3(2)` with fork semantics—Creates a child process that is a copy of this
+/// one, born in the cgroup `cgroup` (an open cgroup2 directory; `None`: this
+/// process's cgroup) and in the namespaces `ns`. The parent gets the child's PID
+/// and a pidfd on it. What the fork-server warden makes each trial's inner
+/// warden with: no exec, no migration, no second fork to enter the PID namespace.
+///
+/// Fails unless [`enter_single_threaded`] succeeded in this process. The child's C
+/// library thread descriptor keeps this process's TID (as with [`clone_parent`]):
+/// the child must not use `raise`, `pthread_kill` or `abort`.
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man2/clone3.2.html>
+pub fn clone3_fork(
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    ns: NewNamespaces,
+) -> io::Result<(Forked, Option<OwnedFd>)> {
+    use std::os::fd::AsRawFd;
+    if !SINGLE_THREADED.load(Ordering::SeqCst) {
+        return Err(io::Error::other(
+            "clone3 refused: process not checked single-threaded",
+        ));
+    }
+    let mut pidfd: libc::c_int = -1;
+    let mut flags = CLONE_PIDFD;
+    if cgroup.is_some() {
+        flags |= CLONE_INTO_CGROUP;
+    }
+    if ns.pid {
+        flags |= libc::CLONE_NEWPID as u64;
+    }
+    if ns.user {
+        flags |= libc::CLONE_NEWUSER as u64;
+    }
+    let args = CloneArgs {
+        flags,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 without CLONE_VM gives the child its own copy of memory, like
+    // fork; the process is single-threaded (checked above), so that copy is
+    // consistent. No stack is given: the child runs on its copy of ours. `pidfd`
+    // lives across the call, where the kernel writes the parent's pidfd.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            size_of::<CloneArgs>(),
+        )
+    };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok((Forked::Child, None)),
+        pid => {
+            // SAFETY: the kernel just opened this descriptor for us (CLONE_PIDFD).
+            let fd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+            Ok((Forked::Parent(pid as i32), fd))
+        }
+    }
+}
+
 /// `struct pidfd_info` as of Linux 6.15 (`PIDFD_INFO_SIZE_VER0`, 64 bytes).
 #[repr(C)]
 #[derive(Default)]

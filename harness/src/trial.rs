@@ -110,6 +110,10 @@ pub struct TrialOutcome {
     pub drain: Option<Duration>,
     /// Wall time of the whole trial.
     pub elapsed: Duration,
+    /// CPU time (user + system) of the trial's processes: the warden that ran it
+    /// and everything it reaped (supervisor, tree, helpers). Zero when unknown.
+    #[serde(default)]
+    pub cpu: Duration,
     /// The tree as it was spawned: one record per node that reported ready.
     pub nodes: Vec<NodeRecord>,
     /// The processes the oracle found, for verbose output.
@@ -155,12 +159,14 @@ pub struct Finding {
 
 /// Runs one trial under a fresh warden and returns the oracle's findings.
 ///
-/// Safe to call from any thread of a multithreaded program: the warden is spawned
-/// with fork **and exec** (`teardown __warden`, found by
-/// [`crate::locate::teardown_bin`]), the trial goes to it as JSON on stdin and the
-/// outcome comes back as JSON on stdout. The calling thread blocks until the
-/// warden exits, and the warden dies with that thread (`PR_SET_PDEATHSIG`), so do
-/// not hand the call to a thread that may exit first.
+/// Safe to call from any thread of a multithreaded program, from many at once:
+/// the trial goes to an idle warden server of this process (a `teardown __warden
+/// --serve` started with fork **and exec**, found by
+/// [`crate::locate::teardown_bin`]; one more is started when none is idle) as
+/// JSON, and the outcome comes back as JSON. The calling thread blocks until the
+/// answer. Servers are shared by every thread and outlive the calling one; they
+/// exit when this process does (the end of their input), killing whatever trial
+/// they were running.
 ///
 /// Never panics: every failure (no binary, a warden that does not answer within
 /// its own deadlines plus a margin) is an outcome with verdict `error` and the
@@ -171,4 +177,12 @@ pub fn run_trial(trial: &Trial) -> TrialOutcome {
     let mut out = crate::warden::spawn::run(trial).unwrap_or_else(crate::warden::error_outcome);
     out.elapsed = start.elapsed();
     out
+}
+
+/// Ends the idle warden servers [`run_trial`] kept and waits for them to exit:
+/// call it last in a program that wants nothing of its trials left when it
+/// returns (the `teardown` commands do). Without it the servers exit on their own
+/// when this process does, a moment later.
+pub fn shutdown_wardens() {
+    crate::warden::spawn::shutdown();
 }

@@ -128,6 +128,9 @@ pub fn main() -> ExitCode {
         Command::Node(a) => node::main(a),
         Command::Warden(a) => warden::main(a),
     };
+    // Nothing of this command's trials outlives it: its idle warden servers
+    // remove their cgroups and exit before it does.
+    teardown_harness::trial::shutdown_wardens();
     match result {
         Ok(code) => code,
         Err(f) => {

@@ -11,9 +11,10 @@ pub struct WardenArgs {
     /// Print what containment a warden gets here (JSON), instead of running a trial.
     #[arg(long)]
     probe: bool,
-    /// Run as the inner warden, with this context (JSON) from the outer one.
-    #[arg(long, value_name = "CONTEXT")]
-    inner: Option<String>,
+    /// Serve trials: framed trials on stdin, framed replies on stdout, until the
+    /// end of input (what the harness runs, one per worker).
+    #[arg(long)]
+    serve: bool,
 }
 
 pub fn main(args: WardenArgs) -> Result<ExitCode, Fail> {
@@ -25,9 +26,10 @@ pub fn main(args: WardenArgs) -> Result<ExitCode, Fail> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let code = match &args.inner {
-        Some(ctx) => teardown_harness::warden::main_inner(ctx),
-        None => teardown_harness::warden::main(),
+    let code = if args.serve {
+        teardown_harness::warden::server::serve()
+    } else {
+        teardown_harness::warden::main()
     };
     Ok(ExitCode::from(code as u8))
 }

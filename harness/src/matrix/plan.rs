@@ -122,9 +122,40 @@ impl Default for Options {
     }
 }
 
-/// One job per core.
+/// Trials run at once by default. A trial mostly waits (readiness, a grace, a
+/// straggler window) and uses little CPU, so concurrency follows what the machine
+/// can hold, not its cores: [`JOBS_PER_CORE`] per core, fewer if memory
+/// (half of `MemAvailable`, at [`TRIAL_MEMORY`] a trial) or room for processes
+/// (half of what `kernel.threads-max` leaves, at [`TRIAL_PROCESSES`] a trial)
+/// allows fewer; never fewer than one per core.
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let mem_avail = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kib| kib * 1024);
+    let threads_max = read("/proc/sys/kernel/threads-max")
+        .trim()
+        .parse::<u64>()
+        .ok();
+    budget_jobs(cores, mem_avail, threads_max)
+}
+
+/// Trials at once per core, when nothing else limits.
+pub const JOBS_PER_CORE: usize = 16;
+/// Memory set aside per concurrent trial by [`default_jobs`].
+pub const TRIAL_MEMORY: u64 = 64 << 20;
+/// Processes set aside per concurrent trial by [`default_jobs`].
+pub const TRIAL_PROCESSES: u64 = 200;
+
+/// [`default_jobs`] from the facts (`None`: unknown, not a limit).
+pub fn budget_jobs(cores: usize, mem_avail: Option<u64>, threads_max: Option<u64>) -> usize {
+    let by_cores = cores * JOBS_PER_CORE;
+    let by_mem = mem_avail.map_or(usize::MAX, |m| (m / 2 / TRIAL_MEMORY) as usize);
+    let by_procs = threads_max.map_or(usize::MAX, |t| (t / 2 / TRIAL_PROCESSES) as usize);
+    by_cores.min(by_mem).min(by_procs).max(cores)
 }
 
 /// The plan could not be built.
@@ -341,6 +372,20 @@ pub fn format_duration_arg(d: Duration) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn default_jobs_follow_cores_then_memory_then_processes() {
+        let gib = 1u64 << 30;
+        assert_eq!(budget_jobs(2, None, None), 2 * JOBS_PER_CORE);
+        assert_eq!(budget_jobs(2, Some(24 * gib), Some(200_000)), 32);
+        // 1 GiB available: half of it at 64 MiB a trial.
+        assert_eq!(budget_jobs(8, Some(gib), None), 8);
+        assert_eq!(budget_jobs(2, Some(gib), None), 8);
+        // 4,000 threads allowed: half of it at 200 a trial.
+        assert_eq!(budget_jobs(4, None, Some(4_000)), 10);
+        // Never under one per core.
+        assert_eq!(budget_jobs(4, Some(1 << 20), Some(10)), 4);
+    }
 
     #[test]
     fn durations_print_as_arguments() {

@@ -308,6 +308,7 @@ fn blank(verdict: Verdict, detail: &str) -> TrialOutcome {
         report: None,
         drain: None,
         elapsed: Duration::ZERO,
+        cpu: Duration::ZERO,
         nodes: Vec::new(),
         findings: Vec::new(),
     }

@@ -78,6 +78,31 @@ impl Cgroup {
         wait_empty(&self.dir, timeout)
     }
 
+    /// Waits up to `timeout` for the cgroup to empty by itself (a trial's PID
+    /// namespace dies with its inner warden) and removes the child cgroups the
+    /// trial made, keeping the directory for the next trial. `Err` if it did not
+    /// empty: then [`Cgroup::destroy`] it and make another, because after a
+    /// `cgroup.kill` this kernel (6.18) SIGKILLs every process later cloned into
+    /// the cgroup with `CLONE_INTO_CGROUP` at birth (the fork's `kill_seq` is
+    /// taken from the parent's cgroup, not the target's).
+    pub fn empty(&self, timeout: Duration) -> Result<(), String> {
+        if !self.wait_empty(timeout) {
+            return Err(format!(
+                "{} still populated {timeout:?} after the trial",
+                self.dir.display()
+            ));
+        }
+        let entries = fs::read_dir(&self.dir)
+            .map_err(|e| format!("cannot list {}: {e}", self.dir.display()))?;
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path())
+                    .map_err(|err| format!("cannot remove {}: {err}", e.path().display()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Kills, waits for empty, and removes the directory (and any child cgroups a
     /// method left behind).
     pub fn destroy(&self, timeout: Duration) -> Result<(), String> {

@@ -73,7 +73,7 @@ pub fn unshare_pid_namespace() -> Containment {
     }
 }
 
-fn map_ids(uid: u32, gid: u32) -> io::Result<()> {
+pub(super) fn map_ids(uid: u32, gid: u32) -> io::Result<()> {
     std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))?;
     std::fs::write("/proc/self/setgroups", "deny")?;
     std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))

@@ -1,36 +1,40 @@
-//! The warden: one per trial, the oracle's vantage point and the safety net.
+//! The warden: the oracle's vantage point and the safety net, one per trial.
 //!
-//! `run_trial` (any thread of any program) starts `teardown __warden` with fork
-//! **and exec**, writes the [`Trial`] as JSON on its stdin and reads the
-//! [`TrialOutcome`] as JSON from its stdout.
+//! `run_trial` (any thread of any program) hands the [`Trial`] to a warden
+//! **server** (`teardown __warden --serve`, started with fork **and exec** and kept
+//! idle between trials, see [`spawn`]) and reads the [`TrialOutcome`] back. For
+//! each trial the server clones a fresh copy of itself into a new PID namespace
+//! and into its cgroup with one `clone3` ([`server`]): that copy is the trial's
+//! inner warden.
 //!
 //! ```text
-//! harness ── outer warden   PDEATHSIG → harness; makes the cgroup; unshare(PID ns)
-//!              └── inner warden   PID 1 of the new namespace, private /proc, subreaper
+//! harness ── warden server   one per concurrent trial, reused; its cgroup teardown-warden-<pid>
+//!              └── inner warden   clone3(NEWPID|INTO_CGROUP): PID 1, private /proc, subreaper
 //!                    ├── bystanders         (one in the supervisor's group, one in its own)
 //!                    └── supervisor         `teardown run --method M ... -- teardown node SPEC`
 //!                          └── leader …     the adversarial tree          or SUPERVISOR... teardown node SPEC
 //! ```
 //!
-//! The outer warden makes the cgroup and unshares the PID namespace, then starts
-//! the inner warden with `clone3(CLONE_INTO_CGROUP)` + exec of `teardown __warden
-//! --inner CONTEXT` (born in the cgroup: no migration, see
-//! [`crate::sys::spawn_in_cgroup`]), the trial on a memfd as its stdin. The inner
-//! warden runs the trial (`inner.rs`): bystanders, the supervisor (with
+//! The inner warden runs the trial (`inner.rs`): bystanders, the supervisor (with
 //! `TEARDOWN_REPORT_FD` for the tree's readiness records and `TEARDOWN_BYSTANDERS`
 //! with the bystanders' PIDs), readiness, trigger, done, the oracle, then the
-//! safety net (`net.rs`); it writes the outcome and exits, and in a PID namespace its
-//! exit makes the kernel kill whatever is left. The outer warden waits for it, then
-//! kills and removes the cgroup. A cgroup left by a warden killed with the harness
-//! is removed by the next warden.
+//! safety net (`net.rs`); it writes the outcome and exits, and as PID 1 its exit
+//! makes the kernel kill whatever is left of the namespace. The server waits for
+//! it, waits for its cgroup to be empty, removes the cgroups the tree made in it
+//! and answers. A cgroup left by a server killed with the harness is removed by
+//! the next server.
 //!
-//! Both wardens are single-threaded: the inner one forks the bystanders without
-//! exec.
+//! The server and the inner wardens are single-threaded: the server clones
+//! without exec, the inner warden forks the bystanders without exec.
+//!
+//! `teardown __warden` without `--serve` runs one trial from stdin the same way,
+//! for a person or a script.
 
 mod cgroup;
 mod contain;
 mod inner;
 mod net;
+pub mod server;
 pub mod spawn;
 
 use std::io::{Read, Write};
@@ -82,12 +86,15 @@ pub fn error_outcome(detail: impl Into<String>) -> TrialOutcome {
         report: None,
         drain: None,
         elapsed: Duration::ZERO,
+        cpu: Duration::ZERO,
         nodes: Vec::new(),
         findings: Vec::new(),
     }
 }
 
-/// `teardown __warden`: reads a trial on stdin, writes its outcome on stdout.
+/// `teardown __warden`: reads one trial on stdin, writes its outcome on stdout (the
+/// wardens' log on stderr). The harness uses [`server::serve`] instead; this is
+/// the same work for one trial, for a person or a script.
 /// Returns the process exit code (0 when an outcome was written).
 pub fn main() -> i32 {
     let mut input = String::new();
@@ -106,16 +113,8 @@ pub fn main() -> i32 {
     };
     // A trial that did not come through the spec parser is checked here: the
     // limits are what keeps a trial within what the machine can take.
-    if let Err(e) = crate::spec::Limits::default().check(&trial.spec) {
-        return reply(&error_outcome(format!(
-            "warden: the spec is over the limits: {e}"
-        )));
-    }
-    if trial.bystanders > MAX_BYSTANDERS {
-        return reply(&error_outcome(format!(
-            "warden: {} bystanders asked, at most {MAX_BYSTANDERS}",
-            trial.bystanders
-        )));
+    if let Err(e) = server::admit(&trial) {
+        return reply(&error_outcome(e));
     }
     let expected_parent = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse().ok());
     match contain::die_with_parent(expected_parent) {
@@ -127,179 +126,11 @@ pub fn main() -> i32 {
         return reply(&error_outcome(format!("warden: {e}")));
     }
     raise_fd_limit();
-
-    let outer_pid = rustix::process::getpid().as_raw_nonzero().get();
-    let t = std::time::Instant::now();
-    let mut cgroup = cgroup::Cgroup::create(outer_pid);
-    let t_cgroup = t.elapsed();
-    let containment = contain::unshare_pid_namespace();
-    let t_unshare = t.elapsed();
-    let (lifeline_r, lifeline_w) = match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
-        Ok(p) => p,
-        Err(e) => return reply(&error_outcome(format!("warden: lifeline pipe: {e}"))),
-    };
-    let inner = match start_inner(&input, &containment, &mut cgroup, &lifeline_r) {
-        Ok(pid) => pid,
-        Err(e) => {
-            if let Ok(cg) = &cgroup {
-                let _ = cg.destroy(NET_DEADLINE);
-            }
-            return reply(&error_outcome(format!(
-                "warden: cannot start the inner warden: {e}"
-            )));
-        }
-    };
-    drop(lifeline_r);
-    let status = loop {
-        match rustix::process::waitpid(
-            rustix::process::Pid::from_raw(inner),
-            rustix::process::WaitOptions::empty(),
-        ) {
-            Err(rustix::io::Errno::INTR) => continue,
-            Ok(Some((_, st))) => break st.exit_status().unwrap_or(1),
-            _ => break 1,
-        }
-    };
-    drop(lifeline_w);
-    let t_inner = t.elapsed();
-    if let Ok(cg) = &cgroup
-        && let Err(e) = cg.destroy(NET_DEADLINE)
-    {
-        eprintln!("teardown warden: {e}");
-    }
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    eprintln!(
-        "teardown warden: outer cgroup={:.1}ms unshare={:.1}ms inner={:.1}ms cgroup-destroy={:.1}ms",
-        ms(t_cgroup),
-        ms(t_unshare - t_cgroup),
-        ms(t_inner - t_unshare),
-        ms(t.elapsed() - t_inner)
-    );
-    if status != 0 {
-        // The inner warden died without answering (it answers before exiting 0).
-        return reply(&error_outcome(format!(
-            "warden: the inner warden died without an outcome (status {status})"
-        )));
-    }
-    0
-}
-
-/// What the outer warden tells the inner one (as JSON, the argument of
-/// `teardown __warden --inner`); the trial itself comes on stdin.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct InnerContext {
-    containment: Containment,
-    cgroup: Option<cgroup::Cgroup>,
-    cgroup_missing: Option<String>,
-    lifeline_fd: i32,
-}
-
-/// Starts the inner warden: `clone3` into the trial's cgroup (when there is one:
-/// born there, no migration), then exec `teardown __warden --inner CONTEXT` with the
-/// trial on stdin. Children from now on are in the new PID namespace, if any: the
-/// inner warden is its PID 1.
-fn start_inner(
-    input: &str,
-    containment: &Containment,
-    cgroup: &mut Result<cgroup::Cgroup, String>,
-    lifeline_r: &std::os::fd::OwnedFd,
-) -> Result<i32, String> {
-    use std::os::fd::{AsFd, AsRawFd};
-    let stdin = rustix::fs::memfd_create("teardown-trial", rustix::fs::MemfdFlags::CLOEXEC)
-        .map_err(|e| format!("memfd: {e}"))?;
-    let mut file = std::fs::File::from(stdin);
-    file.write_all(input.as_bytes())
-        .map_err(|e| format!("memfd: {e}"))?;
-    std::io::Seek::rewind(&mut file).map_err(|e| format!("memfd: {e}"))?;
-    let exe = std::ffi::CString::new("/proc/self/exe").expect("no NUL");
-    let dir = cgroup.as_ref().ok().map(|cg| {
-        rustix::fs::open(
-            &cg.dir,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-    });
-    let dir = match dir {
-        Some(Ok(fd)) => Some(fd),
-        Some(Err(e)) => {
-            demote(cgroup, format!("cannot open it: {e}"));
-            None
-        }
-        None => None,
-    };
-    let argv = |cgroup: &Result<cgroup::Cgroup, String>| {
-        let ctx = InnerContext {
-            containment: containment.clone(),
-            cgroup: cgroup.as_ref().ok().cloned(),
-            cgroup_missing: cgroup.as_ref().err().cloned(),
-            lifeline_fd: lifeline_r.as_raw_fd(),
-        };
-        [
-            "teardown".to_owned(),
-            "__warden".into(),
-            "--inner".into(),
-            serde_json::to_string(&ctx).expect("serializes"),
-        ]
-        .map(|a| std::ffi::CString::new(a).expect("no NUL in JSON"))
-    };
-    let keep = [lifeline_r.as_fd()];
-    match sys::spawn_in_cgroup(
-        dir.as_ref().map(|d| d.as_fd()),
-        &exe,
-        &argv(cgroup),
-        file.as_fd(),
-        &keep,
-    ) {
-        Ok(pid) => Ok(pid),
-        Err(e) if dir.is_some() => {
-            demote(cgroup, format!("clone3 into it: {e}"));
-            sys::spawn_in_cgroup(None, &exe, &argv(cgroup), file.as_fd(), &keep)
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Gives up the cgroup (removing the directory), keeping why.
-fn demote(cgroup: &mut Result<cgroup::Cgroup, String>, why: String) {
-    if let Ok(cg) = cgroup {
-        let _ = cg.destroy(Duration::from_secs(1));
-        *cgroup = Err(format!("{}: {why}", cg.dir.display()));
-    }
-}
-
-/// `teardown __warden --inner CONTEXT`: the inner warden (see [`main`]).
-pub fn main_inner(context: &str) -> i32 {
-    let ctx: InnerContext = match serde_json::from_str(context) {
-        Ok(c) => c,
-        Err(e) => return reply(&error_outcome(format!("warden: bad inner context: {e}"))),
-    };
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        return reply(&error_outcome(format!(
-            "warden: cannot read the trial: {e}"
-        )));
-    }
-    let trial: Trial = match serde_json::from_str(&input) {
-        Ok(t) => t,
-        Err(e) => return reply(&error_outcome(format!("warden: bad trial JSON: {e}"))),
-    };
-    let lifeline = match sys::adopt_inherited_fd(ctx.lifeline_fd) {
-        Ok(fd) => fd,
-        Err(e) => return reply(&error_outcome(format!("warden: lifeline: {e}"))),
-    };
-    let _ = rustix::io::fcntl_setfd(&lifeline, rustix::io::FdFlags::CLOEXEC);
-    if let Err(e) = sys::enter_single_threaded() {
-        return reply(&error_outcome(format!("warden: {e}")));
-    }
-    let outcome = inner::main(
-        &trial,
-        &ctx.containment,
-        ctx.cgroup.as_ref(),
-        ctx.cgroup_missing.as_ref(),
-        lifeline,
-    );
-    reply(&outcome)
+    let mut host = server::Host::new();
+    let (answer, _) = host.run(&trial, None);
+    host.close();
+    eprint!("{}", answer.log);
+    reply(&answer.outcome)
 }
 
 /// Writes the outcome on stdout; the exit code to use.
@@ -316,7 +147,7 @@ fn reply(outcome: &TrialOutcome) -> i32 {
 
 /// Raises the soft open-files limit to the hard one (the straggler wait holds one
 /// pidfd per live process).
-fn raise_fd_limit() {
+pub(crate) fn raise_fd_limit() {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current < lim.maximum {

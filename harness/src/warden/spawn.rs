@@ -1,13 +1,17 @@
-//! The harness's side: start a warden for one trial and read its answer.
+//! The harness's side: warden servers (`teardown __warden --serve`, see
+//! [`super::server`]) kept idle between trials, shared by every thread; a trial
+//! takes an idle one (or starts one), sends the trial and reads the reply within
+//! the trial's deadline. A server that fails or is late is killed (it is ours,
+//! by its PID) and never reused.
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, Timespec};
-
+use super::server::{self, Reply};
 use super::{NET_DEADLINE, PARENT_ENV, readiness_deadline, run_timeout};
 use crate::locate;
 use crate::trial::{Trial, TrialOutcome};
@@ -26,108 +30,134 @@ pub fn warden_deadline(trial: &Trial) -> Duration {
         + Duration::from_secs(10)
 }
 
-/// Runs `teardown __warden` for `trial`; `Err` is the detail of an `error` outcome.
+/// Most idle servers kept for later trials (the rest are ended).
+const MAX_IDLE: usize = 256;
+
+/// Servers waiting for a trial, shared by every thread of this process.
+static IDLE: Mutex<Vec<Server>> = Mutex::new(Vec::new());
+
+/// A `teardown __warden --serve` process of ours.
+struct Server {
+    child: Child,
+    to: ChildStdin,
+    from: ChildStdout,
+    /// Its stderr (a memfd): read when it fails.
+    stderr: std::fs::File,
+}
+
+impl Server {
+    fn start() -> Result<Server, String> {
+        let bin = locate::teardown_bin().map_err(|e| e.to_string())?;
+        let log =
+            rustix::fs::memfd_create("teardown-warden-stderr", rustix::fs::MemfdFlags::CLOEXEC)
+                .map_err(|e| format!("memfd: {e}"))?;
+        let stderr = std::fs::File::from(log.try_clone().map_err(|e| format!("memfd: {e}"))?);
+        let mut child = Command::new(&bin)
+            .args(["__warden", "--serve"])
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start the warden {}: {e}", bin.display()))?;
+        let to = child.stdin.take().expect("piped");
+        let from = child.stdout.take().expect("piped");
+        Ok(Server {
+            child,
+            to,
+            from,
+            stderr,
+        })
+    }
+
+    /// Sends `input`, reads the reply. `Err((sent, why))`.
+    fn ask(&mut self, input: &[u8], limit: Duration) -> Result<Reply, (bool, String)> {
+        server::write_frame(self.to.as_fd(), input)
+            .map_err(|e| (false, format!("cannot send the trial to the warden: {e}")))?;
+        let frame = server::read_frame(self.from.as_fd(), Some(Instant::now() + limit))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut => {
+                    (true, format!("the warden did not answer within {limit:?}"))
+                }
+                _ => (true, format!("the warden gave no outcome: {e}")),
+            })?
+            .ok_or((true, "the warden ended without an outcome".to_owned()))?;
+        serde_json::from_slice(&frame)
+            .map_err(|e| (true, format!("bad reply from the warden: {e}")))
+    }
+
+    /// Kills it (it is ours: our child, by its PID), reaps it, returns what it
+    /// wrote on stderr.
+    fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let status = self.child.wait();
+        let mut err = String::new();
+        let _ = self
+            .stderr
+            .rewind()
+            .and_then(|()| self.stderr.read_to_string(&mut err));
+        match status {
+            Ok(st) if err.trim().is_empty() => format!("({st})"),
+            Ok(st) => format!("({st}) {}", err.trim()),
+            Err(_) => err.trim().to_owned(),
+        }
+    }
+
+    /// Ends an idle server: it exits at the end of its input.
+    fn end(self) {
+        let Server { mut child, to, .. } = self;
+        drop(to);
+        let _ = child.wait();
+    }
+}
+
+/// Runs `trial` on an idle warden server (started if none is idle); `Err` is
+/// the detail of an `error` outcome.
 pub fn run(trial: &Trial) -> Result<TrialOutcome, String> {
-    let bin = locate::teardown_bin().map_err(|e| e.to_string())?;
     let input = serde_json::to_vec(trial).map_err(|e| format!("cannot encode the trial: {e}"))?;
-    let mut child = Command::new(&bin)
-        .arg("__warden")
-        .env(PARENT_ENV, std::process::id().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start the warden {}: {e}", bin.display()))?;
-    let wrote = child.stdin.take().expect("piped").write_all(&input);
-    let (out, err, finished) = collect(&mut child, warden_deadline(trial));
-    if !finished {
-        let _ = child.kill();
-    }
-    let status = child
-        .wait()
-        .map_err(|e| format!("cannot wait for the warden: {e}"))?;
-    let err = String::from_utf8_lossy(&err);
-    if std::env::var_os(TRACE_ENV).is_some() {
-        eprint!("{err}");
-    }
-    if !finished {
-        return Err(format!(
-            "the warden did not answer within {:?}",
-            warden_deadline(trial)
-        ));
-    }
-    if let Err(e) = wrote {
-        return Err(format!(
-            "cannot send the trial to the warden: {e}; warden said: {}",
-            err.trim()
-        ));
-    }
-    serde_json::from_slice(&out).map_err(|e| {
-        format!(
-            "the warden gave no outcome ({status}, {e}); warden said: {}",
-            err.trim()
-        )
-    })
-}
-
-/// Reads the warden's stdout and stderr to their ends, up to `limit`. Returns
-/// (stdout, stderr, finished in time).
-fn collect(child: &mut std::process::Child, limit: Duration) -> (Vec<u8>, Vec<u8>, bool) {
-    let deadline = Instant::now() + limit;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let (mut out_open, mut err_open) = (true, true);
-    let mut chunk = [0u8; 16 * 1024];
-    while out_open || err_open {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return (out, err, false);
-        }
-        let t = Timespec::try_from(left).unwrap_or(Timespec {
-            tv_sec: 1,
-            tv_nsec: 0,
-        });
-        let (o_ready, e_ready) = {
-            let mut fds = Vec::new();
-            if out_open {
-                fds.push(PollFd::new(&stdout, PollFlags::IN));
-            }
-            if err_open {
-                fds.push(PollFd::new(&stderr, PollFlags::IN));
-            }
-            match rustix::event::poll(&mut fds, Some(&t)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(_) => return (out, err, false),
-            }
-            let mut it = fds.iter().map(|f| !f.revents().is_empty());
-            (
-                out_open && it.next().unwrap_or(false),
-                err_open && it.next().unwrap_or(false),
-            )
-        };
-        if o_ready {
-            out_open = read_some(&mut stdout, &mut out, &mut chunk);
-        }
-        if e_ready {
-            err_open = read_some(&mut stderr, &mut err, &mut chunk);
-        }
-    }
-    (out, err, true)
-}
-
-/// One read; false at end of file (or error).
-fn read_some(r: &mut (impl Read + AsFd), into: &mut Vec<u8>, chunk: &mut [u8]) -> bool {
+    let limit = warden_deadline(trial) + Duration::from_secs(10);
+    let pooled = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let (mut server, mut fresh) = match pooled {
+        Some(s) => (s, false),
+        None => (Server::start()?, true),
+    };
     loop {
-        match r.read(chunk) {
-            Ok(0) => return false,
-            Ok(n) => {
-                into.extend_from_slice(&chunk[..n]);
-                return true;
+        match server.ask(&input, limit) {
+            Ok(reply) => {
+                if std::env::var_os(TRACE_ENV).is_some() {
+                    eprint!("{}", reply.log);
+                }
+                let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < MAX_IDLE {
+                    idle.push(server);
+                } else {
+                    drop(idle);
+                    server.end();
+                }
+                return Ok(reply.outcome);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
+            // An idle server that is gone never got the trial: one fresh try.
+            Err((false, _)) if !fresh => {
+                let _ = server.kill();
+                server = Server::start()?;
+                fresh = true;
+            }
+            Err((_, why)) => {
+                let said = server.kill();
+                return Err(format!("{why}; warden said: {said}"));
+            }
         }
+    }
+}
+
+/// Ends every idle warden server of this process and waits for each to exit (it
+/// removes its cgroup first). A program that wants nothing of its trials left
+/// when it returns calls this last; the `teardown` commands do. Servers still
+/// running a trial are not touched (they end with this process).
+pub fn shutdown() {
+    let idle = std::mem::take(&mut *IDLE.lock().unwrap_or_else(|e| e.into_inner()));
+    for server in idle {
+        server.end();
     }
 }

@@ -1,0 +1,558 @@
+//! The fork-server: one warden process serves many trials, one at a time.
+//!
+//! `teardown __warden --serve` reads trials from stdin and writes a [`Reply`] for
+//! each on stdout, both as frames (a 4-byte little-endian length, then JSON). For
+//! each trial it makes a cgroup-born, PID-namespace-born copy of itself with one
+//! `clone3` ([`crate::sys::clone3_fork`]: `CLONE_NEWPID | CLONE_INTO_CGROUP`):
+//! that copy is the trial's inner warden, PID 1 of a fresh namespace, and runs
+//! the trial exactly as an exec'd one would (`inner.rs`). No exec, no second
+//! fork, no cgroup made per trial: the server's cgroup is emptied (`cgroup.kill`,
+//! wait for `populated 0`, nested cgroups removed) after each trial and reused.
+//!
+//! The server is single-threaded and holds no state a trial can change: each
+//! trial's inner warden is a fresh copy of the same idle server, so a trial sees
+//! what it would have seen in a fresh process. What the inner warden writes (its
+//! outcome, its log) goes to two memfds the server reads once it has exited;
+//! its stdin and stdout are `/dev/null`, so no tree process can hold the
+//! harness's pipes.
+//!
+//! Ending: at end of input (the harness closed the pipe, or died: the kernel
+//! closes its end either way) the server empties and removes its cgroup and
+//! exits. While a trial runs it watches stdin too: when the harness goes, it
+//! kills the inner warden (whose PID namespace takes everything with it) and
+//! exits. The inner warden dies with the server (`PR_SET_PDEATHSIG`, and a
+//! lifeline pipe for the race before that is armed).
+
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use super::cgroup::Cgroup;
+use super::contain::{self, Containment};
+use super::spawn::warden_deadline;
+use super::{NET_DEADLINE, error_outcome, inner};
+use crate::sys::{self, Forked, NewNamespaces};
+use crate::trial::{Trial, TrialOutcome};
+
+/// The largest frame either side accepts (a trial or a reply).
+pub const MAX_FRAME: usize = 256 << 20;
+
+/// What the server answers for one trial.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Reply {
+    /// The trial's outcome.
+    pub outcome: TrialOutcome,
+    /// What the wardens wrote for this trial (phase timings, problems).
+    pub log: String,
+}
+
+/// Checks what the warden takes from any caller: the spec within the limits,
+/// the bystanders within [`super::MAX_BYSTANDERS`].
+pub fn admit(trial: &Trial) -> Result<(), String> {
+    crate::spec::Limits::default()
+        .check(&trial.spec)
+        .map_err(|e| format!("warden: the spec is over the limits: {e}"))?;
+    if trial.bystanders > super::MAX_BYSTANDERS {
+        return Err(format!(
+            "warden: {} bystanders asked, at most {}",
+            trial.bystanders,
+            super::MAX_BYSTANDERS
+        ));
+    }
+    Ok(())
+}
+
+/// `teardown __warden --serve`. Returns the exit code.
+pub fn serve() -> i32 {
+    if let Err(e) = sys::enter_single_threaded() {
+        eprintln!("teardown warden: {e}");
+        return 1;
+    }
+    super::raise_fd_limit();
+    let mut host = Host::new();
+    let input = io::stdin();
+    let input = input.as_fd();
+    let output = io::stdout();
+    let output = output.as_fd();
+    loop {
+        let frame = match read_frame(input, None) {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("teardown warden: reading a trial: {e}");
+                break;
+            }
+        };
+        let (reply, go_on) = match serde_json::from_slice::<Trial>(&frame) {
+            Ok(trial) => host.run(&trial, Some(input)),
+            Err(e) => (
+                Reply {
+                    outcome: error_outcome(format!("warden: bad trial JSON: {e}")),
+                    log: String::new(),
+                },
+                Next::Serve,
+            ),
+        };
+        if go_on == Next::HarnessGone {
+            break;
+        }
+        let bytes = serde_json::to_vec(&reply).expect("replies serialize");
+        if write_frame(output, &bytes).is_err() || go_on == Next::Stop {
+            break;
+        }
+    }
+    host.close();
+    0
+}
+
+/// What the server does after a trial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Serve the next one.
+    Serve,
+    /// Answer, then exit (the cgroup could not be emptied: a fresh server is
+    /// better than a doubtful one).
+    Stop,
+    /// The harness is gone: exit without answering.
+    HarnessGone,
+}
+
+/// What a warden holds across trials: its cgroup and the namespaces that work.
+pub(super) struct Host {
+    cgroup: Result<Cgroup, String>,
+    /// The namespaces the last trial's clone got (tried first next time).
+    ns: Option<NewNamespaces>,
+    trials: u64,
+}
+
+impl Host {
+    /// Makes the cgroup (reclaiming stale ones); without one, says why in each
+    /// outcome.
+    pub(super) fn new() -> Host {
+        let pid = rustix::process::getpid().as_raw_nonzero().get();
+        Host {
+            cgroup: Cgroup::create(pid),
+            ns: None,
+            trials: 0,
+        }
+    }
+
+    /// Removes the cgroup.
+    pub(super) fn close(self) {
+        if let Ok(cg) = &self.cgroup
+            && let Err(e) = cg.destroy(NET_DEADLINE)
+        {
+            eprintln!("teardown warden: {e}");
+        }
+    }
+
+    /// Runs one trial in a fresh inner warden. `harness`: the pipe whose hang-up
+    /// means the harness is gone (watched while the trial runs).
+    pub(super) fn run(&mut self, trial: &Trial, harness: Option<BorrowedFd<'_>>) -> (Reply, Next) {
+        self.trials += 1;
+        let fail = |detail: String| {
+            (
+                Reply {
+                    outcome: error_outcome(detail),
+                    log: String::new(),
+                },
+                Next::Serve,
+            )
+        };
+        if let Err(e) = admit(trial) {
+            return fail(e);
+        }
+        let t = Instant::now();
+        let cpu_before = cpu_used();
+        let files = match TrialFiles::new() {
+            Ok(f) => f,
+            Err(e) => return fail(format!("warden: {e}")),
+        };
+        let mut files = files;
+        let (pid, pidfd, containment) = match self.clone_inner(trial, &mut files) {
+            Ok(started) => started,
+            Err(e) => return fail(format!("warden: cannot start the inner warden: {e}")),
+        };
+        let TrialFiles {
+            lifeline_r,
+            lifeline_w,
+            outcome,
+            log,
+        } = files;
+        drop(lifeline_r);
+        let t_clone = t.elapsed();
+        let limit = warden_deadline(trial);
+        let ended = wait_inner(pid, &pidfd, harness, limit);
+        drop(lifeline_w);
+        let t_inner = t.elapsed();
+        let cpu = cpu_used().saturating_sub(cpu_before);
+        let cleaned = self.empty_cgroup();
+        let mut log = read_all(log);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        log.push_str(&format!(
+            "teardown warden: server clone={:.1}ms inner={:.1}ms cgroup-empty={:.1}ms ({})\n",
+            ms(t_clone),
+            ms(t_inner - t_clone),
+            ms(t.elapsed() - t_inner),
+            containment.label()
+        ));
+        let mut outcome = match ended {
+            Ended::HarnessGone => {
+                return (
+                    Reply {
+                        outcome: error_outcome("the harness went away"),
+                        log,
+                    },
+                    Next::HarnessGone,
+                );
+            }
+            Ended::TimedOut => error_outcome(format!(
+                "warden: the inner warden was not done within {limit:?}"
+            )),
+            Ended::Exited(status) => {
+                let text = read_all(outcome);
+                match serde_json::from_str::<TrialOutcome>(&text) {
+                    Ok(o) => o,
+                    Err(_) => error_outcome(format!(
+                        "warden: the inner warden died without an outcome ({status})"
+                    )),
+                }
+            }
+        };
+        outcome.cpu = cpu;
+        let next = match cleaned {
+            Ok(()) => Next::Serve,
+            Err(e) => {
+                outcome.verdict = teardown::Verdict::Error;
+                outcome.detail = Some(format!("{e}; {}", outcome.detail.unwrap_or_default()));
+                Next::Stop
+            }
+        };
+        (Reply { outcome, log }, next)
+    }
+
+    /// Clones the inner warden into the cgroup and a new PID namespace (a new
+    /// user namespace too if that is what it takes; none, said in the outcome,
+    /// if neither works), and runs the trial there. Returns (PID, pidfd,
+    /// containment) in the server.
+    fn clone_inner(
+        &mut self,
+        trial: &Trial,
+        files: &mut TrialFiles,
+    ) -> Result<(i32, OwnedFd, Containment), String> {
+        let dir = match &self.cgroup {
+            Ok(cg) => match rustix::fs::open(
+                &cg.dir,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    self.demote(format!("cannot open it: {e}"));
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        let tries: Vec<NewNamespaces> = match self.ns {
+            Some(ns) => vec![ns],
+            None => vec![
+                NewNamespaces {
+                    pid: true,
+                    user: false,
+                },
+                NewNamespaces {
+                    pid: true,
+                    user: true,
+                },
+                NewNamespaces {
+                    pid: false,
+                    user: false,
+                },
+            ],
+        };
+        let mut why = Vec::new();
+        let uid = rustix::process::getuid().as_raw();
+        let gid = rustix::process::getgid().as_raw();
+        for ns in tries {
+            let cgroup_fd = dir.as_ref().map(|d| d.as_fd());
+            match sys::clone3_fork(cgroup_fd, ns) {
+                Ok((Forked::Child, _)) => {
+                    let containment = if ns.pid {
+                        Containment::PidNamespace { user: ns.user }
+                    } else {
+                        Containment::Subreaper {
+                            why: why.join("; "),
+                        }
+                    };
+                    self.be_inner(trial, files, ns, containment, (uid, gid))
+                }
+                Ok((Forked::Parent(pid), Some(fd))) => {
+                    self.ns = Some(ns);
+                    let containment = if ns.pid {
+                        Containment::PidNamespace { user: ns.user }
+                    } else {
+                        Containment::Subreaper {
+                            why: why.join("; "),
+                        }
+                    };
+                    return Ok((pid, fd, containment));
+                }
+                Ok((Forked::Parent(pid), None)) => {
+                    return Err(format!("clone3 gave no pidfd for {pid}"));
+                }
+                Err(e) if dir.is_some() && e.raw_os_error() != Some(libc::EPERM) => {
+                    // Not the namespaces: the cgroup (EBUSY, EOPNOTSUPP...).
+                    self.demote(format!("clone3 into it: {e}"));
+                    return self.clone_inner(trial, files);
+                }
+                Err(e) => why.push(format!(
+                    "clone3({}CLONE_NEWPID): {e}",
+                    if ns.user { "CLONE_NEWUSER|" } else { "" }
+                )),
+            }
+        }
+        Err(why.join("; "))
+    }
+
+    /// In the clone: become the trial's inner warden, write the outcome, exit.
+    fn be_inner(
+        &self,
+        trial: &Trial,
+        files: &mut TrialFiles,
+        ns: NewNamespaces,
+        containment: Containment,
+        (uid, gid): (u32, u32),
+    ) -> ! {
+        let outcome = (|| {
+            let null = std::fs::File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(|e| format!("warden: /dev/null: {e}"))?;
+            nix::unistd::dup2_stdin(&null).map_err(|e| format!("warden: dup2: {e}"))?;
+            nix::unistd::dup2_stdout(&null).map_err(|e| format!("warden: dup2: {e}"))?;
+            nix::unistd::dup2_stderr(&files.log).map_err(|e| format!("warden: dup2: {e}"))?;
+            // The server's end of the lifeline: only the server may hold it.
+            drop(files.lifeline_w.take());
+            if ns.user {
+                contain::map_ids(uid, gid)
+                    .map_err(|e| format!("warden: user namespace id maps: {e}"))?;
+            }
+            let lifeline = files.lifeline_r.take().ok_or("warden: no lifeline")?;
+            let (cgroup, missing) = match &self.cgroup {
+                Ok(cg) => (Some(cg), None),
+                Err(e) => (None, Some(e)),
+            };
+            Ok::<_, String>(inner::main(trial, &containment, cgroup, missing, lifeline))
+        })()
+        .unwrap_or_else(error_outcome);
+        let mut out = std::fs::File::from(
+            files
+                .outcome
+                .try_clone()
+                .unwrap_or_else(|_| sys::exit_now(1)),
+        );
+        let code = match serde_json::to_writer(&mut out, &outcome) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+        sys::exit_now(code)
+    }
+
+    /// Gives up the cgroup (removing it), keeping why.
+    fn demote(&mut self, why: String) {
+        if let Ok(cg) = &self.cgroup {
+            let _ = cg.destroy(Duration::from_secs(1));
+            self.cgroup = Err(format!("{}: {why}", cg.dir.display()));
+        }
+    }
+
+    /// After a trial: kills what is left in the cgroup, waits for it to be empty
+    /// and removes the cgroups the trial made in it.
+    fn empty_cgroup(&self) -> Result<(), String> {
+        match &self.cgroup {
+            Ok(cg) => cg.empty(NET_DEADLINE),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// The per-trial files: the lifeline pipe, and the memfds the inner warden writes
+/// its outcome and its log to.
+struct TrialFiles {
+    lifeline_r: Option<OwnedFd>,
+    lifeline_w: Option<OwnedFd>,
+    outcome: OwnedFd,
+    log: OwnedFd,
+}
+
+impl TrialFiles {
+    fn new() -> io::Result<TrialFiles> {
+        let (lifeline_r, lifeline_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let memfd = |name: &str| rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC);
+        Ok(TrialFiles {
+            lifeline_r: Some(lifeline_r),
+            lifeline_w: Some(lifeline_w),
+            outcome: memfd("teardown-outcome")?,
+            log: memfd("teardown-log")?,
+        })
+    }
+}
+
+/// How the wait for an inner warden ended.
+enum Ended {
+    /// It exited, with this wait status text.
+    Exited(String),
+    /// Not within the limit: killed (and reaped).
+    TimedOut,
+    /// The harness hung up: the inner warden was killed (and reaped).
+    HarnessGone,
+}
+
+/// Waits for the inner warden to exit (its pidfd), up to `limit`, watching the
+/// harness's pipe; kills it on either. Always reaps it.
+fn wait_inner(
+    pid: i32,
+    pidfd: &OwnedFd,
+    harness: Option<BorrowedFd<'_>>,
+    limit: Duration,
+) -> Ended {
+    let deadline = Instant::now() + limit;
+    let mut ended = None;
+    while ended.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            ended = Some(Ended::TimedOut);
+            break;
+        }
+        let t = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        let mut fds = vec![PollFd::new(pidfd, PollFlags::IN)];
+        if let Some(h) = &harness {
+            fds.push(PollFd::new(h, PollFlags::empty()));
+        }
+        match rustix::event::poll(&mut fds, Some(&t)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => {
+                ended = Some(Ended::TimedOut);
+                break;
+            }
+        }
+        if fds.get(1).is_some_and(|f| {
+            f.revents()
+                .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
+        }) {
+            ended = Some(Ended::HarnessGone);
+        } else if !fds[0].revents().is_empty() {
+            break;
+        }
+    }
+    if ended.is_some() {
+        let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
+    }
+    let status = loop {
+        match rustix::process::waitpid(
+            rustix::process::Pid::from_raw(pid),
+            rustix::process::WaitOptions::empty(),
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(Some((_, st))) => break format!("{st:?}"),
+            Ok(None) => break "no status".into(),
+            Err(e) => break format!("waitpid: {e}"),
+        }
+    };
+    ended.unwrap_or(Ended::Exited(status))
+}
+
+/// CPU time (user + system) used so far by this process and the children it
+/// has reaped (each inner warden, which as PID 1 reaped its whole trial).
+fn cpu_used() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let total = |who| {
+        getrusage(who).map_or(Duration::ZERO, |u| {
+            let tv = |t: nix::sys::time::TimeVal| {
+                Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
+            };
+            tv(u.user_time()) + tv(u.system_time())
+        })
+    };
+    total(UsageWho::RUSAGE_SELF) + total(UsageWho::RUSAGE_CHILDREN)
+}
+
+/// The whole content of a memfd (empty on error).
+fn read_all(fd: OwnedFd) -> String {
+    let mut f = std::fs::File::from(fd);
+    let mut s = String::new();
+    let _ = f.rewind().and_then(|()| f.read_to_string(&mut s));
+    s
+}
+
+/// Writes one frame: the length (4 bytes, little-endian), then `bytes`.
+pub fn write_frame(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(bytes.len())
+        .ok()
+        .filter(|&n| (n as usize) <= MAX_FRAME)
+        .ok_or_else(|| io::Error::other(format!("frame of {} bytes", bytes.len())))?;
+    let mut out = std::fs::File::from(fd.try_clone_to_owned()?);
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(bytes)
+}
+
+/// Reads one frame; `None` at end of input before a frame starts. With a
+/// deadline, gives up (`TimedOut`) when it passes.
+pub fn read_frame(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    if !read_exact(fd, &mut len, deadline, true)? {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::other(format!("frame of {len} bytes announced")));
+    }
+    let mut buf = vec![0u8; len];
+    read_exact(fd, &mut buf, deadline, false)?;
+    Ok(Some(buf))
+}
+
+/// Fills `buf`; false if the input ended before the first byte and `eof_ok`.
+fn read_exact(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+    eof_ok: bool,
+) -> io::Result<bool> {
+    let mut got = 0;
+    while got < buf.len() {
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let t = Timespec::try_from(left).unwrap_or(Timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            });
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            match rustix::event::poll(&mut fds, Some(&t)) {
+                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match rustix::io::read(fd, &mut buf[got..]) {
+            Ok(0) if got == 0 && eof_ok => return Ok(false),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
+}
