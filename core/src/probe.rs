@@ -139,6 +139,43 @@ fn auto_availability(auto: Option<Method>) -> Availability {
     }
 }
 
+/// Runs the shim in `probe-pidns` mode: can it create the namespaces `pidns`
+/// needs? Its answer is read from its output too, not only from its exit status,
+/// which is lost when this process ignores SIGCHLD (the kernel reaps the shim and
+/// the wait fails with `ECHILD`): the shim itself takes SIGCHLD back, so `pidns`
+/// works in such a process, and the probe must say so.
+fn probe_pidns(path: &std::path::Path, args: &[String]) -> Result<(), String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let cannot_run = |e: std::io::Error| format!("cannot run the shim {}: {e}", path.display());
+    let mut child = Command::new(path)
+        .args(args)
+        .arg("probe-pidns")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(cannot_run)?;
+    let mut said = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut said);
+    }
+    let said = said.trim();
+    match child.wait() {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) if said.is_empty() => Err(format!("the shim's namespace probe failed ({st})")),
+        Ok(_) => Err(said.to_owned()),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) && said == PIDNS_OK => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) && !said.is_empty() => {
+            Err(said.to_owned())
+        }
+        Err(e) => Err(cannot_run(e)),
+    }
+}
+
+/// What `probe-pidns` prints when the namespaces can be made.
+pub(crate) const PIDNS_OK: &str = "ok";
+
 /// A shim program and its leading arguments.
 type ShimProgram = (PathBuf, Vec<String>);
 
@@ -179,17 +216,7 @@ fn compute(explicit_shim: Option<&(PathBuf, Vec<String>)>, watchdog: bool) -> Pr
 
     let pidns = match &shim {
         Err(reason) => Err(reason.clone()),
-        Ok((path, args)) => {
-            let out = std::process::Command::new(path)
-                .args(args)
-                .arg("probe-pidns")
-                .output();
-            match out {
-                Ok(o) if o.status.success() => Ok(()),
-                Ok(o) => Err(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
-                Err(e) => Err(format!("cannot run the shim {}: {e}", path.display())),
-            }
-        }
+        Ok((path, args)) => probe_pidns(path, args),
     };
     let user_namespaces = if euid == 0 {
         std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
