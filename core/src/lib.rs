@@ -36,7 +36,7 @@
 //! leader exited on its own or was waited for, and reports what it did
 //! ([`DrainReport`]). A grace of zero means SIGKILL at once. Dropping a tree that
 //! was not torn down tears it down with SIGKILL. [`probe()`] says which methods
-//! this host supports and why not.
+//! this host supports and why not; `auto` finds out by spawning (below).
 //!
 //! # Methods
 //!
@@ -50,7 +50,26 @@
 //! | `proc-walk` | subreaper shim | walk `/proc/<pid>/task/*/children`, kill by identity-checked pidfd, repeat; reap until `ECHILD` | a fork rate that outruns the walk; a tree that stops its shim (SIGSTOP) |
 //! | `cgroup` | fresh cgroup v2 leaf, joined before exec; a watchdog outside it for host death | `cgroup.kill`, then a TGID-wide kill by pidfd of every member left, until `populated 0` (`poll(POLLPRI)` on `cgroup.events`); reap (the leader's `CLONE_PARENT` children too); remove the leaf and the cgroups the tree made below it | needs a writable cgroup2; root can move itself out; a tree that stops its host (SIGSTOP) |
 //! | `pidns` | shim init = PID 1 of a new PID namespace (+ user namespace when not root), in a fresh cgroup leaf when cgroup2 is writable | SIGKILL the init; the kernel kills the rest; remove the leaf | needs root or user namespaces |
-//! | `auto` | the strongest available: `pidns` > `cgroup` > `proc-walk` | — | the report says which ran |
+//! | `auto` | the strongest that runs here: `pidns` > `cgroup` > `proc-walk`, tried in that order by spawning, moving on only when one is unsupported (before the command runs) | — | the report says which ran, [`Tree::passed_over`] why not the others |
+//!
+//! ## How `auto` chooses
+//!
+//! `auto` tries `pidns`, `cgroup` and `proc-walk` in that order, each with its real
+//! spawn, and moves on to the next exactly when one fails with
+//! [`SpawnError::Unsupported`]; any other error is returned as it is. Each checks
+//! what costs nothing first (the shim program can be found; cgroup2 is mounted,
+//! this process has a cgroup and its children are not reaped by the kernel; pidfd
+//! and subreapers work) and only then does the work that tells for sure — the
+//! shim's `unshare`, the leaf's `mkdir` — as part of the spawn: where `pidns`
+//! runs, `auto` costs what `pidns` costs. Every `Unsupported` comes before the
+//! command could run, so it runs once, under the method [`Tree::method`] and the
+//! report name; [`Tree::passed_over`] says why the ones before it could not run.
+//! Moving on spawns the same `Command` again: the hooks the library added for the
+//! method that failed are disarmed, but the caller's own `pre_exec` hooks run once
+//! per attempt (for a failed `pidns`, in the process that became its shim, never
+//! in the command). [`probe()`] runs every check (the shim's namespace probe
+//! included), and its [`Probe::auto`] is the method this order ends up with. With
+//! [`SpawnOptions::cgroup_parent`] set, `auto` is `cgroup` under that parent.
 //!
 //! Each method's module docs (in `src/method/`) describe its mechanism and the
 //! races it handles. Gracefully, every method first sends SIGTERM then SIGCONT to

@@ -6,6 +6,12 @@
 //! running the shim in `probe-pidns` mode — whether PID (and, when not root, user)
 //! namespaces can be created. Whether this process ignores SIGCHLD is read
 //! again at every call (see [`HostFacts::sigchld_ignored`]).
+//!
+//! Spawning does not probe: `auto` tries its methods in order with their real
+//! spawns and moves on when one is unsupported (see `method/auto.rs`), which costs
+//! a process that spawns one tree (`teardown run`) no test leaf and no extra run
+//! of the shim. The probe is for asking: it runs every check, and its
+//! [`Probe::auto`] is the method that order ends up with.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -68,7 +74,9 @@ pub struct Probe {
     pub host: HostFacts,
     /// Every method in [`Method::ALL`] order, with its availability.
     pub methods: Vec<(Method, Availability)>,
-    /// What `auto` picks here, if anything.
+    /// What `auto` picks here, if anything: the first of `pidns`, `cgroup`,
+    /// `proc-walk` available above, which is the one a spawn with `auto` runs (it
+    /// tries them in that order and moves on exactly when one is unsupported).
     pub auto: Option<Method>,
 }
 
@@ -139,6 +147,62 @@ fn auto_availability(auto: Option<Method>) -> Availability {
     }
 }
 
+/// Why `proc-walk` cannot run here besides a missing shim program, or `None`:
+/// pidfd, `/proc/<pid>/task/<tid>/children` and subreapers. Cheap (no process is
+/// started, nothing is created): `auto` checks it before it tries `proc-walk`.
+pub(crate) fn proc_walk_missing() -> Option<String> {
+    let children_file =
+        std::path::Path::new(&format!("/proc/self/task/{}/children", std::process::id())).exists();
+    if !crate::sys::pidfd::supported() {
+        Some("pidfd_open does not work here (needs Linux 5.3)".to_owned())
+    } else if !children_file {
+        Some("/proc/<pid>/task/<tid>/children is missing (kernel built without CONFIG_PROC_CHILDREN)".to_owned())
+    } else if !crate::sys::prctl::subreaper_supported() {
+        Some(NO_SUBREAPER.to_owned())
+    } else {
+        None
+    }
+}
+
+const NO_SUBREAPER: &str = "the kernel has no PR_SET_CHILD_SUBREAPER (needs Linux 3.4)";
+
+/// Runs the shim in `probe-pidns` mode: can it create the namespaces `pidns`
+/// needs? Its answer is read from its output too, not only from its exit status,
+/// which is lost when this process ignores SIGCHLD (the kernel reaps the shim and
+/// the wait fails with `ECHILD`): the shim itself takes SIGCHLD back, so `pidns`
+/// works in such a process, and the probe must say so.
+fn probe_pidns(path: &std::path::Path, args: &[String]) -> Result<(), String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let cannot_run = |e: std::io::Error| format!("cannot run the shim {}: {e}", path.display());
+    let mut child = Command::new(path)
+        .args(args)
+        .arg("probe-pidns")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(cannot_run)?;
+    let mut said = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut said);
+    }
+    let said = said.trim();
+    match child.wait() {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) if said.is_empty() => Err(format!("the shim's namespace probe failed ({st})")),
+        Ok(_) => Err(said.to_owned()),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) && said == PIDNS_OK => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) && !said.is_empty() => {
+            Err(said.to_owned())
+        }
+        Err(e) => Err(cannot_run(e)),
+    }
+}
+
+/// What `probe-pidns` prints when the namespaces can be made.
+pub(crate) const PIDNS_OK: &str = "ok";
+
 /// A shim program and its leading arguments.
 type ShimProgram = (PathBuf, Vec<String>);
 
@@ -174,22 +238,10 @@ fn compute(explicit_shim: Option<&(PathBuf, Vec<String>)>, watchdog: bool) -> Pr
     let pidfd = crate::sys::pidfd::supported();
     let subreaper = crate::sys::prctl::subreaper_supported();
     let shim = crate::shim::locate(explicit_shim);
-    let children_file =
-        std::path::Path::new(&format!("/proc/self/task/{}/children", std::process::id())).exists();
 
     let pidns = match &shim {
         Err(reason) => Err(reason.clone()),
-        Ok((path, args)) => {
-            let out = std::process::Command::new(path)
-                .args(args)
-                .arg("probe-pidns")
-                .output();
-            match out {
-                Ok(o) if o.status.success() => Ok(()),
-                Ok(o) => Err(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
-                Err(e) => Err(format!("cannot run the shim {}: {e}", path.display())),
-            }
-        }
+        Ok((path, args)) => probe_pidns(path, args),
     };
     let user_namespaces = if euid == 0 {
         std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
@@ -207,15 +259,8 @@ fn compute(explicit_shim: Option<&(PathBuf, Vec<String>)>, watchdog: bool) -> Pr
             (Ok(_), None) => Availability::Available,
         }
     };
-    let no_subreaper = (!subreaper)
-        .then(|| "the kernel has no PR_SET_CHILD_SUBREAPER (needs Linux 3.4)".to_owned());
-    let walk_missing = if !pidfd {
-        Some("pidfd_open does not work here (needs Linux 5.3)".to_owned())
-    } else if !children_file {
-        Some("/proc/<pid>/task/<tid>/children is missing (kernel built without CONFIG_PROC_CHILDREN)".to_owned())
-    } else {
-        no_subreaper.clone()
-    };
+    let no_subreaper = (!subreaper).then(|| NO_SUBREAPER.to_owned());
+    let walk_missing = proc_walk_missing();
     let cgroup = match own_dir().and_then(|dir| match Leaf::create(&dir) {
         Ok(_leaf) => Ok(()),
         Err(LeafError::Unsupported(r)) => Err(r),

@@ -149,6 +149,8 @@ pub(crate) trait Driver: Send {
 pub struct Tree {
     method: Method,
     requested: Method,
+    /// For `auto`: the methods tried before `method`, and why each could not run.
+    passed_over: Vec<(Method, String)>,
     driver: Box<dyn Driver>,
     report: Option<DrainReport>,
     /// The leader's raw wait status, once a teardown has reaped it.
@@ -160,6 +162,7 @@ impl std::fmt::Debug for Tree {
         f.debug_struct("Tree")
             .field("method", &self.method)
             .field("requested", &self.requested)
+            .field("passed_over", &self.passed_over)
             .field("leader_pid", &self.driver.leader_pid())
             .field("report", &self.report)
             .finish()
@@ -177,28 +180,42 @@ impl Method {
 
     /// [`Method::spawn`] with options.
     pub fn spawn_with(self, cmd: &mut Command, opts: &SpawnOptions) -> Result<Tree, SpawnError> {
-        let method = match self {
-            Method::Auto => crate::method::auto_pick(opts)?,
-            m => m,
-        };
-        let driver: Box<dyn Driver> = match method {
-            Method::Leader => crate::method::spawn_leader(cmd)?,
-            Method::Killpg => crate::method::spawn_killpg(cmd)?,
-            Method::KillpgWaitpgid => crate::method::spawn_killpg_waitpgid(cmd)?,
-            Method::Cgroup | Method::CgroupKill => crate::method::spawn_cgroup(method, cmd, opts)?,
-            Method::Subreaper | Method::ProcWalk | Method::Pidns => {
-                Box::new(crate::shim::host::ShimTree::spawn(method, cmd, opts)?)
-            }
-            Method::Auto => unreachable!("auto_pick never picks auto"),
+        let picked = match self {
+            Method::Auto => crate::method::spawn_auto(cmd, opts)?,
+            m => crate::method::auto::Picked {
+                method: m,
+                driver: spawn_driver(m, cmd, opts)?,
+                passed_over: Vec::new(),
+            },
         };
         Ok(Tree {
-            method,
+            method: picked.method,
             requested: self,
-            driver,
+            driver: picked.driver,
+            passed_over: picked.passed_over,
             report: None,
             leader_raw: None,
         })
     }
+}
+
+/// Spawns `cmd` with `method` (not `auto`, which calls this for each method it
+/// tries).
+pub(crate) fn spawn_driver(
+    method: Method,
+    cmd: &mut Command,
+    opts: &SpawnOptions,
+) -> Result<Box<dyn Driver>, SpawnError> {
+    Ok(match method {
+        Method::Leader => crate::method::spawn_leader(cmd)?,
+        Method::Killpg => crate::method::spawn_killpg(cmd)?,
+        Method::KillpgWaitpgid => crate::method::spawn_killpg_waitpgid(cmd)?,
+        Method::Cgroup | Method::CgroupKill => crate::method::spawn_cgroup(method, cmd, opts)?,
+        Method::Subreaper | Method::ProcWalk | Method::Pidns => {
+            Box::new(crate::shim::host::ShimTree::spawn(method, cmd, opts)?)
+        }
+        Method::Auto => unreachable!("auto spawns with the methods it tries"),
+    })
 }
 
 impl Tree {
@@ -210,6 +227,14 @@ impl Tree {
     /// The method asked for (`auto`, or the same as [`Tree::method`]).
     pub fn requested(&self) -> Method {
         self.requested
+    }
+
+    /// For `auto`: the methods it tried before [`Tree::method`], in its order of
+    /// preference, each with why it cannot run here (the reason its spawn gave
+    /// with [`SpawnError::Unsupported`]). Empty when its first choice ran, and for
+    /// every other method.
+    pub fn passed_over(&self) -> &[(Method, String)] {
+        &self.passed_over
     }
 
     /// The leader's PID, as seen from this process.

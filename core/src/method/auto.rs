@@ -1,13 +1,51 @@
-//! `auto`: the strongest method this host supports — `pidns` (a PID namespace,
-//! in a cgroup leaf when cgroup2 is writable), else `cgroup`, else `proc-walk` —
-//! chosen by [`crate::probe_with`] (the shim the options name, if any, is the
-//! one probed). The tree and its report say which one
-//! ran ([`crate::Tree::method`], [`crate::DrainReport::method`]); `requested` stays
-//! `auto`. Never a silent fall back to a weak method: if none of the three can
-//! run, spawning fails with [`crate::SpawnError::Unsupported`] and every reason.
+//! `auto`: the strongest method that runs here — `pidns` (a PID namespace, in a
+//! cgroup leaf when cgroup2 is writable), else `cgroup`, else `proc-walk`. The
+//! tree and its report say which one ran ([`crate::Tree::method`],
+//! [`crate::DrainReport::method`]; `requested` stays `auto`), and
+//! [`crate::Tree::passed_over`] says why the ones before it could not. Never a
+//! silent fall back to a weak method: if none of the three can run, spawning
+//! fails with [`crate::SpawnError::Unsupported`] and every reason.
+//!
+//! # How it chooses: by spawning, not by probing
+//!
+//! `auto` tries the methods of [`PREFERENCE`] in order, each with its real spawn,
+//! and moves on to the next exactly when one fails with
+//! [`SpawnError::Unsupported`]; any other error is returned as it is. It pays
+//! only for what it uses: each method checks what costs nothing first (the shim
+//! program can be found; cgroup2 is mounted and this process is in a cgroup, and
+//! its children are not reaped by the kernel; pidfd, `/proc/.../children` and
+//! subreapers), and only then does the work that tells for sure (the shim's
+//! `unshare`, the leaf's `mkdir`) as part of the spawn itself. Where the first
+//! choice runs, which is the common case, that is the spawn and nothing more. The
+//! host probe ([`crate::probe`]) is not consulted: it runs every check, the
+//! `probe-pidns` shim included, and its [`crate::Probe::auto`] says what this
+//! order ends up with.
+//!
+//! # Moving on never runs the command
+//!
+//! Every `Unsupported` is raised before anything could exec the command:
+//!
+//! * `pidns`: the shim program cannot be found (before the spawn), or the shim
+//!   cannot create the namespace (it reports it before it forks its init, which
+//!   forks the leader);
+//! * `cgroup`: this process's children are reaped by the kernel, no cgroup2 or no
+//!   cgroup of its own, no shim for the watchdog, or the leaf cannot be made (all
+//!   before the spawn);
+//! * `proc-walk`: the same shim lookup, or the cheap facts it needs are missing
+//!   (checked here, before the spawn), or the shim cannot become a subreaper
+//!   (reported before it forks the leader).
+//!
+//! A method that failed disarms the `pre_exec` hooks it added to the `Command`
+//! (see `sys/exec.rs`), so the next method spawns the same `Command` cleanly.
+//! The caller's own `pre_exec` hooks run once per attempt: in a failed `pidns`
+//! attempt they ran in the process that became the shim, never in the command.
+//!
+//! With [`SpawnOptions::cgroup_parent`] set, `auto` is `cgroup` under that
+//! parent, and its errors are the caller's to see.
 
-use crate::probe::{Availability, probe_with};
-use crate::tree::SpawnOptions;
+use std::process::Command;
+
+use crate::tree::{Driver, SpawnOptions};
 use crate::{Method, SpawnError};
 
 /// The order `auto` tries. `pidns` first: it is the only method whose
@@ -17,21 +55,46 @@ use crate::{Method, SpawnError};
 /// cannot escape it, but the host is its leader's parent.
 pub(crate) const PREFERENCE: [Method; 3] = [Method::Pidns, Method::Cgroup, Method::ProcWalk];
 
-pub(crate) fn pick(opts: &SpawnOptions) -> Result<Method, SpawnError> {
+/// What `auto` spawned.
+pub(crate) struct Picked {
+    /// The method that runs the tree.
+    pub method: Method,
+    pub driver: Box<dyn Driver>,
+    /// The methods tried before it, with why each could not run here.
+    pub passed_over: Vec<(Method, String)>,
+}
+
+/// Spawns `cmd` with the first method of [`PREFERENCE`] that runs here.
+pub(crate) fn spawn(cmd: &mut Command, opts: &SpawnOptions) -> Result<Picked, SpawnError> {
     if opts.cgroup_parent.is_some() {
         // The caller named a cgroup: use it (its errors are the caller's to see).
-        return Ok(Method::Cgroup);
+        return Ok(Picked {
+            method: Method::Cgroup,
+            driver: crate::tree::spawn_driver(Method::Cgroup, cmd, opts)?,
+            passed_over: Vec::new(),
+        });
     }
-    let p = probe_with(opts);
-    if let Some(m) = p.auto {
-        return Ok(m);
+    let mut passed_over = Vec::new();
+    for method in PREFERENCE {
+        let attempt = match precondition(method, opts) {
+            Some(reason) => Err(SpawnError::Unsupported { method, reason }),
+            None => crate::tree::spawn_driver(method, cmd, opts),
+        };
+        match attempt {
+            Ok(driver) => {
+                return Ok(Picked {
+                    method,
+                    driver,
+                    passed_over,
+                });
+            }
+            Err(SpawnError::Unsupported { reason, .. }) => passed_over.push((method, reason)),
+            Err(e) => return Err(e),
+        }
     }
-    let reasons: Vec<String> = PREFERENCE
+    let reasons: Vec<String> = passed_over
         .iter()
-        .map(|m| match p.availability(*m) {
-            Availability::Unsupported { reason } => format!("{m}: {reason}"),
-            Availability::Available => format!("{m}: available"),
-        })
+        .map(|(m, reason)| format!("{m}: {reason}"))
         .collect();
     Err(SpawnError::Unsupported {
         method: Method::Auto,
@@ -40,4 +103,17 @@ pub(crate) fn pick(opts: &SpawnOptions) -> Result<Method, SpawnError> {
             reasons.join("; ")
         ),
     })
+}
+
+/// Why `method` cannot run here, from what `auto` checks itself before spawning
+/// (the methods' spawns check the rest, cheapest first). Only `proc-walk` needs
+/// it: its spawn does not look at pidfd, `/proc/.../children` or subreapers
+/// itself, and the probe calls it unsupported without them.
+fn precondition(method: Method, opts: &SpawnOptions) -> Option<String> {
+    match method {
+        Method::ProcWalk => crate::shim::locate(opts.shim.as_ref())
+            .err()
+            .or_else(crate::probe::proc_walk_missing),
+        _ => None,
+    }
 }

@@ -52,8 +52,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cgroup2::{Leaf, LeafError, own_dir};
-use crate::held::{HeldLeader, HeldTree, remaining, spawn_group_leader};
-use crate::shim::watchdog::Watchdog;
+use crate::held::{HeldLeader, HeldTree, kernel_reaps_children, remaining, spawn_group_leader};
+use crate::shim::watchdog::{self, Watchdog};
 use crate::sys::exec::write_before_exec;
 use crate::tree::{Drained, Driver, SpawnOptions, TeardownOptions};
 use crate::{Method, SpawnError, TeardownError};
@@ -66,9 +66,20 @@ pub(crate) fn spawn(
     opts: &SpawnOptions,
 ) -> Result<Box<dyn Driver>, SpawnError> {
     let unsupported = |reason: String| SpawnError::Unsupported { method, reason };
+    // What costs nothing first (no process, no cgroup made): `auto` moves on to
+    // its next method on `Unsupported`, which every step up to the leaf raises
+    // before the command can run.
+    if let Some(reason) = kernel_reaps_children() {
+        return Err(unsupported(reason));
+    }
     let parent = match &opts.cgroup_parent {
         Some(p) => p.clone(),
         None => own_dir().map_err(unsupported)?,
+    };
+    let program = if opts.cgroup_watchdog {
+        Some(watchdog::program(method, opts.shim.as_ref())?)
+    } else {
+        None
     };
     let leaf = Leaf::create(&parent).map_err(|e| match e {
         LeafError::Unsupported(reason) => unsupported(reason),
@@ -78,15 +89,17 @@ pub(crate) fn spawn(
         },
     })?;
     // On error `leaf` drops here and removes the directory.
-    let watchdog = if opts.cgroup_watchdog {
-        Some(Watchdog::spawn(method, opts.shim.as_ref(), &leaf)?)
-    } else {
-        None
+    let watchdog = match &program {
+        Some(p) => Some(Watchdog::spawn(p, &leaf)?),
+        None => None,
     };
-    write_before_exec(cmd, leaf.procs_fd().expect("a created leaf"), b"0");
+    let hook = write_before_exec(cmd, leaf.procs_fd().expect("a created leaf"), b"0");
     let leader = match spawn_group_leader(method, cmd) {
         Ok(l) => l,
         Err(e) => {
+            // The descriptor goes with the leaf: a later spawn of `cmd` must not
+            // write to it.
+            hook.disarm();
             let mut leaf = leaf;
             leaf.clean_up();
             release(&leaf, watchdog);

@@ -1,6 +1,6 @@
 //! The teardown methods. One file per method; this file names them.
 
-mod auto;
+pub(crate) mod auto;
 mod cgroup;
 mod killpg;
 mod killpg_waitpgid;
@@ -12,7 +12,7 @@ pub(crate) mod subreaper;
 
 pub use name::Method;
 
-pub(crate) use auto::{PREFERENCE as AUTO_PREFERENCE, pick as auto_pick};
+pub(crate) use auto::{PREFERENCE as AUTO_PREFERENCE, spawn as spawn_auto};
 pub(crate) use cgroup::spawn as spawn_cgroup;
 pub(crate) use killpg::spawn as spawn_killpg;
 pub(crate) use killpg_waitpgid::spawn as spawn_killpg_waitpgid;

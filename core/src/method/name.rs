@@ -31,7 +31,8 @@ pub enum Method {
     Cgroup,
     /// a tiny init that is PID 1 of a new PID namespace: kill the init.
     Pidns,
-    /// the strongest method this host supports.
+    /// the strongest method that runs here: `pidns`, else `cgroup`, else
+    /// `proc-walk`, found by spawning (see the crate docs).
     Auto,
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -66,8 +66,25 @@ impl ShimTree {
             argv,
             envp: environment(cmd, opts.clear_env)?,
         };
-        exec_instead(cmd, image, vec![ctl_r.as_raw_fd(), evt_w.as_raw_fd()]);
+        let hook = exec_instead(cmd, image, vec![ctl_r.as_raw_fd(), evt_w.as_raw_fd()]);
+        let started = Self::start(cmd, method, &shim_path, (ctl_r, ctl_w), (evt_r, evt_w));
+        if started.is_err() {
+            // The command may be spawned again (`auto` tries its next method):
+            // the hook must not exec this shim, with these closed pipes, then.
+            hook.disarm();
+        }
+        started
+    }
 
+    /// Spawns `cmd` (which execs the shim) and reads the shim's events until it
+    /// reports the leader spawned, or why not.
+    fn start(
+        cmd: &mut Command,
+        method: Method,
+        shim_path: &std::path::Path,
+        (ctl_r, ctl_w): (OwnedFd, OwnedFd),
+        (evt_r, evt_w): (OwnedFd, OwnedFd),
+    ) -> Result<ShimTree, SpawnError> {
         let shim = cmd
             .spawn()
             .map_err(SpawnError::spawn(format!("shim {}", shim_path.display())))?;
@@ -97,6 +114,9 @@ impl ShimTree {
                         what: format!("{:?}", cmd.get_program()),
                         source: io::Error::from_raw_os_error(errno),
                     },
+                    // Sent only before the shim forks anything that could run the
+                    // command (`pidns`: no namespace; the others: no subreaper):
+                    // `auto` moves on to its next method on it.
                     Some(Event::Unsupported(reason)) => SpawnError::Unsupported { method, reason },
                     Some(Event::Failed(errno, what)) => SpawnError::Setup {
                         what,

@@ -65,25 +65,33 @@ pub(crate) struct Watchdog {
     arm: File,
 }
 
+/// The shim program a watchdog runs: `shim` (`None`: look it up, see
+/// [`crate::shim`]), or why `method` cannot have its watchdog. Checked before the
+/// leaf is made.
+pub(crate) fn program(
+    method: Method,
+    shim: Option<&(PathBuf, Vec<String>)>,
+) -> Result<(PathBuf, Vec<String>), SpawnError> {
+    super::locate(shim).map_err(|reason| SpawnError::Unsupported {
+        method,
+        reason: format!(
+            "its watchdog (which removes the tree if this process dies) needs the shim program: {reason}; pass one with SpawnOptions::with_shim, or opt out with SpawnOptions::with_cgroup_watchdog(false) if you have your own safety net"
+        ),
+    })
+}
+
 impl Watchdog {
-    /// Starts a watchdog for `leaf` with the shim program `shim` (`None`: look it
-    /// up, see [`crate::shim`]).
+    /// Starts a watchdog for `leaf` with the shim program `(path, lead)` (see
+    /// [`program`]).
     pub(crate) fn spawn(
-        method: Method,
-        shim: Option<&(PathBuf, Vec<String>)>,
+        (path, lead): &(PathBuf, Vec<String>),
         leaf: &Leaf,
     ) -> Result<Watchdog, SpawnError> {
-        let (path, lead) = super::locate(shim).map_err(|reason| SpawnError::Unsupported {
-            method,
-            reason: format!(
-                "its watchdog (which removes the tree if this process dies) needs the shim program: {reason}; pass one with SpawnOptions::with_shim, or opt out with SpawnOptions::with_cgroup_watchdog(false) if you have your own safety net"
-            ),
-        })?;
         let (arm_r, arm_w) = pipe_cloexec().map_err(SpawnError::setup("the watchdog's pipe"))?;
         // std opens with O_CLOEXEC.
         let dir = File::open(leaf.dir()).map_err(SpawnError::setup("open the cgroup leaf"))?;
-        let mut cmd = Command::new(&path);
-        cmd.args(&lead)
+        let mut cmd = Command::new(path);
+        cmd.args(lead)
             .arg(MODE)
             .arg(arm_r.as_raw_fd().to_string())
             .arg(dir.as_raw_fd().to_string())

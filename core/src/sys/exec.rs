@@ -13,8 +13,37 @@ use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::signal::SavedAction;
+
+/// Turns a hook added to a caller's `Command` into a no-op for its later spawns.
+///
+/// A failed spawn leaves its hooks in the `Command` (std has no way to remove
+/// one), and `auto` spawns the same `Command` again with its next method: a hook
+/// left armed would act on descriptors closed since (or reused by then) and exec
+/// the wrong program. The method disarms its hooks whenever its spawn fails. The
+/// hook reads the flag in the forked child: a plain load, async-signal-safe.
+#[derive(Clone, Debug)]
+#[must_use = "disarm the hook when the spawn fails"]
+pub(crate) struct HookSwitch(Arc<AtomicBool>);
+
+impl HookSwitch {
+    fn new() -> HookSwitch {
+        HookSwitch(Arc::new(AtomicBool::new(true)))
+    }
+
+    /// Whether the hook still acts (read in the child).
+    fn is_armed(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Makes the hook do nothing in every later spawn of its `Command`.
+    pub(crate) fn disarm(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
 
 /// A program image to `execve` in place of the `Command`'s own program.
 pub(crate) struct ExecImage {
@@ -43,8 +72,9 @@ unsafe impl Sync for Prepared {}
 
 /// Makes `cmd` exec `image` instead of its own program, after std has set up the
 /// child (stdio, cwd, ids, group), with the descriptors `inherit` left open across
-/// the exec. If the `execve` fails, `spawn` fails with its errno.
-pub(crate) fn exec_instead(cmd: &mut Command, image: ExecImage, inherit: Vec<RawFd>) {
+/// the exec. If the `execve` fails, `spawn` fails with its errno. The returned
+/// switch turns the hook off.
+pub(crate) fn exec_instead(cmd: &mut Command, image: ExecImage, inherit: Vec<RawFd>) -> HookSwitch {
     let mut argv: Vec<*const c_char> = image.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const c_char> = image.envp.iter().map(|e| e.as_ptr()).collect();
@@ -55,7 +85,12 @@ pub(crate) fn exec_instead(cmd: &mut Command, image: ExecImage, inherit: Vec<Raw
         envp,
         inherit,
     };
+    let switch = HookSwitch::new();
+    let armed = switch.clone();
     let hook = move || -> io::Result<()> {
+        if !armed.is_armed() {
+            return Ok(());
+        }
         let p = &prepared;
         for &fd in &p.inherit {
             // SAFETY: async-signal-safe fcntl on a descriptor the parent keeps open
@@ -69,8 +104,10 @@ pub(crate) fn exec_instead(cmd: &mut Command, image: ExecImage, inherit: Vec<Raw
         unsafe { libc::execve(p.image.path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
         Err(io::Error::last_os_error())
     };
-    // SAFETY: the hook only makes async-signal-safe calls on pre-built data.
+    // SAFETY: the hook only makes async-signal-safe calls on pre-built data (and
+    // reads an atomic flag).
     unsafe { cmd.pre_exec(hook) };
+    switch
 }
 
 /// Makes the child keep the descriptors `fds` open across its `exec` (they stay
@@ -94,9 +131,14 @@ pub(crate) fn keep_open_across_exec(cmd: &mut Command, fds: Vec<RawFd>) {
 /// Makes the child write `bytes` to the open descriptor `fd` before it execs (the
 /// `cgroup` method writes "0" to the leaf's `cgroup.procs`: the child joins the
 /// cgroup before running any code of its own). A failed or short write fails
-/// `spawn` with its errno.
-pub(crate) fn write_before_exec(cmd: &mut Command, fd: RawFd, bytes: &'static [u8]) {
+/// `spawn` with its errno. The returned switch turns the hook off.
+pub(crate) fn write_before_exec(cmd: &mut Command, fd: RawFd, bytes: &'static [u8]) -> HookSwitch {
+    let switch = HookSwitch::new();
+    let armed = switch.clone();
     let hook = move || -> io::Result<()> {
+        if !armed.is_armed() {
+            return Ok(());
+        }
         // SAFETY: async-signal-safe write of a static buffer to a descriptor the
         // parent keeps open until spawn returns.
         let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
@@ -108,8 +150,9 @@ pub(crate) fn write_before_exec(cmd: &mut Command, fd: RawFd, bytes: &'static [u
         }
         Ok(())
     };
-    // SAFETY: the hook only calls write(2).
+    // SAFETY: the hook only calls write(2) (and reads an atomic flag).
     unsafe { cmd.pre_exec(hook) };
+    switch
 }
 
 /// Makes the child ask for SIGKILL when this (single-threaded) process dies
@@ -166,4 +209,39 @@ pub(crate) fn restore_before_exec(cmd: &mut Command, saved: Vec<SavedAction>) {
     // SAFETY: the hook only calls sigaction(2) and sigprocmask(2) on pre-built or
     // local structs, which are async-signal-safe.
     unsafe { cmd.pre_exec(hook) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cstr(s: &str) -> CString {
+        CString::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_disarmed_exec_hook_lets_the_command_run_its_own_program() {
+        let false_image = || ExecImage {
+            path: cstr("/bin/sh"),
+            argv: vec![cstr("sh"), cstr("-c"), cstr("exit 3")],
+            envp: Vec::new(),
+        };
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "exit 0"]);
+        let hook = exec_instead(&mut cmd, false_image(), Vec::new());
+        assert_eq!(
+            cmd.status().unwrap().code(),
+            Some(3),
+            "armed: the image ran"
+        );
+        hook.disarm();
+        assert_eq!(
+            cmd.status().unwrap().code(),
+            Some(0),
+            "disarmed: the command ran"
+        );
+        // A second hook added after the first was disarmed acts on its own.
+        let _second = exec_instead(&mut cmd, false_image(), Vec::new());
+        assert_eq!(cmd.status().unwrap().code(), Some(3));
+    }
 }

@@ -3,6 +3,7 @@
 //! `/proc`, never by `kill(pid, 0)`.
 
 mod api;
+mod auto;
 mod cases;
 mod host_death;
 mod hostile;

@@ -77,8 +77,9 @@ fn enter_namespaces() -> Result<(), String> {
     Ok(())
 }
 
-/// `teardown-shim probe-pidns`: exit 0 if a PID namespace (and, when not root, a
-/// user namespace) can be created here; else print why and exit 1.
+/// `teardown-shim probe-pidns`: print `ok` and exit 0 if a PID namespace (and,
+/// when not root, a user namespace) can be created here; else print why and exit
+/// 1. (The words count when the prober lost the exit status: see `probe.rs`.)
 pub(crate) fn probe_in_shim() -> i32 {
     if let Err(reason) = enter_namespaces() {
         println!("{reason}");
@@ -87,7 +88,10 @@ pub(crate) fn probe_in_shim() -> i32 {
     match fork_single_threaded() {
         Ok(Forked::Child) => std::process::exit(0),
         Ok(Forked::Parent(pid)) => match wait_exit(Who::Pid(pid), WaitFlags::REAP) {
-            Ok(Some((_, 0))) => 0,
+            Ok(Some((_, 0))) => {
+                println!("{}", crate::probe::PIDNS_OK);
+                0
+            }
             other => {
                 println!("the namespace's first process failed: {other:?}");
                 1
