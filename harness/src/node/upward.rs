@@ -202,12 +202,28 @@ fn send_checked(a: &Ancestor, sig: Signal) -> bool {
 /// warden or at the edge of a nested PID namespace, never at PID 1 of `/proc`'s
 /// namespace (there the warden is not above this process: the ancestors are the
 /// user's session).
+///
+/// An ancestor that exits while the climb reads it (a `dfork` intermediate, a
+/// parent killed by a sibling's upward signal) makes one climb unreadable; its
+/// children are reparented at once, so the check climbs again, a bounded number
+/// of times ([`CHECK_CLIMBS`], 2 ms apart), before it refuses.
 pub(crate) fn check_warden_above(warden: i32) -> Result<(), Top> {
-    match climb(warden, &mut |_| {}) {
-        Top::Warden | Top::Boundary | Top::NestedInit => Ok(()),
-        top @ (Top::Init | Top::Unreadable) => Err(top),
+    let mut last = Top::Unreadable;
+    for attempt in 0..CHECK_CLIMBS {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        match climb(warden, &mut |_| {}) {
+            Top::Warden | Top::Boundary | Top::NestedInit => return Ok(()),
+            Top::Init => return Err(Top::Init),
+            top @ Top::Unreadable => last = top,
+        }
     }
+    Err(last)
 }
+
+/// Climbs [`check_warden_above`] tries while the ancestry is unreadable.
+const CHECK_CLIMBS: u32 = 25;
 
 /// Walks the ppid chain from this process's parent up, calling `visit` for each
 /// ancestor the safety rule allows (parent first), until the rule stops it.

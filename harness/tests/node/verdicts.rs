@@ -77,3 +77,17 @@ fn a_child_that_stops_its_exiting_parent_does_not_keep_the_tree_from_readiness()
         assert_eq!(o.verdict, Verdict::Clean, "round {round}: {o:#?}");
     }
 }
+
+/// A node's startup check climbs its ancestry again when an ancestor exits
+/// under it (here a `dfork` intermediate, and parents killed by a sibling's
+/// `kill-ancestors=quit`): it used to refuse to start, and the tree never became
+/// ready (an `error` in 2 runs of 5 before).
+#[test]
+fn an_ancestor_exiting_during_the_startup_climb_does_not_stop_the_node() {
+    let spec = "pause [2*dfork: setpgid kill-ancestors=quit exec-fresh pause [3*dfork: pause, \
+                dfork: stop block-all kill-ancestors=hup exit, dfork: graceful=189ms storm=9@356]]";
+    for round in 0..6 {
+        let o = trial(Method::Pidns, spec);
+        assert_eq!(o.verdict, Verdict::Clean, "round {round}: {o:#?}");
+    }
+}
