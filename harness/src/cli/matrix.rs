@@ -34,7 +34,8 @@ pub struct MatrixArgs {
     /// Methods to run, comma-separated [default: all]; `none` for no method rows.
     #[arg(long, value_name = "M,..")]
     pub methods: Option<String>,
-    /// Scenarios to run, comma-separated [default: all].
+    /// Scenarios to run, comma-separated [default: all]; `none` for random trees
+    /// only.
     #[arg(long, value_name = "NAME,..")]
     pub scenarios: Option<String>,
     /// Add real supervisors as rows, judged by their documented expectations: all
@@ -158,10 +159,11 @@ pub fn methods(arg: Option<&str>) -> Result<Vec<Method>, String> {
     }
 }
 
-/// `--scenarios`: comma-separated names, or every scenario.
+/// `--scenarios`: comma-separated names, `none`, or every scenario.
 pub fn scenarios(arg: Option<&str>) -> Result<Vec<&'static Scenario>, String> {
     match arg {
         None => Ok(teardown_scenarios::all().iter().collect()),
+        Some("none") => Ok(Vec::new()),
         Some(s) => list(s)
             .map(|n| teardown_scenarios::by_name(n).map_err(|e| e.to_string()))
             .collect(),
@@ -295,6 +297,8 @@ mod tests {
             err.contains("unknown method \"killpgg\"") && err.contains("proc-walk"),
             "{err}"
         );
+        let o = options(&parse(&["--scenarios", "none", "--random", "2"])).unwrap();
+        assert!(o.scenarios.is_empty());
         let err = options(&parse(&["--scenarios", "nope"])).unwrap_err();
         assert!(
             err.contains("unknown scenario \"nope\"") && err.contains("wide-fanout"),

@@ -71,6 +71,8 @@ pub fn serve() -> i32 {
         return 1;
     }
     super::raise_fd_limit();
+    // A name of its own, for `ps` and profilers (the inner wardens get theirs).
+    let _ = rustix::thread::set_name(c"td-warden-srv");
     let mut host = Host::new();
     let input = io::stdin();
     let input = input.as_fd();
@@ -328,6 +330,7 @@ impl Host {
         containment: Containment,
         (uid, gid): (u32, u32),
     ) -> ! {
+        let _ = rustix::thread::set_name(c"td-warden");
         let outcome = (|| {
             let null = std::fs::File::options()
                 .read(true)
