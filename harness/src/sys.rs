@@ -375,6 +375,27 @@ pub fn clone3_fork(
     }
 }
 
+/// Favours this process on the CPU—`nice` (negative: favoured) with
+/// `SCHED_RESET_ON_FORK`, so that every child starts at nice 0 again: the inner
+/// warden, so that its look at "done" comes when done comes, however busy the
+/// machine (a look delayed by other trials' processes saw a dying process
+/// already gone). Needs `CAP_SYS_NICE` for a negative value.
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man7/sched.7.html> (`SCHED_RESET_ON_FORK`),
+/// <https://man7.org/linux/man-pages/man2/setpriority.2.html>
+pub fn favour_self(nice: i32) -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` lives across the call; 0 is this process.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK, &param) }
+        == -1
+    {
+        return Err(io::Error::last_os_error());
+    }
+    rustix::process::setpriority_process(None, nice)?;
+    Ok(())
+}
+
 /// `struct pidfd_info` as of Linux 6.15 (`PIDFD_INFO_SIZE_VER0`, 64 bytes).
 #[repr(C)]
 #[derive(Default)]

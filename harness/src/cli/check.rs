@@ -44,7 +44,7 @@ pub struct CheckArgs {
     /// Seed of the random trees [default: TEARDOWN_SEED, else from the clock].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// Trials run at once [default: 16 per core, fewer if memory or process room is short]. Trials mostly wait, so more than the cores run well
+    /// Trials run at once [default: 8 per core, fewer if memory or process room is short]. Trials mostly wait, so more than the cores run well
     #[arg(long, value_name = "J")]
     pub jobs: Option<usize>,
     /// Output format.

@@ -36,6 +36,9 @@ use super::{NET_DEADLINE, error_outcome, inner};
 use crate::sys::{self, Forked, NewNamespaces};
 use crate::trial::{Trial, TrialOutcome};
 
+/// The inner warden's nice value (see [`sys::favour_self`]).
+const INNER_NICE: i32 = -10;
+
 /// The largest frame either side accepts (a trial or a reply).
 pub const MAX_FRAME: usize = 256 << 20;
 
@@ -331,6 +334,8 @@ impl Host {
         (uid, gid): (u32, u32),
     ) -> ! {
         let _ = rustix::thread::set_name(c"td-warden");
+        // The judge looks at instants: favoured on the CPU (its children are not).
+        let favoured = sys::favour_self(INNER_NICE);
         let outcome = (|| {
             let null = std::fs::File::options()
                 .read(true)
@@ -351,7 +356,15 @@ impl Host {
                 Ok(cg) => (Some(cg), None),
                 Err(e) => (None, Some(e)),
             };
-            Ok::<_, String>(inner::main(trial, &containment, cgroup, missing, lifeline))
+            let mut outcome = inner::main(trial, &containment, cgroup, missing, lifeline);
+            if let Err(e) = &favoured {
+                let note = format!("warden not favoured on the CPU ({e})");
+                outcome.detail = Some(match outcome.detail.take() {
+                    Some(d) => format!("{d}; {note}"),
+                    None => note,
+                });
+            }
+            Ok::<_, String>(outcome)
         })()
         .unwrap_or_else(error_outcome);
         let mut out = std::fs::File::from(
@@ -360,7 +373,9 @@ impl Host {
                 .try_clone()
                 .unwrap_or_else(|_| sys::exit_now(1)),
         );
-        let code = match serde_json::to_writer(&mut out, &outcome) {
+        // One write, not one per JSON token.
+        let bytes = serde_json::to_vec(&outcome).expect("outcomes serialize");
+        let code = match out.write_all(&bytes) {
             Ok(()) => 0,
             Err(_) => 1,
         };
