@@ -60,6 +60,7 @@
 //! comparison under the same load.
 #![deny(unsafe_code)]
 
+pub mod cpu;
 pub mod errors;
 pub mod helper;
 pub mod observer;
