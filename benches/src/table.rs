@@ -110,10 +110,11 @@ fn row_order(method: &str) -> (usize, String) {
         "killpg" => 3,
         "killpg-waitpgid" => 4,
         "subreaper" => 5,
-        "proc-walk" => 6,
-        "cgroup" => 7,
-        "pidns" => 8,
-        _ => 9,
+        "cgroup-kill" => 6,
+        "proc-walk" => 7,
+        "cgroup" => 8,
+        "pidns" => 9,
+        _ => 10,
     };
     (rank, method.to_owned())
 }
@@ -222,9 +223,10 @@ fn trial_order(id: &str) -> (usize, (usize, String), usize, u64, String) {
 }
 
 /// The `trial` group: median wall time per whole harness trial, trials per second,
-/// and the CPU each cost (its processes', from the bench's [`TrialStats`]) against
-/// `trial/floor/fork-exec`'s per spawn. Only benchmarks with stats are listed (ids
-/// of older bench versions are left out).
+/// and the CPU each cost (its processes', from the bench's
+/// [`TrialStats`](crate::stats::TrialStats)) against `trial/floor/fork-exec`'s per
+/// spawn. Only benchmarks with stats are listed (ids of older bench versions are
+/// left out).
 pub fn render_trials(trials: &BTreeMap<String, Estimate>, stats: &StatsFile) -> String {
     let mut ids: Vec<&String> = trials
         .keys()
