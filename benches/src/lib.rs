@@ -31,8 +31,25 @@
 //! ([`stats`]).
 //!
 //! Group `trial`: whole harness trials per second (`run_trial`: warden, `teardown
-//! run --method auto`, node interpreter, oracle) for a fixed 16-node spec and for
-//! 16 random trees of the harness's proptest strategy (fixed seed).
+//! run --method M`, node interpreter, oracle; 100 ms grace), ids
+//! `trial/METHOD/SHAPE/N`, by size and by method:
+//!
+//! * `auto` on `flat` trees of N = 1, 4, 16 and 64 processes (`pause [N-1*fork:
+//!   pause]`, all obeying SIGTERM), on the `fixed` 16-node mixed spec (forks, a
+//!   `setsid` escape, exec'd nodes) and on 16 `random` trees of the harness's
+//!   proptest strategy (fixed seed);
+//! * every other method the host supports but `leader` on `flat/16`;
+//! * `trial/floor/fork-exec`: spawn and wait `/bin/true` with
+//!   `std::process::Command`, the least a process costs.
+//!
+//! Beside criterion's wall time, each benchmark prints the CPU a trial costs —
+//! the reaped descendants' user + system time ([`cpu`]: warden, supervisor, tree
+//! and helpers are all descendants that get waited for) per trial — its ratio to
+//! the floor's per spawn, and the verdicts, and keeps them in the stats file
+//! ([`stats::TrialStats`]). A `flat` tree that does not come out as the catalog
+//! expects its `wide-fanout` scenario (`clean`; `clean|early` for the group
+//! methods), or the `fixed` spec not `clean` under an escape-proof method, fails
+//! the bench; any other verdict than `clean` is printed with its replay line.
 //!
 //! # Running
 //!
@@ -40,7 +57,8 @@
 //! cargo build --release -p teardown-harness              # the `teardown` binary (mixed, trial)
 //! cargo bench -p teardown-benches                        # everything, < 10 minutes
 //! cargo bench -p teardown-benches -- 'drain/(floor|cgroup)/flat'   # a subset
-//! cargo run --release -p teardown-benches --bin bench-table        # the README table
+//! cargo bench -p teardown-benches --bench drain -- trial           # the trial group, < 1 minute
+//! cargo run --release -p teardown-benches --bin bench-table        # the README tables
 //! ```
 //!
 //! The shim methods need the core crate's shim; cargo builds a package's own
@@ -60,6 +78,7 @@
 //! comparison under the same load.
 #![deny(unsafe_code)]
 
+pub mod cpu;
 pub mod errors;
 pub mod helper;
 pub mod observer;

@@ -36,8 +36,8 @@ pub enum PidView {
 pub enum Placement {
     /// The helper joins the observer cgroup first.
     JoinObserver,
-    /// The method places the leader itself (the `cgroup` method, in a leaf created
-    /// below the observer).
+    /// The method places the leader itself (the `cgroup` and `cgroup-kill`
+    /// methods, in a leaf created below the observer).
     ByMethod,
 }
 

@@ -1,4 +1,4 @@
-//! `bench-table`: the README's drain table, from criterion's saved estimates and
+//! `bench-table`: the README's drain and trial tables, from criterion's saved estimates and
 //! the bench's [`StatsFile`].
 //!
 //! ```text
@@ -110,10 +110,11 @@ fn row_order(method: &str) -> (usize, String) {
         "killpg" => 3,
         "killpg-waitpgid" => 4,
         "subreaper" => 5,
-        "proc-walk" => 6,
-        "cgroup" => 7,
-        "pidns" => 8,
-        _ => 9,
+        "cgroup-kill" => 6,
+        "proc-walk" => 7,
+        "cgroup" => 8,
+        "pidns" => 9,
+        _ => 10,
     };
     (rank, method.to_owned())
 }
@@ -200,18 +201,74 @@ pub fn render(estimates: &BTreeMap<String, Estimate>, stats: &StatsFile) -> Stri
     out
 }
 
-/// The `trial` group: median time per whole harness trial and trials per second.
-pub fn render_trials(trials: &BTreeMap<String, Estimate>) -> String {
-    if trials.is_empty() {
+/// The order of the `trial` group's rows: the floor, `auto` by shape (`flat`,
+/// `fixed`, `random`) and size, then the other methods weakest first.
+fn trial_order(id: &str) -> (usize, (usize, String), usize, u64, String) {
+    let mut parts = id.split('/').skip(1);
+    let method = parts.next().unwrap_or_default();
+    let shape = parts.next().unwrap_or_default();
+    let n = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let first = match method {
+        "floor" => 0,
+        "auto" => 1,
+        _ => 2,
+    };
+    let shape_rank = match shape {
+        "flat" => 0,
+        "fixed" => 1,
+        "random" => 2,
+        _ => 3,
+    };
+    (first, row_order(method), shape_rank, n, id.to_owned())
+}
+
+/// The `trial` group: median wall time per whole harness trial, trials per second,
+/// and the CPU each cost (its processes', from the bench's
+/// [`TrialStats`](crate::stats::TrialStats)) against `trial/floor/fork-exec`'s per
+/// spawn. Only benchmarks with stats are listed (ids of older bench versions are
+/// left out).
+pub fn render_trials(trials: &BTreeMap<String, Estimate>, stats: &StatsFile) -> String {
+    let mut ids: Vec<&String> = trials
+        .keys()
+        .filter(|id| stats.trials.contains_key(*id))
+        .collect();
+    if ids.is_empty() {
         return String::new();
     }
-    let mut out = String::from("\nWhole harness trials (`trial` group, `auto`, 100 ms grace):\n\n");
-    out.push_str("| benchmark | median per trial | trials per second |\n|---|---:|---:|\n");
-    for (id, e) in trials {
+    ids.sort_by_key(|id| trial_order(id));
+    let floor = stats.trials.get("trial/floor/fork-exec");
+    let mut out = String::from(
+        "\nWhole harness trials (`trial` group, 100 ms grace; the floor spawns and waits `/bin/true`):\n\n",
+    );
+    out.push_str("| benchmark | median per trial | trials/s | CPU per trial | user + sys | × fork+exec CPU | verdicts |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---|\n");
+    for id in ids {
+        let e = &trials[id];
+        let s = &stats.trials[id];
+        let cpu = s
+            .cpu_ns()
+            .map_or_else(|| "–".to_owned(), |ns| format!("{:.2} ms", ns / 1e6));
+        let split = match s.iterations {
+            0 => "–".to_owned(),
+            n => format!(
+                "{:.2} + {:.2}",
+                s.user_ns as f64 / n as f64 / 1e6,
+                s.sys_ns as f64 / n as f64 / 1e6
+            ),
+        };
+        let ratio = floor
+            .and_then(|floor| s.ratio_to(floor))
+            .map_or_else(|| "–".to_owned(), |r| format!("{r:.1}×"));
+        let mut verdicts: Vec<String> =
+            s.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        if verdicts.is_empty() {
+            verdicts.push("–".into());
+        }
         out.push_str(&format!(
-            "| {id} | {} | {:.1} |\n",
+            "| {id} | {} | {:.1} | {cpu} | {split} | {ratio} | {} |\n",
             human(e.median),
-            1e9 / e.median
+            1e9 / e.median,
+            verdicts.join(", ")
         ));
     }
     out
@@ -232,21 +289,23 @@ pub fn main() -> ExitCode {
             StatsFile::criterion_dir(&target)
         }
     };
-    let estimates = match load_estimates(&criterion, "drain") {
-        Ok(estimates) if !estimates.is_empty() => estimates,
-        Ok(_) | Err(_) => {
-            eprintln!(
-                "bench-table: no drain results in {} (run `cargo bench -p teardown-benches` first)",
-                criterion.display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
     let stats = StatsFile::load(&criterion.join(StatsFile::NAME)).unwrap_or_default();
-    print!("{}", render(&estimates, &stats));
-    if let Ok(trials) = load_estimates(&criterion, "trial") {
-        print!("{}", render_trials(&trials));
+    let drain = load_estimates(&criterion, "drain").unwrap_or_default();
+    let trials = render_trials(
+        &load_estimates(&criterion, "trial").unwrap_or_default(),
+        &stats,
+    );
+    if drain.is_empty() && trials.is_empty() {
+        eprintln!(
+            "bench-table: no drain or trial results in {} (run `cargo bench -p teardown-benches` first)",
+            criterion.display()
+        );
+        return ExitCode::FAILURE;
     }
+    if !drain.is_empty() {
+        print!("{}", render(&drain, &stats));
+    }
+    print!("{trials}");
     ExitCode::SUCCESS
 }
 
@@ -263,15 +322,51 @@ mod tests {
     }
 
     #[test]
-    fn trials_are_given_per_second() {
+    fn trials_are_given_per_second_with_their_cpu_against_the_floor_in_order() {
+        use crate::cpu::CpuTimes;
+        use crate::stats::TrialStats;
+        use std::time::Duration;
         let mut trials = BTreeMap::new();
+        let mut stats = StatsFile::default();
+        let mut add = |id: &str, median: f64, cpu_ms: u64| {
+            trials.insert(id.to_owned(), estimate(median));
+            let mut s = TrialStats::default();
+            let cpu = CpuTimes {
+                user: Duration::from_millis(cpu_ms),
+                sys: Duration::from_millis(cpu_ms),
+            };
+            s.record_batch(2, Duration::from_millis(1), cpu, CpuTimes::default());
+            if !id.contains("floor") {
+                s.verdicts.insert("clean".into(), 2);
+            }
+            stats.trials.insert(id.to_owned(), s);
+        };
+        add("trial/pidns/flat/16", 40e6, 20);
+        add("trial/auto/flat/64", 80e6, 40);
+        add("trial/auto/flat/4", 20e6, 10);
+        add("trial/floor/fork-exec", 1e6, 1);
         trials.insert("trial/fixed/16".to_owned(), estimate(40e6));
-        let table = render_trials(&trials);
+        let table = render_trials(&trials, &stats);
         assert!(
-            table.contains("| trial/fixed/16 | 40.0 ms | 25.0 |"),
+            table.contains("| trial/pidns/flat/16 | 40.0 ms | 25.0 | 20.00 ms | 10.00 + 10.00 | 20.0× | clean 2 |"),
             "{table}"
         );
-        assert_eq!(render_trials(&BTreeMap::new()), "");
+        let rows: Vec<&str> = table
+            .lines()
+            .filter_map(|l| l.strip_prefix("| trial/"))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "floor/fork-exec",
+                "auto/flat/4",
+                "auto/flat/64",
+                "pidns/flat/16"
+            ],
+            "an older id without stats is left out: {table}"
+        );
+        assert_eq!(render_trials(&BTreeMap::new(), &stats), "");
     }
 
     #[test]

@@ -184,7 +184,7 @@ fn main() {
         group.finish();
     }
     if teardown_bin.is_some() {
-        trial::bench(&mut criterion);
+        trial::bench(&mut criterion, &mut stats_file, &methods);
     }
 
     if measuring() {

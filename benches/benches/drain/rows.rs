@@ -24,7 +24,10 @@ pub struct Bench<'a, 'g> {
 
 /// Where a method's tree starts, and in which PID namespace its records are.
 fn placement_and_view(method: Method) -> (Placement, PidView) {
-    let placement = if method == Method::Cgroup {
+    // The cgroup methods put the leader in their own leaf (below the observer's
+    // cgroup): a tree that joined the observer itself would be outside the leaf
+    // they kill, and never drain.
+    let placement = if matches!(method, Method::Cgroup | Method::CgroupKill) {
         Placement::ByMethod
     } else {
         Placement::JoinObserver
