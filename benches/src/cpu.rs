@@ -1,9 +1,9 @@
 //! CPU time spent by the processes a benchmark starts, for the `trial` group:
 //! `getrusage(RUSAGE_CHILDREN)` counts every descendant that exited and was
-//! waited for — a trial's warden is this process's child and waits for its
-//! supervisor, tree and oracle helpers in turn, so one trial's whole cost lands
-//! here once `run_trial` returns — and `RUSAGE_THREAD` the calling thread's own
-//! part (starting the warden, encoding the trial, reading the outcome).
+//! waited for (the floor's `/bin/true`s), and `RUSAGE_THREAD` the calling
+//! thread's own part (encoding the trial, reading the outcome). A trial's own
+//! cost comes in its outcome (`TrialOutcome::cpu`: the warden server's and what it
+//! reaped), since the servers live on between trials.
 
 use std::io;
 use std::time::Duration;

@@ -140,7 +140,7 @@ fn main() {
         at(0.5).copied().unwrap_or(0.0),
         at(0.9).copied().unwrap_or(0.0),
         mean(&|o| o.drain.map_or(0.0, |d| d.as_secs_f64() * 1e3)),
-        mean(&|o| o.cpu.as_secs_f64() * 1e3),
+        mean(&|o| o.cpu.total().as_secs_f64() * 1e3),
         verdicts
     );
 }

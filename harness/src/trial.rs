@@ -110,14 +110,30 @@ pub struct TrialOutcome {
     pub drain: Option<Duration>,
     /// Wall time of the whole trial.
     pub elapsed: Duration,
-    /// CPU time (user + system) of the trial's processes: the warden that ran it
-    /// and everything it reaped (supervisor, tree, helpers). Zero when unknown.
+    /// CPU time of the trial's processes: the warden that ran it and everything it
+    /// reaped (supervisor, tree, helpers). Zero when unknown.
     #[serde(default)]
-    pub cpu: Duration,
+    pub cpu: TrialCpu,
     /// The tree as it was spawned: one record per node that reported ready.
     pub nodes: Vec<NodeRecord>,
     /// The processes the oracle found, for verbose output.
     pub findings: Vec<Finding>,
+}
+
+/// CPU time spent by a trial's processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrialCpu {
+    /// In user mode.
+    pub user: Duration,
+    /// In the kernel.
+    pub system: Duration,
+}
+
+impl TrialCpu {
+    /// User plus system time.
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
 }
 
 /// One node's readiness record.

@@ -17,7 +17,7 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use teardown::{Availability, Method, Verdict};
-use teardown_benches::cpu::CpuMeter;
+use teardown_benches::cpu::{CpuMeter, CpuTimes};
 use teardown_benches::stats::{StatsFile, TrialStats};
 use teardown_harness::prop::{PropParams, tree_spec};
 use teardown_harness::spec::TreeSpec;
@@ -201,10 +201,15 @@ impl TrialBench<'_, '_> {
                 b.iter_custom(|iters| {
                     let meter = CpuMeter::start().expect("getrusage");
                     let start = Instant::now();
+                    // The warden servers live on between trials: each outcome
+                    // carries its trial's CPU (the server's and what it reaped).
+                    let mut served = CpuTimes::default();
                     for _ in 0..iters {
                         let index = next % trials.len();
                         next += 1;
                         let outcome = run_trial(&trials[index]);
+                        served.user += outcome.cpu.user;
+                        served.sys += outcome.cpu.system;
                         *stats
                             .verdicts
                             .entry(outcome.verdict.to_string())
@@ -222,7 +227,11 @@ impl TrialBench<'_, '_> {
                         }
                     }
                     let wall = start.elapsed();
-                    let (children, thread) = meter.elapsed().expect("getrusage");
+                    let (reaped, thread) = meter.elapsed().expect("getrusage");
+                    let children = CpuTimes {
+                        user: reaped.user + served.user,
+                        sys: reaped.sys + served.sys,
+                    };
                     stats.record_batch(iters, wall, children, thread);
                     wall
                 })

@@ -308,7 +308,7 @@ fn blank(verdict: Verdict, detail: &str) -> TrialOutcome {
         report: None,
         drain: None,
         elapsed: Duration::ZERO,
-        cpu: Duration::ZERO,
+        cpu: Default::default(),
         nodes: Vec::new(),
         findings: Vec::new(),
     }

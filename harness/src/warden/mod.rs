@@ -86,7 +86,7 @@ pub fn error_outcome(detail: impl Into<String>) -> TrialOutcome {
         report: None,
         drain: None,
         elapsed: Duration::ZERO,
-        cpu: Duration::ZERO,
+        cpu: Default::default(),
         nodes: Vec::new(),
         findings: Vec::new(),
     }

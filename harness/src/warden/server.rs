@@ -34,7 +34,7 @@ use super::contain::{self, Containment};
 use super::spawn::warden_deadline;
 use super::{NET_DEADLINE, error_outcome, inner};
 use crate::sys::{self, Forked, NewNamespaces};
-use crate::trial::{Trial, TrialOutcome};
+use crate::trial::{Trial, TrialCpu, TrialOutcome};
 
 /// The inner warden's nice value (see [`sys::favour_self`]).
 const INNER_NICE: i32 = -10;
@@ -192,7 +192,7 @@ impl Host {
         let ended = wait_inner(pid, &pidfd, harness, limit);
         drop(lifeline_w);
         let t_inner = t.elapsed();
-        let cpu = cpu_used().saturating_sub(cpu_before);
+        let cpu = cpu_since(cpu_used(), cpu_before);
         let cleaned = self.empty_cgroup();
         let mut log = read_all(log);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -489,19 +489,29 @@ fn wait_inner(
     ended.unwrap_or(Ended::Exited(status))
 }
 
-/// CPU time (user + system) used so far by this process and the children it
-/// has reaped (each inner warden, which as PID 1 reaped its whole trial).
-fn cpu_used() -> Duration {
+/// CPU time used so far by this process and the children it has reaped (each
+/// inner warden, which as PID 1 reaped its whole trial).
+fn cpu_used() -> TrialCpu {
     use nix::sys::resource::{UsageWho, getrusage};
-    let total = |who| {
-        getrusage(who).map_or(Duration::ZERO, |u| {
-            let tv = |t: nix::sys::time::TimeVal| {
-                Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
-            };
-            tv(u.user_time()) + tv(u.system_time())
-        })
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
     };
-    total(UsageWho::RUSAGE_SELF) + total(UsageWho::RUSAGE_CHILDREN)
+    let mut cpu = TrialCpu::default();
+    for who in [UsageWho::RUSAGE_SELF, UsageWho::RUSAGE_CHILDREN] {
+        if let Ok(u) = getrusage(who) {
+            cpu.user += tv(u.user_time());
+            cpu.system += tv(u.system_time());
+        }
+    }
+    cpu
+}
+
+/// What was spent between two [`cpu_used`] readings.
+fn cpu_since(now: TrialCpu, before: TrialCpu) -> TrialCpu {
+    TrialCpu {
+        user: now.user.saturating_sub(before.user),
+        system: now.system.saturating_sub(before.system),
+    }
 }
 
 /// The whole content of a memfd (empty on error).

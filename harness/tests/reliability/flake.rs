@@ -54,6 +54,21 @@ fn trials(specs: &[&str]) -> Vec<Trial> {
     out
 }
 
+/// The verdict as the soak compares it. `killpg` and `killpg-waitpgid` return
+/// once the leader is reaped, while the group's other members, signalled at the
+/// same instant, may still be exiting: whether the look at done catches one is a
+/// race of microseconds, `clean` or `early` (the catalog accepts either on its
+/// in-group scenarios). With the warden favoured on the CPU its look comes early
+/// enough to catch one now and then: both count as one answer here.
+fn class(s: &Supervisor, v: Verdict) -> Verdict {
+    match (s, v) {
+        (Supervisor::Method(Method::Killpg | Method::KillpgWaitpgid), Verdict::Early) => {
+            Verdict::Clean
+        }
+        _ => v,
+    }
+}
+
 /// Runs every trial `rounds` times on `jobs` threads; returns (trials per round,
 /// the disagreeing cells with every verdict seen).
 fn soak(specs: &[&str], rounds: u32, jobs: usize) -> (usize, Vec<String>) {
@@ -71,7 +86,7 @@ fn soak(specs: &[&str], rounds: u32, jobs: usize) -> (usize, Vec<String>) {
                             *n - 1
                         };
                         let Some(t) = trials.get(i) else { break };
-                        let v = run_trial(t).verdict;
+                        let v = class(&t.supervisor, run_trial(t).verdict);
                         seen.lock().unwrap().entry(i).or_default().push(v);
                     }
                 });

@@ -139,7 +139,7 @@ pub(super) fn outcome(t: &Value, file: &str) -> Result<TrialOutcome, MergeError>
         report: serde_json::from_value(t["report"].clone()).unwrap_or(None),
         drain: t["drain_us"].as_u64().map(Duration::from_micros),
         elapsed: Duration::from_micros(t["elapsed_us"].as_u64().unwrap_or(0)),
-        cpu: Duration::ZERO,
+        cpu: Default::default(),
         nodes: Vec::new(),
         findings: serde_json::from_value(t["findings"].clone()).unwrap_or_default(),
     })
