@@ -15,6 +15,11 @@ pub struct WardenArgs {
     /// end of input (what the harness runs, one per worker).
     #[arg(long)]
     serve: bool,
+    /// With --serve: the frames' protocol the caller speaks; refused unless it is
+    /// this binary's (a harness library and a `teardown` binary of different
+    /// versions).
+    #[arg(long, value_name = "N", requires = "serve")]
+    protocol: Option<u32>,
 }
 
 pub fn main(args: WardenArgs) -> Result<ExitCode, Fail> {
@@ -25,6 +30,16 @@ pub fn main(args: WardenArgs) -> Result<ExitCode, Fail> {
             serde_json::to_string(&facts).expect("facts serialize")
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(p) = args.protocol
+        && p != teardown_harness::warden::server::PROTOCOL
+    {
+        return Err(Fail::usage(format!(
+            "this teardown binary ({}) speaks warden protocol {}, the caller {p}: \
+             build both from the same sources, or point TEARDOWN_BIN at a matching binary",
+            env!("CARGO_PKG_VERSION"),
+            teardown_harness::warden::server::PROTOCOL
+        )));
     }
     let code = if args.serve {
         teardown_harness::warden::server::serve()

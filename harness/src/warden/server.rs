@@ -39,6 +39,11 @@ use crate::trial::{Trial, TrialCpu, TrialOutcome};
 /// The inner warden's nice value (see [`sys::favour_self`]).
 const INNER_NICE: i32 = -10;
 
+/// The version of the frames and of what they carry (trial, reply, outcome):
+/// the harness passes it (`--protocol`) and a server of another version refuses
+/// to start, saying so, instead of answering what the caller cannot read.
+pub const PROTOCOL: u32 = 1;
+
 /// The largest frame either side accepts (a trial or a reply).
 pub const MAX_FRAME: usize = 256 << 20;
 

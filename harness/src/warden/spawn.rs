@@ -53,7 +53,8 @@ impl Server {
                 .map_err(|e| format!("memfd: {e}"))?;
         let stderr = std::fs::File::from(log.try_clone().map_err(|e| format!("memfd: {e}"))?);
         let mut child = Command::new(&bin)
-            .args(["__warden", "--serve"])
+            .args(["__warden", "--serve", "--protocol"])
+            .arg(server::PROTOCOL.to_string())
             .env(PARENT_ENV, std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
