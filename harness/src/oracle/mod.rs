@@ -78,6 +78,7 @@
 mod fake;
 mod judge;
 mod observe;
+mod procread;
 mod records;
 mod scan;
 mod source;
