@@ -173,3 +173,5 @@ pub fn worst(a: Verdict, b: Verdict) -> Verdict {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_live;
