@@ -175,3 +175,5 @@ pub fn worst(a: Verdict, b: Verdict) -> Verdict {
 mod tests;
 #[cfg(test)]
 mod tests_live;
+#[cfg(test)]
+mod tests_real;
