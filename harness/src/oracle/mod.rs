@@ -75,18 +75,21 @@
 //! (and pgid/sid where the group or session leader was mapped too) into the
 //! warden's view.
 
+mod fake;
 mod judge;
 mod observe;
+mod procread;
 mod records;
 mod scan;
 mod source;
 pub mod wait;
 
+pub use fake::FakeProc;
 pub use judge::{FindingKind, Judgement, judge};
 pub use observe::observe;
 pub use records::{Placed, map_records};
 pub use scan::tree_processes;
-pub use source::{FakeProc, Identity, LiveProc, ProcSource, ProcStat};
+pub use source::{Identity, LiveProc, ProcSource, ProcStat};
 use teardown::Verdict;
 
 use crate::trial::NodeRecord;
@@ -170,3 +173,7 @@ pub fn worst(a: Verdict, b: Verdict) -> Verdict {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_live;
+#[cfg(test)]
+mod tests_real;

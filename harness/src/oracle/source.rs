@@ -1,8 +1,15 @@
 //! Where the oracle reads processes from: the [`ProcSource`] trait, the real
-//! `/proc` ([`LiveProc`]) and an in-memory fake ([`FakeProc`]) for unit tests.
+//! `/proc` ([`LiveProc`]); the in-memory fake for unit tests is
+//! [`FakeProc`](super::FakeProc).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::ops::ControlFlow;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::AtFlags;
+
+use super::procread::{self, RelPath};
 
 /// A process's identity: its PID and start time (clock ticks since boot). A PID
 /// alone is not an identity: PIDs are reused.
@@ -92,28 +99,40 @@ pub trait ProcSource {
     }
 }
 
-/// The real `/proc` (or another procfs mount, or a directory laid out like one).
+/// The real `/proc` (or another procfs mount, or a directory laid out like one),
+/// read through [`procread`]: every path relative to the root's directory fd,
+/// opened once when the source is made (a procfs mounted on the path later is not
+/// seen: the warden mounts its private `/proc` before it makes its source).
 #[derive(Clone, Debug)]
 pub struct LiveProc {
+    /// The root's path (for people: [`LiveProc::root`]).
     root: PathBuf,
+    /// The root, open; `None` if it could not be opened (then nothing exists).
+    dir: Option<Arc<OwnedFd>>,
 }
 
 impl Default for LiveProc {
     fn default() -> Self {
-        LiveProc {
-            root: PathBuf::from("/proc"),
-        }
+        LiveProc::at("/proc")
     }
 }
 
 impl LiveProc {
     /// A source reading the procfs (or look-alike directory) at `root`.
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        LiveProc { root: root.into() }
+        let root = root.into();
+        let dir = procread::open_root(&root).map(Arc::new);
+        LiveProc { root, dir }
     }
 
-    fn process(&self, pid: i32) -> Option<procfs::process::Process> {
-        procfs::process::Process::new_with_root(self.root.join(pid.to_string())).ok()
+    /// The root this source reads.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The root directory's fd.
+    fn dir(&self) -> Option<BorrowedFd<'_>> {
+        self.dir.as_deref().map(AsFd::as_fd)
     }
 }
 
@@ -169,19 +188,43 @@ const NOT_FATAL_BY_DEFAULT: u64 = {
 /// `PF_EXITING` in `/proc/<pid>/stat`'s flags: the task is in `do_exit`.
 const PF_EXITING: u32 = 0x4;
 
+/// Whether a live thread in `state` with these signal masks dies as soon as it
+/// runs: SIGKILL pending, or a pending signal that terminates by default and is
+/// not blocked, ignored or caught, the thread not stopped (see
+/// [`ProcStat::dying`]).
+fn killed_by_pending(m: &procread::Masks, state: char) -> bool {
+    let pending = m.sigpnd | m.shdpnd;
+    let stopped = matches!(state, 'T' | 't');
+    let fatal = pending & !(m.sigblk | m.sigign | m.sigcgt) & !NOT_FATAL_BY_DEFAULT;
+    pending & SIGKILL_BIT != 0 || (fatal != 0 && !stopped)
+}
+
 impl LiveProc {
-    /// One look at `pid`: its main thread's stat, then every thread's.
+    /// One look at `pid`: its main thread's stat; then, for a process whose only
+    /// thread is its live main thread, its own status; otherwise every thread's
+    /// stat and (for a live one) status.
+    ///
+    /// The fast path is exact: `num_threads` counts every thread not yet released
+    /// (a zombie main thread stays counted until it is reaped, a new thread is
+    /// counted as it is added to the group), so 1 with a live main thread means
+    /// the main thread is the only one, and `/proc/<pid>/status` is then that
+    /// thread's (`SigPnd` its own, `ShdPnd` the group's), as `/proc/<pid>/stat`'s
+    /// flags are. A dead-looking main thread always has its threads walked: the
+    /// process lives while any of them does, whatever `num_threads` says (0 when
+    /// the kernel cannot tell).
     fn read(&self, pid: i32) -> Option<ProcStat> {
-        let p = self.process(pid)?;
-        let s = p.stat().ok()?;
-        let alive = !is_dead_state(s.state)
-            || p.tasks().is_ok_and(|mut tasks| {
-                tasks.any(|t| {
-                    t.and_then(|t| t.stat())
-                        .is_ok_and(|ts| !is_dead_state(ts.state))
-                })
-            });
-        let dying = alive && self.dying(&p);
+        let dir = self.dir()?;
+        let here = RelPath::pid(pid);
+        let (s, comm) = procread::read_stat(dir, &here.join("stat"), true)?;
+        let main_alive = !is_dead_state(s.state);
+        let (alive, dying) = if main_alive && s.num_threads == 1 {
+            let status = here.join("status");
+            let killed = procread::read_status(dir, &status, procread::parse_masks)
+                .is_some_and(|m| killed_by_pending(&m, s.state));
+            (true, killed || s.flags & PF_EXITING != 0)
+        } else {
+            self.walk(dir, pid, main_alive)
+        };
         Some(ProcStat {
             pid: s.pid,
             ppid: s.ppid,
@@ -191,54 +234,62 @@ impl LiveProc {
             state: s.state,
             alive,
             dying,
-            comm: s.comm,
+            comm: comm.unwrap_or_default(),
         })
     }
 
-    /// See [`ProcStat::dying`]. A group kill queues SIGKILL in `ShdPnd` and on
-    /// every thread's own `SigPnd`; a fatal signal the kernel turns into a group
-    /// exit stays in `ShdPnd` itself (with SIGKILL on each thread). A thread that
-    /// has dequeued its SIGKILL on the way to `do_exit` no longer shows it in
-    /// `SigPnd`, but the shared signal is still there: that is why the pending
-    /// fatal signal counts, not only SIGKILL. A lone `PF_EXITING` thread may be one
-    /// thread ending (`pthread_exit`), so that counts only when every live thread
-    /// has it. (A ptraced process could have a fatal signal suppressed by its
-    /// tracer; tree processes are not traced.)
-    fn dying(&self, p: &procfs::process::Process) -> bool {
-        let Ok(tasks) = p.tasks() else {
-            return false;
-        };
+    /// `(alive, dying)` of `pid` from every thread (one listing of `task/`, each
+    /// thread's stat once, status only for a live thread): alive if the main thread
+    /// is (`main_alive`) or any thread is. Dying (see [`ProcStat::dying`]): a
+    /// group kill queues SIGKILL in `ShdPnd` and on every thread's own `SigPnd`; a
+    /// fatal signal the kernel turns into a group exit stays in `ShdPnd` itself
+    /// (with SIGKILL on each thread). A thread that has dequeued its SIGKILL on the
+    /// way to `do_exit` no longer shows it in `SigPnd`, but the shared signal is
+    /// still there: that is why the pending fatal signal counts, not only SIGKILL.
+    /// A lone `PF_EXITING` thread may be one thread ending (`pthread_exit`), so
+    /// that counts only when every live thread has it. (A ptraced process could
+    /// have a fatal signal suppressed by its tracer; tree processes are not
+    /// traced.)
+    fn walk(&self, dir: BorrowedFd<'_>, pid: i32, main_alive: bool) -> (bool, bool) {
+        let task = RelPath::pid(pid).join("task");
         let mut live = 0;
         let mut exiting = 0;
-        for t in tasks.filter_map(Result::ok) {
-            let Ok(stat) = t.stat() else { continue };
+        let mut killed = false;
+        procread::for_each_numbered(dir, Some(&task), |tid| {
+            let here = task.join_num(tid);
+            let Some((stat, _)) = procread::read_stat(dir, &here.join("stat"), false) else {
+                return ControlFlow::Continue(());
+            };
             if is_dead_state(stat.state) {
-                continue;
+                return ControlFlow::Continue(());
             }
             live += 1;
-            if let Ok(st) = t.status() {
-                let pending = st.sigpnd | st.shdpnd;
-                let stopped = matches!(stat.state, 'T' | 't');
-                let fatal = pending & !(st.sigblk | st.sigign | st.sigcgt) & !NOT_FATAL_BY_DEFAULT;
-                if pending & SIGKILL_BIT != 0 || (fatal != 0 && !stopped) {
-                    return true;
-                }
+            if procread::read_status(dir, &here.join("status"), procread::parse_masks)
+                .is_some_and(|m| killed_by_pending(&m, stat.state))
+            {
+                killed = true;
+                return ControlFlow::Break(());
             }
             if stat.flags & PF_EXITING != 0 {
                 exiting += 1;
             }
-        }
-        live > 0 && exiting == live
+            ControlFlow::Continue(())
+        });
+        let alive = main_alive || live > 0;
+        (alive, alive && (killed || (live > 0 && exiting == live)))
     }
 }
 
 impl ProcSource for LiveProc {
     fn pids(&self) -> Vec<i32> {
-        let Ok(dir) = std::fs::read_dir(&self.root) else {
-            return Vec::new();
-        };
-        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect()
+        let mut out = Vec::new();
+        if let Some(dir) = self.dir() {
+            procread::for_each_numbered(dir, None, |pid| {
+                out.push(pid);
+                ControlFlow::Continue(())
+            });
+        }
+        out
     }
 
     fn stat(&self, pid: i32) -> Option<ProcStat> {
@@ -246,210 +297,47 @@ impl ProcSource for LiveProc {
     }
 
     fn children(&self, pid: i32) -> Vec<i32> {
-        let Some(p) = self.process(pid) else {
-            return Vec::new();
+        let mut out = Vec::new();
+        let Some(dir) = self.dir() else {
+            return out;
         };
-        let Ok(tasks) = p.tasks() else {
-            return Vec::new();
-        };
-        let mut out: Vec<i32> = tasks
-            .filter_map(Result::ok)
-            .filter_map(|t| t.children().ok())
-            .flatten()
-            .map(|c| c as i32)
-            .collect();
+        let task = RelPath::pid(pid).join("task");
+        procread::for_each_numbered(dir, Some(&task), |tid| {
+            let path = task.join_num(tid).join("children");
+            procread::for_each_number(dir, &path, |c| out.push(c));
+            ControlFlow::Continue(())
+        });
         out.sort_unstable();
         out.dedup();
         out
     }
 
     fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
-        self.process(pid)?.status().ok()?.nspid
+        let status = RelPath::pid(pid).join("status");
+        procread::read_status(self.dir()?, &status, procread::parse_nspid)
     }
 
     fn own_pidns(&self) -> Option<u64> {
         // The reader's own namespace, which is the one a procfs mount shows when
         // the reader mounted it (the warden's private `/proc`) or shares it.
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(self.root.join("self/ns/pid")).ok()?;
-        Some(meta.ino())
+        let st = rustix::fs::statat(self.dir()?, c"self/ns/pid", AtFlags::empty()).ok()?;
+        Some(st.st_ino)
     }
 
     fn pidns_of(&self, pid: i32) -> Option<u64> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(self.root.join(format!("{pid}/ns/pid"))).ok()?;
-        Some(meta.ino())
+        let path = RelPath::pid(pid).join("ns").join("pid");
+        let st = rustix::fs::statat(self.dir()?, path.as_cstr()?, AtFlags::empty()).ok()?;
+        Some(st.st_ino)
     }
 
     fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
-        let raw = std::fs::read(self.root.join(format!("{pid}/cmdline"))).ok()?;
-        Some(
+        let path = RelPath::pid(pid).join("cmdline");
+        let mut buf = [0u8; procread::CMDLINE_BUF];
+        procread::with_file(self.dir()?, &path, &mut buf, |raw| {
             raw.split(|&b| b == 0)
                 .filter(|a| !a.is_empty())
                 .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect(),
-        )
-    }
-}
-
-/// An in-memory process table for unit tests. Children are derived from `ppid`
-/// unless [`FakeProc::hide_child`] removed one from its parent's `children` file
-/// (as the kernel may, for a process being reparented).
-#[derive(Clone, Debug, Default)]
-pub struct FakeProc {
-    procs: BTreeMap<i32, (ProcStat, Vec<i32>)>,
-    hidden: Vec<i32>,
-    pidns: Option<u64>,
-    ns_of: BTreeMap<i32, u64>,
-    argv: BTreeMap<i32, Vec<String>>,
-}
-
-impl FakeProc {
-    /// An empty table.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a live process in `ppid`'s group and session, start time `pid * 10`.
-    pub fn live(&mut self, pid: i32, ppid: i32) -> &mut Self {
-        let stat = ProcStat {
-            pid,
-            ppid,
-            pgid: ppid,
-            sid: ppid,
-            start_time: pid as u64 * 10,
-            state: 'S',
-            alive: true,
-            dying: false,
-            comm: "teardown".into(),
-        };
-        self.procs.insert(pid, (stat, vec![pid]));
-        self
-    }
-
-    /// Adds a zombie (every thread dead, not reaped).
-    pub fn zombie(&mut self, pid: i32, ppid: i32) -> &mut Self {
-        self.live(pid, ppid);
-        let s = &mut self.procs.get_mut(&pid).expect("just added").0;
-        s.state = 'Z';
-        s.alive = false;
-        self
-    }
-
-    /// Adds a process whose main thread is a zombie but another thread lives.
-    pub fn zombie_main_live_thread(&mut self, pid: i32, ppid: i32) -> &mut Self {
-        self.live(pid, ppid);
-        self.procs.get_mut(&pid).expect("just added").0.state = 'Z';
-        self
-    }
-
-    /// The process is alive but committed to exit (SIGKILL pending).
-    pub fn dying(&mut self, pid: i32) -> &mut Self {
-        self.procs.get_mut(&pid).expect("known pid").0.dying = true;
-        self
-    }
-
-    /// Sets the last added-or-named process's group and session.
-    pub fn group(&mut self, pid: i32, pgid: i32, sid: i32) -> &mut Self {
-        let s = &mut self.procs.get_mut(&pid).expect("known pid").0;
-        s.pgid = pgid;
-        s.sid = sid;
-        self
-    }
-
-    /// Sets the inode of the table's own PID namespace.
-    pub fn in_pidns(&mut self, ns: u64) -> &mut Self {
-        self.pidns = Some(ns);
-        self
-    }
-
-    /// Sets a process's `NSpid` line (outermost first).
-    pub fn nspid_of(&mut self, pid: i32, nspid: Vec<i32>) -> &mut Self {
-        self.procs.get_mut(&pid).expect("known pid").1 = nspid;
-        self
-    }
-
-    /// Sets a process's command line (unset: unknown, which counts as the tree's).
-    pub fn runs(&mut self, pid: i32, argv: &[&str]) -> &mut Self {
-        self.argv
-            .insert(pid, argv.iter().map(|a| (*a).to_owned()).collect());
-        self
-    }
-
-    /// Marks a process as a helper of the supervisor (a shim: `teardown __shim`).
-    pub fn helper(&mut self, pid: i32) -> &mut Self {
-        self.runs(pid, &["teardown", "__shim", "pidns"])
-    }
-
-    /// Sets the inode of the PID namespace a process lives in.
-    pub fn in_ns(&mut self, pid: i32, ns: u64) -> &mut Self {
-        self.ns_of.insert(pid, ns);
-        self
-    }
-
-    /// Sets a process's start time.
-    pub fn started(&mut self, pid: i32, start_time: u64) -> &mut Self {
-        self.procs.get_mut(&pid).expect("known pid").0.start_time = start_time;
-        self
-    }
-
-    /// The process exits: it becomes a zombie of its parent.
-    pub fn dies(&mut self, pid: i32) -> &mut Self {
-        let s = &mut self.procs.get_mut(&pid).expect("known pid").0;
-        s.state = 'Z';
-        s.alive = false;
-        s.dying = false;
-        self
-    }
-
-    /// The process is reaped: it disappears.
-    pub fn reaped(&mut self, pid: i32) -> &mut Self {
-        self.procs.remove(&pid);
-        self
-    }
-
-    /// Leaves `pid` out of its parent's `children` file.
-    pub fn hide_child(&mut self, pid: i32) -> &mut Self {
-        self.hidden.push(pid);
-        self
-    }
-
-    /// The identity of a process in the table.
-    pub fn identity(&self, pid: i32) -> Identity {
-        self.procs[&pid].0.identity()
-    }
-}
-
-impl ProcSource for FakeProc {
-    fn pids(&self) -> Vec<i32> {
-        self.procs.keys().copied().collect()
-    }
-
-    fn stat(&self, pid: i32) -> Option<ProcStat> {
-        self.procs.get(&pid).map(|(s, _)| s.clone())
-    }
-
-    fn children(&self, pid: i32) -> Vec<i32> {
-        self.procs
-            .values()
-            .filter(|(s, _)| s.ppid == pid && !self.hidden.contains(&s.pid))
-            .map(|(s, _)| s.pid)
-            .collect()
-    }
-
-    fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
-        self.procs.get(&pid).map(|(_, ns)| ns.clone())
-    }
-
-    fn own_pidns(&self) -> Option<u64> {
-        self.pidns
-    }
-
-    fn pidns_of(&self, pid: i32) -> Option<u64> {
-        self.ns_of.get(&pid).copied()
-    }
-
-    fn cmdline(&self, pid: i32) -> Option<Vec<String>> {
-        self.argv.get(&pid).cloned()
+                .collect()
+        })
     }
 }
