@@ -30,6 +30,7 @@
 //! assert_eq!(report.unexpected().count(), 0);
 //! ```
 
+mod budget;
 mod identity;
 pub mod json;
 pub mod markdown;

@@ -170,7 +170,8 @@ pub fn run(plan: Plan, on_progress: &mut dyn FnMut(&Progress)) -> Report {
     run_with(plan, &crate::trial::run_trial, on_progress)
 }
 
-/// Runs every cell of `plan` with `runner`, `plan.jobs` at a time.
+/// Runs every cell of `plan` with `runner`, `plan.jobs` at a time, and no more
+/// at once than their processes fit the machine's budget (`budget.rs`).
 ///
 /// Rows that cannot run here get a fabricated `unsupported` outcome with the reason.
 /// A runner that panics gets the cell an `error` verdict with the panic message.
@@ -214,22 +215,34 @@ pub fn run_with(
     on_progress(&progress);
 
     let queue = Mutex::new(jobs.into_iter());
+    let budget = super::budget::Budget::for_cores(
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
     let (tx, rx) = mpsc::channel::<Message>();
     std::thread::scope(|scope| {
         for _ in 0..plan.jobs {
             let tx = tx.clone();
             let queue = &queue;
             let plan = &plan;
+            let budget = &budget;
             scope.spawn(move || {
                 loop {
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                    let Some((r, c)) = next else { break };
+                    // Taken in queue order, with the queue held: a big tree waits
+                    // for room first in line (see `budget.rs`).
+                    let (next, permit) = {
+                        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                        let Some((r, c)) = q.next() else { break };
+                        let weight = super::budget::weight(&plan.trial(r, c).spec);
+                        ((r, c), budget.acquire(weight))
+                    };
+                    let (r, c) = next;
                     if tx.send(Message::Started).is_err() {
                         break;
                     }
                     let trial = plan.trial(r, c);
                     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runner(&trial)))
                         .unwrap_or_else(|panic| errored(&panic_message(&panic)));
+                    drop(permit);
                     if tx.send(Message::Finished(r, c, Box::new(outcome))).is_err() {
                         break;
                     }
