@@ -163,10 +163,10 @@ pub(crate) fn settle(
 }
 
 /// SIGKILL's bit in a `SigPnd`/`ShdPnd` mask.
-const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+pub(super) const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
 /// The signals whose default action is not to terminate (ignore or stop); every
 /// other signal, real-time ones included, terminates by default.
-const NOT_FATAL_BY_DEFAULT: u64 = {
+pub(super) const NOT_FATAL_BY_DEFAULT: u64 = {
     let mut mask = 0;
     let sigs = [
         libc::SIGCHLD,

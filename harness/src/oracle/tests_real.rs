@@ -12,29 +12,9 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal};
 
 use super::procread;
-use super::source::settle;
+use super::source::{NOT_FATAL_BY_DEFAULT, SIGKILL_BIT, settle};
 use super::*;
 
-const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
-const NOT_FATAL_BY_DEFAULT: u64 = {
-    let sigs = [
-        libc::SIGCHLD,
-        libc::SIGCONT,
-        libc::SIGURG,
-        libc::SIGWINCH,
-        libc::SIGSTOP,
-        libc::SIGTSTP,
-        libc::SIGTTIN,
-        libc::SIGTTOU,
-    ];
-    let mut mask = 0;
-    let mut i = 0;
-    while i < sigs.len() {
-        mask |= 1 << (sigs[i] - 1);
-        i += 1;
-    }
-    mask
-};
 const PF_EXITING: u32 = 0x4;
 
 fn is_dead_state(state: char) -> bool {
