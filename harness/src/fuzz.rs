@@ -358,6 +358,9 @@ fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {
     let traits = node
         .traits
         .iter()
+        // `ignore=stop` is no spec (SIGSTOP cannot be ignored; the parser and
+        // the limits refuse it), though the structure-aware input can say it.
+        .filter(|t| !matches!(t, Trait::Ignore(Sig::Stop)))
         .map(|t| match *t {
             Trait::GracefulMs(ms) => Trait::GracefulMs(ms.min(TRIAL_MAX_GRACEFUL_MS)),
             Trait::KillParent(s) => Trait::KillParent(no_stop(s)),

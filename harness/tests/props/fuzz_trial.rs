@@ -3,7 +3,7 @@
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use teardown_harness::fuzz::{TRIAL_MAX_NODES, small_tree, trial};
+use teardown_harness::fuzz::{TRIAL_MAX_GRACEFUL_MS, TRIAL_MAX_NODES, small_tree, trial};
 use teardown_harness::prop::{PropParams, tree_spec};
 use teardown_harness::spec::{End, Limits, Sig, Trait, TreeSpec};
 
@@ -59,7 +59,7 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
                     assert_ne!(t.signal(), Some(Sig::Stop), "{small}");
                 }
                 if let Trait::GracefulMs(ms) = t {
-                    assert!(*ms <= 100, "{small}");
+                    assert!(*ms <= TRIAL_MAX_GRACEFUL_MS, "{small}");
                 }
             }
         }
@@ -67,6 +67,24 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
         assert!(hops <= 20, "{small}");
         assert_eq!(small_tree(&small), small, "cutting is idempotent");
     }
+}
+
+/// A fuzz finding (release `teardown`, 20 s run): the structure-aware input can
+/// say `ignore=stop`, which no spec is (the parser and the limits refuse it), and
+/// `small_tree` passed it on, so the target panicked on its own input. It drops it.
+#[test]
+fn small_tree_drops_an_ignore_stop_the_structured_input_can_say() {
+    use teardown_harness::spec::NodeSpec;
+    let spec = TreeSpec {
+        root: NodeSpec {
+            traits: vec![Trait::Ignore(Sig::Stop), Trait::Setsid],
+            children: Vec::new(),
+            end: End::Pause,
+        },
+    };
+    let small = small_tree(&spec);
+    assert_eq!(Limits::default().check(&small), Ok(()), "{small}");
+    assert_eq!(small.to_string(), "setsid pause");
 }
 
 /// The `trial` target's first finding (fuzz smoke, under load from other test
