@@ -144,3 +144,17 @@ fn every_command_help_teaches_with_an_example() {
 fn too_many_bystanders_are_rejected() {
     rejects(&["replay", "--bystanders", "65", "pause"], "65");
 }
+
+#[test]
+fn a_warden_server_of_another_protocol_refuses_with_exit_2_and_says_why() {
+    let out = teardown()
+        .args(["__warden", "--serve", "--protocol", "999"])
+        .output()
+        .unwrap();
+    let (_, err) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("warden protocol") && err.contains("TEARDOWN_BIN"),
+        "{err}"
+    );
+}
