@@ -188,6 +188,12 @@ fn the_lean_reader_reads_the_real_proc_as_procfs_did() {
         let reference = process(&root, p).and_then(|p| p.status().ok()?.nspid);
         assert_eq!(lean.nspid(p), reference);
     }
+    // The exec sets the command name before the new arguments are in place:
+    // wait for them (a race seen under `cargo test`: `comm` sleep, `cmdline` empty).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lean.cmdline(pid).is_some_and(|c| c.is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
     assert_eq!(lean.cmdline(pid).unwrap(), ["sleep", "60"]);
     let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
     assert_eq!((lean.own_pidns(), lean.pidns_of(pid)), (Some(ns), Some(ns)));

@@ -50,12 +50,27 @@ impl Cgroup {
     /// Creates `teardown-warden-<pid>` under this process's cgroup, after
     /// reclaiming stale ones. `Err` says why not (the warden goes on without one).
     pub fn create(pid: i32) -> Result<Cgroup, String> {
+        Cgroup::create_in(&Cgroup::home_for(pid)?, &format!("{PREFIX}{pid}"))
+    }
+
+    /// This process's cgroup directory, where a warden's cgroups go, after
+    /// reclaiming the stale ones there (`pid`: this warden's).
+    pub fn home_for(pid: i32) -> Result<PathBuf, String> {
         let mount = cgroup2_mount().ok_or("no cgroup2 mount in /proc/self/mountinfo")?;
         let home = own_cgroup(&mount).ok_or("no cgroup2 entry in /proc/self/cgroup")?;
         reclaim_stale(&home, pid);
-        let dir = home.join(format!("{PREFIX}{pid}"));
+        Ok(home)
+    }
+
+    /// Creates `home/name` (a name starting `teardown-warden-<pid>`, so that a
+    /// later warden reclaims it if this one dies).
+    pub fn create_in(home: &Path, name: &str) -> Result<Cgroup, String> {
+        let dir = home.join(name);
         fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        Ok(Cgroup { dir, home })
+        Ok(Cgroup {
+            dir,
+            home: home.to_path_buf(),
+        })
     }
 
     /// Moves the calling process into this cgroup.
@@ -76,31 +91,6 @@ impl Cgroup {
     /// Waits for `populated 0` up to `timeout`; true if the cgroup is empty.
     pub fn wait_empty(&self, timeout: Duration) -> bool {
         wait_empty(&self.dir, timeout)
-    }
-
-    /// Waits up to `timeout` for the cgroup to empty by itself (a trial's PID
-    /// namespace dies with its inner warden) and removes the child cgroups the
-    /// trial made, keeping the directory for the next trial. `Err` if it did not
-    /// empty: then [`Cgroup::destroy`] it and make another, because after a
-    /// `cgroup.kill` this kernel (6.18) SIGKILLs every process later cloned into
-    /// the cgroup with `CLONE_INTO_CGROUP` at birth (the fork's `kill_seq` is
-    /// taken from the parent's cgroup, not the target's).
-    pub fn empty(&self, timeout: Duration) -> Result<(), String> {
-        if !self.wait_empty(timeout) {
-            return Err(format!(
-                "{} still populated {timeout:?} after the trial",
-                self.dir.display()
-            ));
-        }
-        let entries = fs::read_dir(&self.dir)
-            .map_err(|e| format!("cannot list {}: {e}", self.dir.display()))?;
-        for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_tree(&e.path())
-                    .map_err(|err| format!("cannot remove {}: {err}", e.path().display()))?;
-            }
-        }
-        Ok(())
     }
 
     /// Kills, waits for empty, and removes the directory (and any child cgroups a
@@ -177,7 +167,7 @@ fn warden_alive(pid: i32) -> bool {
             .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"__warden"))
 }
 
-/// Removes `teardown-warden-<pid>` directories whose warden no longer exists
+/// Removes `teardown-warden-<pid>[.<trial>]` directories whose warden no longer exists
 /// (`own`: this warden's PID, whose name may be left over from an earlier warden
 /// that had the same PID).
 fn reclaim_stale(home: &Path, own: i32) {
@@ -186,10 +176,11 @@ fn reclaim_stale(home: &Path, own: i32) {
     };
     for e in entries.flatten() {
         let name = e.file_name();
+        // `teardown-warden-<pid>` or `teardown-warden-<pid>.<trial>`.
         let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_prefix(PREFIX))
-            .and_then(|p| p.parse::<i32>().ok())
+            .and_then(|p| p.split('.').next()?.parse::<i32>().ok())
         else {
             continue;
         };

@@ -4,11 +4,11 @@
 //! **server** (`teardown __warden --serve`, started with fork **and exec** and kept
 //! idle between trials, see [`spawn`]) and reads the [`TrialOutcome`] back. For
 //! each trial the server clones a fresh copy of itself into a new PID namespace
-//! and into its cgroup with one `clone3` ([`server`]): that copy is the trial's
+//! and into a fresh cgroup with one `clone3` ([`server`]): that copy is the trial's
 //! inner warden.
 //!
 //! ```text
-//! harness ── warden server   one per concurrent trial, reused; its cgroup teardown-warden-<pid>
+//! harness ── warden server   one per concurrent trial, reused; a fresh cgroup per trial
 //!              └── inner warden   clone3(NEWPID|INTO_CGROUP): PID 1, private /proc, subreaper
 //!                    ├── bystanders         (one in the supervisor's group, one in its own)
 //!                    └── supervisor         `teardown run --method M ... -- teardown node SPEC`
@@ -20,8 +20,8 @@
 //! with the bystanders' PIDs), readiness, trigger, done, the oracle, then the
 //! safety net (`net.rs`); it writes the outcome and exits, and as PID 1 its exit
 //! makes the kernel kill whatever is left of the namespace. The server waits for
-//! it, waits for its cgroup to be empty, removes the cgroups the tree made in it
-//! and answers. A cgroup left by a server killed with the harness is removed by
+//! it, kills and removes the trial's cgroup (and those the tree made in it) and
+//! answers. A cgroup left by a server killed with the harness is removed by
 //! the next server.
 //!
 //! The server and the inner wardens are single-threaded: the server clones

@@ -6,8 +6,11 @@
 //! `clone3` ([`crate::sys::clone3_fork`]: `CLONE_NEWPID | CLONE_INTO_CGROUP`):
 //! that copy is the trial's inner warden, PID 1 of a fresh namespace, and runs
 //! the trial exactly as an exec'd one would (`inner.rs`). No exec, no second
-//! fork, no cgroup made per trial: the server's cgroup is emptied (`cgroup.kill`,
-//! wait for `populated 0`, nested cgroups removed) after each trial and reused.
+//! fork. Each trial gets a fresh cgroup (`teardown-warden-<pid>.<n>`), killed and
+//! removed after it: nothing the tree wrote to its cgroup's files outlives it
+//! (and a cgroup is never reused after a `cgroup.kill`: on this kernel (6.18)
+//! every later `CLONE_INTO_CGROUP` child of a killed cgroup is SIGKILLed at birth,
+//! the clone's `kill_seq` being taken from the parent's cgroup).
 //!
 //! The server is single-threaded and holds no state a trial can change: each
 //! trial's inner warden is a fresh copy of the same idle server, so a trial sees
@@ -54,6 +57,10 @@ pub struct Reply {
     pub outcome: TrialOutcome,
     /// What the wardens wrote for this trial (phase timings, problems).
     pub log: String,
+    /// The server exits after this answer (its trial's cgroup would not empty):
+    /// do not send it another trial.
+    #[serde(default)]
+    pub last: bool,
 }
 
 /// Checks what the warden takes from any caller: the spec within the limits,
@@ -101,6 +108,7 @@ pub fn serve() -> i32 {
                 Reply {
                     outcome: error_outcome(format!("warden: bad trial JSON: {e}")),
                     log: String::new(),
+                    last: false,
                 },
                 Next::Serve,
             ),
@@ -129,8 +137,16 @@ pub(super) enum Next {
     HarnessGone,
 }
 
-/// What a warden holds across trials: its cgroup and the namespaces that work.
+/// What a warden holds across trials: where its cgroups go and the namespaces
+/// that work. Nothing a trial can change: each trial gets a fresh cgroup
+/// (`teardown-warden-<pid>.<n>`), removed after it, so whatever the tree wrote to
+/// its cgroup's files (`cgroup.freeze`, `cgroup.kill`, `cgroup.max.descendants`,
+/// a controller's limits) ends with it.
 pub(super) struct Host {
+    pid: i32,
+    /// This process's cgroup, where the trials' cgroups go; or why none.
+    home: Result<std::path::PathBuf, String>,
+    /// The running trial's cgroup, or why it has none.
     cgroup: Result<Cgroup, String>,
     /// The namespaces the last trial's clone got (tried first next time).
     ns: Option<NewNamespaces>,
@@ -138,18 +154,20 @@ pub(super) struct Host {
 }
 
 impl Host {
-    /// Makes the cgroup (reclaiming stale ones); without one, says why in each
-    /// outcome.
+    /// Finds where the trials' cgroups go (reclaiming stale ones); without a
+    /// place, each outcome says why.
     pub(super) fn new() -> Host {
         let pid = rustix::process::getpid().as_raw_nonzero().get();
         Host {
-            cgroup: Cgroup::create(pid),
+            pid,
+            home: Cgroup::home_for(pid),
+            cgroup: Err("no trial yet".into()),
             ns: None,
             trials: 0,
         }
     }
 
-    /// Removes the cgroup.
+    /// Removes a cgroup a trial left (none, normally).
     pub(super) fn close(self) {
         if let Ok(cg) = &self.cgroup
             && let Err(e) = cg.destroy(NET_DEADLINE)
@@ -167,6 +185,7 @@ impl Host {
                 Reply {
                     outcome: error_outcome(detail),
                     log: String::new(),
+                    last: false,
                 },
                 Next::Serve,
             )
@@ -174,6 +193,13 @@ impl Host {
         if let Err(e) = admit(trial) {
             return fail(e);
         }
+        self.cgroup = match &self.home {
+            Ok(home) => Cgroup::create_in(
+                home,
+                &format!("{}{}.{}", super::cgroup::PREFIX, self.pid, self.trials),
+            ),
+            Err(e) => Err(e.clone()),
+        };
         let t = Instant::now();
         let cpu_before = cpu_used();
         let files = match TrialFiles::new() {
@@ -214,6 +240,7 @@ impl Host {
                     Reply {
                         outcome: error_outcome("the harness went away"),
                         log,
+                        last: true,
                     },
                     Next::HarnessGone,
                 );
@@ -240,7 +267,8 @@ impl Host {
                 Next::Stop
             }
         };
-        (Reply { outcome, log }, next)
+        let last = next != Next::Serve;
+        (Reply { outcome, log, last }, next)
     }
 
     /// Clones the inner warden into the cgroup and a new PID namespace (a new
@@ -395,13 +423,18 @@ impl Host {
         }
     }
 
-    /// After a trial: kills what is left in the cgroup, waits for it to be empty
-    /// and removes the cgroups the trial made in it.
-    fn empty_cgroup(&self) -> Result<(), String> {
-        match &self.cgroup {
-            Ok(cg) => cg.empty(NET_DEADLINE),
-            Err(_) => Ok(()),
+    /// After a trial: kills what is left in its cgroup, waits for it to be empty
+    /// and removes it (and the cgroups the tree made in it).
+    fn empty_cgroup(&mut self) -> Result<(), String> {
+        let Ok(cg) = std::mem::replace(&mut self.cgroup, Err("removed".into())) else {
+            return Ok(());
+        };
+        let done = cg.destroy(NET_DEADLINE);
+        if done.is_err() {
+            // Still populated: `close` tries once more before the server exits.
+            self.cgroup = Ok(cg);
         }
+        done
     }
 }
 

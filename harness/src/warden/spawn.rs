@@ -117,7 +117,8 @@ impl Server {
 /// the detail of an `error` outcome.
 pub fn run(trial: &Trial) -> Result<TrialOutcome, String> {
     let input = serde_json::to_vec(trial).map_err(|e| format!("cannot encode the trial: {e}"))?;
-    let limit = warden_deadline(trial) + Duration::from_secs(10);
+    // The server's own limit, then its clean-up of the trial's cgroup, then a margin.
+    let limit = warden_deadline(trial) + NET_DEADLINE + Duration::from_secs(10);
     let pooled = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
     let (mut server, mut fresh) = match pooled {
         Some(s) => (s, false),
@@ -128,6 +129,10 @@ pub fn run(trial: &Trial) -> Result<TrialOutcome, String> {
             Ok(reply) => {
                 if std::env::var_os(TRACE_ENV).is_some() {
                     eprint!("{}", reply.log);
+                }
+                if reply.last {
+                    server.end();
+                    return Ok(reply.outcome);
                 }
                 let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
                 if idle.len() < MAX_IDLE {

@@ -32,6 +32,7 @@ mod bad_input;
 mod degenerate;
 mod flake;
 mod kill;
+mod server;
 mod stranger;
 #[allow(dead_code)] // each module uses a part
 mod support;
