@@ -57,6 +57,44 @@ impl Fifo {
             .unwrap();
     }
 
+    /// [`Fifo::identities`] for a tree under `run`: fails at once, with `run`'s
+    /// status and stderr, if `run` exits before its tree wrote its PIDs (a CI run
+    /// once waited out the whole bound here, saying nothing more).
+    fn identities_under(&self, run: &mut Child) -> Vec<(i32, u64)> {
+        let (tx, rx) = mpsc::channel();
+        let path = self.path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(std::fs::read_to_string(&path));
+        });
+        let deadline = std::time::Instant::now() + BOUND;
+        let text = loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(r) => break r.unwrap(),
+                Err(_) => {
+                    let exited = run.try_wait().ok().flatten();
+                    if exited.is_none() && std::time::Instant::now() < deadline {
+                        continue;
+                    }
+                    // Unblock the reader thread, then fail.
+                    let _ = std::fs::write(&self.path, "");
+                    let mut err = String::new();
+                    if exited.is_some()
+                        && let Some(mut e) = run.stderr.take()
+                    {
+                        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                    }
+                    panic!(
+                        "the tree did not write its PIDs (run: {exited:?}, within {BOUND:?}); run said: {err}"
+                    );
+                }
+            }
+        };
+        text.split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .map(|pid| (pid, start_time(pid).unwrap()))
+            .collect()
+    }
+
     /// Blocks until the tree wrote its PIDs (at most [`BOUND`]); returns their
     /// identities.
     fn identities(&self) -> Vec<(i32, u64)> {
@@ -358,10 +396,10 @@ fn run_started_with_sigchld_ignored_still_drains_and_passes_the_disposition_on(
 fn term_after_ready(method: &str, body: &str) -> (ExitStatus, String, Vec<(i32, u64)>) {
     let fifo = Fifo::new();
     let script = script_with_fifo(&fifo, body);
-    let child = spawn_run(&[
+    let mut child = spawn_run(&[
         "run", "--method", method, "--grace", "300ms", "--", "sh", "-c", &script,
     ]);
-    let ids = fifo.identities();
+    let ids = fifo.identities_under(&mut child);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let (status, err) = wait_bounded(child);
     (status, err, ids)
