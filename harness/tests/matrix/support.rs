@@ -23,12 +23,21 @@ pub fn method_available(method: Method) -> Result<(), String> {
     }
 }
 
-/// True if `program` is on PATH; prints a skip message if not.
+/// The programs `.ci/run` installs: under `CI=true` a missing one fails the test
+/// instead of skipping it (a green run must not hide a missing install step).
+pub const CI_INSTALLS: [&str; 5] = ["tini", "dumb-init", "bwrap", "catatonit", "supervisord"];
+
+/// True if `program` is on PATH; prints a skip message if not (and panics under
+/// `CI=true` if `.ci/run` installs it: see [`CI_INSTALLS`]).
 pub fn installed(program: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false);
     if !found {
+        assert!(
+            !(std::env::var("CI").is_ok_and(|v| v == "true") && CI_INSTALLS.contains(&program)),
+            "CI=true: {program} is not installed, but .ci/run installs it"
+        );
         eprintln!("skipped: {program} is not installed");
     }
     found

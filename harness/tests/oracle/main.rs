@@ -32,8 +32,19 @@ pub fn run(t: &Trial) -> TrialOutcome {
     run_trial(t)
 }
 
-/// Whether a program is on PATH (peers are skipped with a message when missing).
+/// The programs `.ci/run` installs: under `CI=true` a missing one fails the test
+/// instead of skipping it (a green run must not hide a missing install step).
+const CI_INSTALLS: [&str; 5] = ["tini", "dumb-init", "bwrap", "catatonit", "supervisord"];
+
+/// Whether a program is on PATH (peers are skipped with a message when missing;
+/// under `CI=true` a peer `.ci/run` installs is never missing: the test fails).
 pub fn installed(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    assert!(
+        found
+            || !(std::env::var("CI").is_ok_and(|v| v == "true") && CI_INSTALLS.contains(&program)),
+        "CI=true: {program} is not installed, but .ci/run installs it"
+    );
+    found
 }
