@@ -46,6 +46,7 @@
 pub mod arb;
 mod limits;
 mod names;
+mod number;
 mod print;
 mod signal;
 mod text;
