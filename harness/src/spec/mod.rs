@@ -44,6 +44,7 @@
 
 #[cfg(feature = "arbitrary")]
 pub mod arb;
+mod cut;
 mod limits;
 mod names;
 mod number;
@@ -53,6 +54,7 @@ mod text;
 mod trait_kind;
 pub mod walk;
 
+pub(crate) use cut::{Burst, cut_bursts};
 pub use limits::{Limits, SpecStats};
 pub use names::{EndKind, UnknownName};
 pub use signal::Sig;
