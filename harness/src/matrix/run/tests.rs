@@ -6,8 +6,8 @@ use teardown::Method;
 
 use super::*;
 use crate::matrix::plan::{Column, Timing};
-use crate::matrix::rows::tests::fake_probe;
 use crate::matrix::rows::method_row;
+use crate::matrix::rows::tests::fake_probe;
 use crate::trial::Supervisor;
 
 /// A plan over fabricated columns (no parser needed): `methods` × the named
