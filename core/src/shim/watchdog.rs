@@ -38,10 +38,11 @@ use std::time::Duration;
 
 use crate::cgroup2::Leaf;
 use crate::errors::ShimError;
+use crate::fds::pipe_cloexec;
+use crate::options::DROP_DEADLINE;
+use crate::pidfd::PidFd;
 use crate::sys::exec::keep_open_across_exec;
-use crate::sys::fd::{adopt_inherited, pipe_cloexec};
-use crate::sys::pidfd::PidFd;
-use crate::tree::DROP_DEADLINE;
+use crate::sys::fd::adopt_inherited;
 use crate::{Method, SpawnError};
 
 /// The shim mode that runs the watchdog.
