@@ -225,14 +225,18 @@ pub(crate) trait Drain: Send {
     /// (`cgroup` still has its leaf to remove.)
     const OVER_ONCE_REAPED: bool = true;
 
-    /// Kills and drains the tree of `leader` into `d`, which comes with `rounds`
-    /// at 1 (see [`Driver::teardown`]). May be called again after an error.
-    fn drain(
-        &mut self,
-        leader: &mut HeldLeader,
-        opts: TeardownOptions,
-        d: &mut Drained,
-    ) -> Result<(), TeardownError>;
+    /// Kills and drains the tree (see [`Driver::teardown`]). May be called again
+    /// after an error.
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError>;
+}
+
+/// One teardown of a held tree, as a [`Drain`] gets it.
+pub(crate) struct Teardown<'a> {
+    /// The leader, unreaped until the drain reaps it.
+    pub leader: &'a mut HeldLeader,
+    pub opts: TeardownOptions,
+    /// What the drain measured; comes with `rounds` at 1.
+    pub d: &'a mut Drained,
 }
 
 /// A tree driven in this process around one [`HeldLeader`] (`leader`, `killpg`,
@@ -286,7 +290,11 @@ impl<D: Drain> Driver for HeldTree<D> {
             d.leader = self.leader.exited();
             return Ok(d);
         }
-        self.drain.drain(&mut self.leader, opts, &mut d)?;
+        self.drain.drain(Teardown {
+            leader: &mut self.leader,
+            opts,
+            d: &mut d,
+        })?;
         Ok(d)
     }
 }

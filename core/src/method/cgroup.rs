@@ -53,11 +53,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cgroup2::{Leaf, LeafError, own_dir};
-use crate::driver::{Drained, Driver};
+use crate::driver::Driver;
 use crate::held::{
-    Drain, HeldLeader, HeldTree, kernel_reaps_children, remaining, spawn_group_leader,
+    Drain, HeldTree, Teardown, kernel_reaps_children, remaining, spawn_group_leader,
 };
-use crate::options::{SpawnOptions, TeardownOptions};
+use crate::options::SpawnOptions;
 use crate::pidfd::PidFd;
 use crate::shim::reaper::own_children;
 use crate::shim::watchdog::{self, Watchdog};
@@ -153,12 +153,8 @@ impl Drop for LeafKill {
 impl Drain for LeafKill {
     const OVER_ONCE_REAPED: bool = false;
 
-    fn drain(
-        &mut self,
-        leader: &mut HeldLeader,
-        opts: TeardownOptions,
-        d: &mut Drained,
-    ) -> Result<(), TeardownError> {
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
         self.leaf.evict_self().map_err(TeardownError::io(
             "move this process out of the tree's cgroup",
         ))?;

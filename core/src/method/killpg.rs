@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::driver::{Drained, Driver, Wait};
-use crate::held::{Drain, HeldLeader, HeldTree, remaining};
+use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
 use crate::options::TeardownOptions;
 use crate::sys::signal::kill_process_group;
 use crate::{Method, SpawnError, TeardownError};
@@ -69,12 +69,8 @@ pub(crate) fn kill_group(
 struct GroupKill;
 
 impl Drain for GroupKill {
-    fn drain(
-        &mut self,
-        leader: &mut HeldLeader,
-        opts: TeardownOptions,
-        d: &mut Drained,
-    ) -> Result<(), TeardownError> {
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
         let start = kill_group(leader, opts, d)?;
         leader.reap_into(start, opts, d)?;
         d.drain = start.elapsed();

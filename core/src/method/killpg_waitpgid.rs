@@ -8,10 +8,9 @@
 
 use std::process::Command;
 
-use crate::driver::{Drained, Driver, Wait};
-use crate::held::{Drain, HeldLeader, HeldTree, remaining};
+use crate::driver::{Driver, Wait};
+use crate::held::{Drain, HeldTree, Teardown, remaining};
 use crate::method::killpg::kill_group;
-use crate::options::TeardownOptions;
 use crate::sys::wait::{WaitFlags, Who, wait_exit};
 use crate::{Method, SpawnError, TeardownError};
 
@@ -23,12 +22,8 @@ pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
 struct GroupKillWaitGroup;
 
 impl Drain for GroupKillWaitGroup {
-    fn drain(
-        &mut self,
-        leader: &mut HeldLeader,
-        opts: TeardownOptions,
-        d: &mut Drained,
-    ) -> Result<(), TeardownError> {
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
         let start = kill_group(leader, opts, d)?;
         // Bound the blocking loop below by the deadline: it can only block on the
         // leader (our only child in the group).

@@ -10,9 +10,8 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::driver::{Drained, Driver, Wait};
-use crate::held::{Drain, HeldLeader, HeldTree, remaining};
-use crate::options::TeardownOptions;
+use crate::driver::{Driver, Wait};
+use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
@@ -23,12 +22,8 @@ pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
 struct LeaderOnly;
 
 impl Drain for LeaderOnly {
-    fn drain(
-        &mut self,
-        leader: &mut HeldLeader,
-        opts: TeardownOptions,
-        d: &mut Drained,
-    ) -> Result<(), TeardownError> {
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
         let start = Instant::now();
         let sig = |l: &HeldLeader, s| l.signal(s).map_err(TeardownError::io("signal the leader"));
         let running = leader

@@ -5,8 +5,11 @@
 //! <https://man7.org/linux/man-pages/man2/pidfd_open.2.html>
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::io::Errno;
+use rustix::ioctl::{Opcode, Updater, ioctl, opcode};
 
 /// `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0` = 64 bytes, Linux 6.13): `mask`,
 /// `cgroupid`, then `pid`, `tgid`, `ppid` and nine more 32-bit fields this
@@ -23,8 +26,8 @@ struct PidfdInfo {
 }
 
 const PIDFD_INFO_PID: u64 = 1;
-/// `_IOWR(0xFF, 11, struct pidfd_info)` with the 64-byte struct.
-const PIDFD_GET_INFO: u64 = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+/// `_IOWR(0xFF, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: Opcode = opcode::read_write::<PidfdInfo>(0xFF, 11);
 
 /// `ioctl(pidfd, PIDFD_GET_INFO)`—The PID of the parent of the process `pidfd`
 /// refers to. `Ok(None)` if the kernel has no `PIDFD_GET_INFO` (before Linux
@@ -38,25 +41,31 @@ pub(crate) fn parent_pid(pidfd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
         mask: PIDFD_INFO_PID,
         ..PidfdInfo::default()
     };
-    // SAFETY: `info` is a 64-byte struct laid out as the kernel's
-    // `struct pidfd_info` (PIDFD_INFO_SIZE_VER0), which the size encoded in
-    // the request number tells the kernel to fill; the fd is borrowed for the call.
-    let ret = unsafe {
-        libc::ioctl(
-            pidfd.as_raw_fd(),
-            PIDFD_GET_INFO as _,
-            &mut info as *mut PidfdInfo,
-        )
-    };
-    if ret == 0 {
-        return Ok(Some(info.ppid as i32));
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::ENOTTY | libc::EINVAL | libc::EOPNOTSUPP) => {
+    // SAFETY: the opcode is `PIDFD_GET_INFO` sized for `PidfdInfo`, which is laid
+    // out as the kernel's `struct pidfd_info` (PIDFD_INFO_SIZE_VER0): the kernel
+    // reads the mask from it and fills it in.
+    let asked = unsafe { Updater::<PIDFD_GET_INFO, PidfdInfo>::new(&mut info) };
+    // SAFETY: as above; the fd is borrowed for the call.
+    match unsafe { ioctl(pidfd, asked) } {
+        Ok(()) => Ok(Some(info.ppid as i32)),
+        Err(Errno::NOTTY | Errno::INVAL | Errno::OPNOTSUPP) => {
             UNSUPPORTED.store(true, Ordering::Relaxed);
             Ok(None)
         }
-        _ => Err(e),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_is_iowr_0xff_11_of_the_64_byte_struct() {
+        assert_eq!(std::mem::size_of::<PidfdInfo>(), 64);
+        assert_eq!(
+            PIDFD_GET_INFO as u64,
+            (3 << 30) | (64 << 16) | (0xFF << 8) | 11
+        );
     }
 }
