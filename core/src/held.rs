@@ -234,6 +234,7 @@ pub(crate) trait Drain: Send {
 pub(crate) struct Teardown<'a> {
     /// The leader, unreaped until the drain reaps it.
     pub leader: &'a mut HeldLeader,
+    /// The grace and the deadline.
     pub opts: TeardownOptions,
     /// What the drain measured; comes with `rounds` at 1.
     pub d: &'a mut Drained,

@@ -175,6 +175,8 @@
 // `driver` (the contract every method implements), `held` (the in-process
 // methods' leader) and `shim` (the shim's protocol, reaper, watchdog and host
 // side), `method` (the methods), then `tree` and `probe` (the public face).
+// The public vocabulary (`Method`, the errors, `DrainReport`, `Verdict`,
+// `ProcessIdentity`) is named through this root by every layer.
 mod cgroup2;
 mod driver;
 pub mod errors;

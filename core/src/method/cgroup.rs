@@ -7,7 +7,7 @@
 //! before the fork, and the child writes "0" to it in a `pre_exec` hook, so it is
 //! in the leaf before it runs any code of its own and every descendant is born
 //! there (or in a cgroup it makes below: the subtree is the tree, see
-//! `cgroup2/leaf.rs`).
+//! `cgroup2/leaf/`).
 //!
 //! Teardown: gracefully, SIGTERM + SIGCONT to every member of the subtree (by
 //! pidfd, membership re-checked after opening it), wait up to the grace for

@@ -22,7 +22,7 @@
 //! file without that byte means the host died (or gave up on a leaf it could not
 //! remove): the watchdog kills the leaf through its descriptor as a teardown does
 //! (`cgroup.kill`, then a TGID-wide SIGKILL by pidfd, membership checked, to
-//! whatever is left at a stall: see `cgroup2/leaf.rs`), waits for `populated 0`
+//! whatever is left at a stall: see `cgroup2/leaf/kill.rs`), waits for `populated 0`
 //! with `poll(POLLPRI)` on `cgroup.events` (at most [`DROP_DEADLINE`]), removes the
 //! leaf and every cgroup below it if the path still names that directory, and
 //! exits. It has no children; it is single-threaded.

@@ -2,7 +2,7 @@
 //! in a fresh cgroup leaf when this process can make one.
 //!
 //! Runs in the shim. The shim (the "outer" process) makes a cgroup leaf under its
-//! own cgroup (when cgroup2 is writable; see `cgroup2/leaf.rs`), calls
+//! own cgroup (when cgroup2 is writable; see `cgroup2/leaf/`), calls
 //! `unshare(CLONE_NEWPID)` — with `CLONE_NEWUSER` and identity uid/gid maps when it
 //! is not root — and forks the init, the namespace's PID 1, born in the leaf
 //! (`clone3(CLONE_INTO_CGROUP)`: no migration), shim code in init mode with
