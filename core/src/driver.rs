@@ -21,7 +21,7 @@ pub(crate) enum Wait {
     Forever,
 }
 
-/// What a driver's teardown measured; [`Tree`] turns it into a [`DrainReport`].
+/// What a driver's teardown measured; [`crate::Tree`] turns it into a [`DrainReport`].
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Drained {
     pub signalled: u64,

@@ -17,7 +17,7 @@
 //! subreapers), and only then does the work that tells for sure (the shim's
 //! `unshare`, the leaf's `mkdir`) as part of the spawn itself. Where the first
 //! choice runs, which is the common case, that is the spawn and nothing more. The
-//! host probe ([`crate::probe`]) is not consulted: it runs every check, the
+//! host probe ([`crate::probe()`]) is not consulted: it runs every check, the
 //! `probe-pidns` shim included, and its [`crate::Probe::auto`] says what this
 //! order ends up with.
 //!
