@@ -11,18 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::io::Errno;
 use rustix::ioctl::{Opcode, Updater, ioctl, opcode};
 
-/// `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0` = 64 bytes, Linux 6.13): `mask`,
-/// `cgroupid`, then `pid`, `tgid`, `ppid` and nine more 32-bit fields this
-/// module does not read.
+/// `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0` = 64 bytes, Linux 6.13) as far as
+/// this module reads it: `mask`, then `cgroupid` (64 bits), `pid` and `tgid`
+/// before `ppid`, and nine more 32-bit fields after it.
 #[repr(C)]
 #[derive(Default)]
 struct PidfdInfo {
     mask: u64,
-    cgroupid: u64,
-    pid: u32,
-    tgid: u32,
+    before_ppid: [u32; 4],
     ppid: u32,
-    rest: [u32; 9],
+    after_ppid: [u32; 9],
 }
 
 const PIDFD_INFO_PID: u64 = 1;
@@ -63,9 +61,22 @@ mod tests {
     #[test]
     fn the_request_is_iowr_0xff_11_of_the_64_byte_struct() {
         assert_eq!(std::mem::size_of::<PidfdInfo>(), 64);
+        assert_eq!(std::mem::offset_of!(PidfdInfo, ppid), 24);
         assert_eq!(
             PIDFD_GET_INFO as u64,
             (3 << 30) | (64 << 16) | (0xFF << 8) | 11
         );
+    }
+
+    #[test]
+    fn the_parent_read_through_a_pidfd_is_getppid_where_the_kernel_has_it() {
+        use std::os::fd::AsFd;
+        let me = rustix::process::getpid();
+        let fd = rustix::process::pidfd_open(me, rustix::process::PidfdFlags::empty()).unwrap();
+        let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+        match parent_pid(fd.as_fd()).unwrap() {
+            Some(p) => assert_eq!(p, parent),
+            None => eprintln!("no PIDFD_GET_INFO before Linux 6.13"),
+        }
     }
 }
