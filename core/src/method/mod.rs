@@ -1,4 +1,5 @@
-//! The teardown methods. One file per method; this file names them.
+//! The teardown methods. One file per method; this file names them and picks
+//! the one that spawns a tree (the host side) or runs in a shim (the shim side).
 
 pub(crate) mod auto;
 mod cgroup;
@@ -6,14 +7,43 @@ mod killpg;
 mod killpg_waitpgid;
 mod leader;
 mod name;
-pub(crate) mod pidns;
-pub(crate) mod proc_walk;
-pub(crate) mod subreaper;
+mod pidns;
+mod proc_walk;
+mod subreaper;
+
+use std::process::Command;
 
 pub use name::Method;
 
-pub(crate) use auto::{PREFERENCE as AUTO_PREFERENCE, spawn as spawn_auto};
-pub(crate) use cgroup::spawn as spawn_cgroup;
-pub(crate) use killpg::spawn as spawn_killpg;
-pub(crate) use killpg_waitpgid::spawn as spawn_killpg_waitpgid;
-pub(crate) use leader::spawn as spawn_leader;
+use crate::SpawnError;
+use crate::driver::Driver;
+use crate::options::SpawnOptions;
+use crate::shim::host::ShimTree;
+use crate::shim::server::ShimSides;
+
+/// Spawns `cmd` with `method` (not `auto`, which calls this for each method it
+/// tries).
+pub(crate) fn spawn_driver(
+    method: Method,
+    cmd: &mut Command,
+    opts: &SpawnOptions,
+) -> Result<Box<dyn Driver>, SpawnError> {
+    Ok(match method {
+        Method::Leader => leader::spawn(cmd)?,
+        Method::Killpg => killpg::spawn(cmd)?,
+        Method::KillpgWaitpgid => killpg_waitpgid::spawn(cmd)?,
+        Method::Cgroup | Method::CgroupKill => cgroup::spawn(method, cmd, opts)?,
+        Method::Subreaper | Method::ProcWalk | Method::Pidns => {
+            Box::new(ShimTree::spawn(method, cmd, opts)?)
+        }
+        Method::Auto => unreachable!("auto spawns with the methods it tries"),
+    })
+}
+
+/// What the shim program runs for each method that needs one (the shim's own
+/// parts, in `shim/`, sit below the methods: they are handed these).
+pub(crate) const SHIM_SIDES: ShimSides = ShimSides {
+    subreaper: subreaper::teardown,
+    proc_walk: proc_walk::teardown,
+    pidns: pidns::run_outer,
+};

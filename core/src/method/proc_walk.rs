@@ -44,10 +44,11 @@ use procfs::FromRead;
 use procfs::process::Stat;
 
 use crate::TeardownError;
+use crate::driver::Drained;
+use crate::options::TeardownOptions;
+use crate::pidfd::PidFd;
 use crate::shim::reaper::{Left, Reaper};
-use crate::sys::pidfd::PidFd;
 use crate::sys::signal::kill_process_group;
-use crate::tree::{Drained, TeardownOptions};
 
 /// After the group kill: reap until no process exited for this long since the
 /// last exit, then walk. Exits of a SIGKILLed group come tens of microseconds

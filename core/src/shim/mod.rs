@@ -60,6 +60,7 @@ pub(crate) mod host;
 pub(crate) mod protocol;
 pub(crate) mod reaper;
 pub(crate) mod server;
+pub(crate) mod setup;
 pub(crate) mod watchdog;
 
 use std::ffi::OsString;
@@ -79,7 +80,9 @@ use std::path::{Path, PathBuf};
 /// }
 /// ```
 pub fn run(args: impl Iterator<Item = OsString>) -> ! {
-    let code = match server::main(args.collect()) {
+    // The methods' shim sides sit above this module (they use its reaper and
+    // protocol): the crate root hands them in.
+    let code = match server::main(args.collect(), &crate::SHIM_SIDES) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("teardown-shim: {e}");

@@ -5,10 +5,10 @@
 //! whose children are all part of the tree.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
-use crate::sys::fd::{PollFd, poll};
+use crate::fds::{PollFd, PollFlags, poll};
 use crate::sys::signal::drain_signalfd;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
 
@@ -163,7 +163,7 @@ impl<'a> Reaper<'a> {
             if timeout == Some(Duration::ZERO) {
                 return Ok(left);
             }
-            let mut fds = [PollFd::new(self.sigfd.as_fd(), libc::POLLIN)];
+            let mut fds = [PollFd::from_borrowed_fd(self.sigfd, PollFlags::IN)];
             poll(&mut fds, timeout)?;
         }
     }
@@ -192,7 +192,7 @@ impl<'a> Reaper<'a> {
             if now >= end {
                 return Ok(left);
             }
-            let mut fds = [PollFd::new(self.sigfd.as_fd(), libc::POLLIN)];
+            let mut fds = [PollFd::from_borrowed_fd(self.sigfd, PollFlags::IN)];
             poll(&mut fds, Some(end - now))?;
         }
     }
