@@ -133,7 +133,7 @@
 //! # The shim program
 //!
 //! The shim methods exec a shim program, and `cgroup` runs it as its watchdog:
-//! `teardown-shim` (this crate's binary), or any binary that calls [`shim::run`]
+//! `teardown-shim` (this crate's binary), or any binary that calls [`run_shim`]
 //! and is named in [`SpawnOptions::shim`]. See
 //! [`shim`] for how it is found and how it keeps the caller's stdio, working
 //! directory, ids and environment. `Command::env_clear` and `arg0` cannot be seen
@@ -184,6 +184,7 @@ mod fds;
 mod held;
 pub mod identity;
 pub mod method;
+mod method_name;
 mod options;
 mod pidfd;
 pub mod probe;
@@ -195,14 +196,10 @@ mod verdict;
 
 pub use errors::{ParseMethodError, ShimError, SignalError, SpawnError, TeardownError, WaitError};
 pub use identity::ProcessIdentity;
-pub use method::Method;
+pub use method::run_shim;
+pub use method_name::Method;
 pub use options::{DROP_DEADLINE, SpawnOptions, TeardownOptions};
 pub use probe::{Availability, HostFacts, Probe, probe, probe_with};
 pub use report::DrainReport;
 pub use tree::Tree;
 pub use verdict::{ParseVerdictError, Verdict};
-
-/// What the shim program ([`shim::run`]) runs for each method: the methods'
-/// shim sides, handed in from here, above both, because the shim's parts sit
-/// below the methods that use them.
-use method::SHIM_SIDES;

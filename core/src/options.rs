@@ -47,7 +47,7 @@ impl Default for SpawnOptions {
 
 impl SpawnOptions {
     /// Options with the shim program set (`program` and its leading arguments, e.g.
-    /// `(current_exe, ["__shim"])` for a binary that hosts [`crate::shim::run`]).
+    /// `(current_exe, ["__shim"])` for a binary that hosts [`crate::run_shim`]).
     pub fn with_shim(mut self, program: impl Into<PathBuf>, args: Vec<String>) -> Self {
         self.shim = Some((program.into(), args));
         self

@@ -6,14 +6,13 @@ mod cgroup;
 mod killpg;
 mod killpg_waitpgid;
 mod leader;
-mod name;
 mod pidns;
 mod proc_walk;
 mod subreaper;
 
 use std::process::Command;
 
-pub use name::Method;
+pub use crate::method_name::Method;
 
 use crate::SpawnError;
 use crate::driver::Driver;
@@ -40,9 +39,33 @@ pub(crate) fn spawn_driver(
     })
 }
 
+/// The shim's entry point: `args` are the arguments after the program name (and
+/// after the hosting binary's own subcommand, if any). Never returns. See
+/// [`crate::shim`] for what the shim is.
+///
+/// A binary that hosts it as a hidden subcommand (`my-tool __shim ...`), then
+/// passes `SpawnOptions::default().with_shim(current_exe, vec!["__shim".into()])`:
+///
+/// ```no_run
+/// let mut args = std::env::args_os().skip(1);
+/// if args.next().as_deref() == Some("__shim".as_ref()) {
+///     teardown::run_shim(args);
+/// }
+/// ```
+pub fn run_shim(args: impl Iterator<Item = std::ffi::OsString>) -> ! {
+    let code = match crate::shim::server::main(args.collect(), &SHIM_SIDES) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("teardown-shim: {e}");
+            2
+        }
+    };
+    std::process::exit(code)
+}
+
 /// What the shim program runs for each method that needs one (the shim's own
 /// parts, in `shim/`, sit below the methods: they are handed these).
-pub(crate) const SHIM_SIDES: ShimSides = ShimSides {
+const SHIM_SIDES: ShimSides = ShimSides {
     subreaper: subreaper::teardown,
     proc_walk: proc_walk::teardown,
     pidns: pidns::run_outer,
