@@ -6,12 +6,9 @@ use std::time::Duration;
 /// Setting up or using the independent drain observer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserverError {
-    /// No cgroup2 file system is mounted (see `/proc/self/mountinfo`).
-    #[error("no cgroup2 mount in /proc/self/mountinfo")]
-    NoCgroup2,
-    /// `/proc/self/cgroup` has no `0::` line.
-    #[error("this process has no cgroup2 path in /proc/self/cgroup")]
-    NoOwnCgroup,
+    /// This process has no cgroup2 directory (no mount, no `0::` line).
+    #[error(transparent)]
+    NoCgroup(#[from] teardown_harness::cgroup2::Cgroup2Error),
     /// A file system operation on the cgroup or `/proc` failed.
     #[error("failed to {what}")]
     Io {
@@ -59,4 +56,16 @@ pub enum ReadyError {
 pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> ObserverError {
     let what = what.into();
     move |source| ObserverError::Io { what, source }
+}
+
+/// An error and its causes, `: `-separated (what a bench prints on failure).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

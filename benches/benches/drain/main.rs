@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, measurement::WallTime};
 use teardown::{Availability, Method};
+use teardown_benches::errors::error_chain;
 use teardown_benches::rig::Rig;
 use teardown_benches::stats::StatsFile;
 use teardown_benches::{Shape, TreeShape};
@@ -238,15 +239,4 @@ fn methods_under_test() -> Vec<Method> {
         eprintln!("teardown-benches: auto picks {auto} here (benched under that name)");
     }
     methods
-}
-
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
