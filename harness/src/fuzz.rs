@@ -15,7 +15,8 @@ use teardown::{Method, Verdict};
 use crate::spec::{
     ChildSpec, End, Limits, MAX_NESTING, NodeSpec, Sig, SpawnKind, SpecStats, Trait, TreeSpec,
 };
-use crate::trial::{Supervisor, Trial, run_trial};
+use crate::trial::{Supervisor, Trial};
+use crate::warden::run_trial;
 
 /// Target `spec_text`: any bytes → the parser.
 ///

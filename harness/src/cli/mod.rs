@@ -130,7 +130,7 @@ pub fn main() -> ExitCode {
     };
     // Nothing of this command's trials outlives it: its idle warden servers
     // remove their cgroups and exit before it does.
-    teardown_harness::trial::shutdown_wardens();
+    teardown_harness::warden::shutdown_wardens();
     match result {
         Ok(code) => code,
         Err(f) => {
