@@ -59,13 +59,4 @@ pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> Obser
 }
 
 /// An error and its causes, `: `-separated (what a bench prints on failure).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use teardown_harness::errors::chain as error_chain;
