@@ -1,7 +1,8 @@
 //! The only `unsafe` of the harness and of the benches (which call this module as
 //! `teardown_harness::sys`): what rustix cannot do safely. Everything it can —
 //! pipes, pidfds, `poll`, `prctl`, `kill`, `waitpid`, names, limits — is called
-//! through rustix where it is needed, outside this module.
+//! where it is needed, outside this module, through rustix (or nix's safe
+//! wrappers, where the code used them already).
 //!
 //! Here: `fork` for single-threaded processes ([`fork`]) and the node
 //! interpreter's unusual process shapes (`clone.rs`: `clone(CLONE_PARENT)`,

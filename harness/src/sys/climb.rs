@@ -145,7 +145,7 @@ pub fn check_warden_above(warden: i32) -> Result<(), Top> {
 }
 
 /// Climbs [`check_warden_above`] tries while the ancestry is unreadable.
-const CHECK_CLIMBS: u32 = 25;
+pub const CHECK_CLIMBS: u32 = 25;
 
 /// Walks the ppid chain from this process's parent up, calling `visit` for each
 /// ancestor the safety rule allows (parent first), until the rule stops it.
