@@ -3,27 +3,12 @@
 use std::io;
 use std::time::Duration;
 
-/// `error: cause: cause ...`: an error and its sources on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Setting up or using the independent drain observer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserverError {
-    /// No cgroup2 file system is mounted (see `/proc/self/mountinfo`).
-    #[error("no cgroup2 mount in /proc/self/mountinfo")]
-    NoCgroup2,
-    /// `/proc/self/cgroup` has no `0::` line.
-    #[error("this process has no cgroup2 path in /proc/self/cgroup")]
-    NoOwnCgroup,
+    /// This process has no cgroup2 directory (no mount, no `0::` line).
+    #[error(transparent)]
+    NoCgroup(#[from] teardown_harness::cgroup2::Cgroup2Error),
     /// A file system operation on the cgroup or `/proc` failed.
     #[error("failed to {what}")]
     Io {
@@ -72,3 +57,6 @@ pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> Obser
     let what = what.into();
     move |source| ObserverError::Io { what, source }
 }
+
+/// An error and its causes, `: `-separated (what a bench prints on failure).
+pub use teardown_harness::errors::chain as error_chain;

@@ -47,9 +47,9 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, alarm, pause, setpgid};
 
 use teardown_harness::node::record::REPORT_FD_ENV;
+use teardown_harness::sys::{self, Forked};
 
 use crate::shape::{Shape, TreeShape};
-use crate::sys::{Forked, fork_single_threaded};
 
 /// Seconds a tree process lives at most if nobody kills it.
 pub const LIFETIME_SECS: u32 = 120;
@@ -148,6 +148,8 @@ pub fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> io::Result<()> {
+    // The helper forks without exec: it must be, and stay, single-threaded.
+    sys::enter_single_threaded()?;
     if let Some(procs) = &args.join {
         // Writing 0 to `cgroup.procs` moves the writing process.
         std::fs::write(procs, b"0")
@@ -201,22 +203,12 @@ fn open_ready(path: &PathBuf) -> io::Result<File> {
 
 /// How long `fork` may keep failing with `EAGAIN` (no free PID or task for a
 /// moment on a machine shared with other fork-heavy work) before the helper gives
-/// up.
-const FORK_RETRY_FOR: Duration = Duration::from_secs(10);
+/// up: longer than the harness's default, for the thousand-process trees.
+const FORK_PATIENCE: Duration = Duration::from_secs(10);
 
-/// `fork`, retried with a growing pause while it fails with `EAGAIN`.
+/// `fork`, retried while it fails with `EAGAIN` (see [`sys::fork_patiently`]).
 fn fork_retrying() -> io::Result<Forked> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match fork_single_threaded() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && start.elapsed() < FORK_RETRY_FOR => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
-            other => return other,
-        }
-    }
+    sys::fork_patiently(FORK_PATIENCE)
 }
 
 /// Writes this process's PID record (4 bytes: atomic on a pipe).
@@ -330,6 +322,7 @@ fn floor_once(n: u32) -> io::Result<Duration> {
                 pause_forever();
             }
             Forked::Parent(child) => {
+                let child = Pid::from_raw(child);
                 if pgid.as_raw() == 0 {
                     pgid = child;
                 }

@@ -76,7 +76,7 @@
 //! reported PIDs, no cgroup). `examples/profile-drain.rs` runs one shape's
 //! teardowns in a loop for `perf`, or several methods interleaved for a quick
 //! comparison under the same load.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod cpu;
 pub mod errors;
@@ -86,7 +86,6 @@ pub mod ready;
 pub mod rig;
 pub mod shape;
 pub mod stats;
-mod sys;
 pub mod table;
 
 pub use shape::{Shape, TreeShape};

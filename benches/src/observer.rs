@@ -1,8 +1,8 @@
 //! The independent drain observer: it decides when a benched tree is *really*
 //! gone, whatever the method under test says.
 //!
-//! Normally a cgroup v2 leaf the bench creates under its own cgroup (found from
-//! `/proc/self/mountinfo` and `/proc/self/cgroup`): every tree starts inside it (the
+//! Normally a cgroup v2 leaf the bench creates under its own cgroup (found by the
+//! judges' cgroup2 module, `teardown_harness::cgroup2`): every tree starts inside it (the
 //! helper joins it first, or — for the `cgroup` method — the method's own leaf is
 //! created below it). Its `cgroup.events` is the authority: the tree is drained
 //! when it reads `populated 0` (a process leaves the cgroup when it exits, before it
@@ -24,9 +24,7 @@
 //! PID namespace (those are counted as unobserved).
 
 use std::fs::{self, File};
-use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +32,8 @@ use std::time::{Duration, Instant};
 use rustix::buffer::spare_capacity;
 use rustix::event::{Timespec, epoll};
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
+
+use teardown_harness::cgroup2;
 
 use crate::errors::{ObserverError, error_chain, io_err};
 
@@ -275,14 +275,7 @@ struct CgroupDir {
 impl CgroupDir {
     /// Creates `teardown-bench-<pid>-<n>` under this process's own cgroup2 directory.
     fn create() -> Result<CgroupDir, ObserverError> {
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-            .map_err(io_err("read /proc/self/mountinfo"))?;
-        let (mount, root) = cgroup2_mount(&mountinfo).ok_or(ObserverError::NoCgroup2)?;
-        let own =
-            fs::read_to_string("/proc/self/cgroup").map_err(io_err("read /proc/self/cgroup"))?;
-        let own = own_cgroup(&own).ok_or(ObserverError::NoOwnCgroup)?;
-        let relative = own.strip_prefix(root.as_str()).unwrap_or(own);
-        let parent = mount.join(relative.trim_start_matches('/'));
+        let parent = cgroup2::own_dir()?;
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let dir = parent.join(format!("teardown-bench-{}-{seq}", std::process::id()));
@@ -302,26 +295,18 @@ impl CgroupDir {
     /// Reads `cgroup.events`: does the cgroup (or a descendant) hold a live
     /// process? The value is current; only the change notification is rate-limited.
     fn populated(&self) -> Result<bool, ObserverError> {
-        let mut buf = [0u8; 128];
-        let len = self
-            .events
-            .read_at(&mut buf, 0)
-            .map_err(io_err("read cgroup.events"))?;
-        let text = std::str::from_utf8(&buf[..len]).unwrap_or("");
-        Ok(parse_populated(text).unwrap_or(true))
+        cgroup2::populated(&self.events).map_err(io_err("read cgroup.events"))
     }
 
     /// Every PID in this cgroup and the cgroups below it.
     fn pids(&self) -> Result<Vec<i32>, ObserverError> {
-        let mut pids = Vec::new();
-        collect_pids(&self.dir, &mut pids).map_err(io_err("read cgroup.procs"))?;
-        Ok(pids)
+        cgroup2::pids(&self.dir).map_err(io_err("read cgroup.procs"))
     }
 
     /// Writes `1` to `cgroup.kill` and waits (bounded) for `populated 0`.
     fn kill_all(&self) {
         if self.populated().unwrap_or(true) {
-            let _ = fs::write(self.dir.join("cgroup.kill"), b"1");
+            let _ = cgroup2::kill(&self.dir);
             let start = Instant::now();
             while self.populated().unwrap_or(false) && start.elapsed() < Duration::from_secs(10) {
                 std::thread::sleep(Duration::from_millis(1));
@@ -333,150 +318,12 @@ impl CgroupDir {
 impl Drop for CgroupDir {
     fn drop(&mut self) {
         self.kill_all();
-        remove_cgroup_tree(&self.dir);
-    }
-}
-
-fn collect_pids(dir: &Path, pids: &mut Vec<i32>) -> io::Result<()> {
-    let procs = fs::read_to_string(dir.join("cgroup.procs"))?;
-    pids.extend(
-        procs
-            .lines()
-            .filter_map(|line| line.trim().parse::<i32>().ok()),
-    );
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            match collect_pids(&entry.path(), pids) {
-                // A leaf the method removed meanwhile.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                other => other?,
-            }
+        // A cgroup can be busy for a moment after its last process exited.
+        if let Err(e) = cgroup2::remove_tree(&self.dir, Duration::from_secs(2)) {
+            eprintln!(
+                "teardown-benches: could not remove cgroup {}: {e}",
+                self.dir.display()
+            );
         }
-    }
-    Ok(())
-}
-
-/// Removes a cgroup directory and every cgroup below it, deepest first. A cgroup
-/// can be busy for a moment after its last process exited: retried, bounded.
-fn remove_cgroup_tree(dir: &Path) {
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_cgroup_tree(&entry.path());
-            }
-        }
-    }
-    for _ in 0..200 {
-        match fs::remove_dir(dir) {
-            Ok(()) => return,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    eprintln!(
-        "teardown-benches: could not remove cgroup {}",
-        dir.display()
-    );
-}
-
-/// The cgroup2 mount point and the mount's root, from `/proc/self/mountinfo`.
-fn cgroup2_mount(mountinfo: &str) -> Option<(PathBuf, String)> {
-    mountinfo.lines().find_map(|line| {
-        let (before, after) = line.split_once(" - ")?;
-        if after.split_whitespace().next()? != "cgroup2" {
-            return None;
-        }
-        let fields: Vec<&str> = before.split_whitespace().collect();
-        let root = unescape_mountinfo(fields.get(3)?);
-        let mount = unescape_mountinfo(fields.get(4)?);
-        Some((PathBuf::from(mount), root))
-    })
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape_mountinfo(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
-        match (bytes[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// This process's cgroup2 path (the `0::` line of `/proc/self/cgroup`).
-fn own_cgroup(proc_self_cgroup: &str) -> Option<&str> {
-    proc_self_cgroup
-        .lines()
-        .find_map(|line| line.strip_prefix("0::"))
-}
-
-/// The `populated` key of `cgroup.events`.
-fn parse_populated(events: &str) -> Option<bool> {
-    events.lines().find_map(|line| match line.split_once(' ')? {
-        ("populated", "0") => Some(false),
-        ("populated", _) => Some(true),
-        _ => None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MOUNTINFO: &str = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified\\040dir rw,relatime - cgroup2 cgroup2 rw
-";
-
-    #[test]
-    fn the_cgroup2_mount_is_found_among_v1_mounts_and_unescaped() {
-        let (mount, root) = cgroup2_mount(MOUNTINFO).unwrap();
-        assert_eq!(mount, PathBuf::from("/sys/fs/cgroup/unified dir"));
-        assert_eq!(root, "/");
-    }
-
-    #[test]
-    fn a_host_without_cgroup2_has_no_mount() {
-        assert_eq!(
-            cgroup2_mount(&MOUNTINFO.replace("cgroup2 cgroup2", "cgroup cgroup")),
-            None
-        );
-    }
-
-    #[test]
-    fn a_backslash_without_three_octal_digits_is_kept() {
-        assert_eq!(unescape_mountinfo("a\\04"), "a\\04");
-        assert_eq!(unescape_mountinfo("a\\134b"), "a\\b");
-    }
-
-    #[test]
-    fn the_own_cgroup_is_the_zero_line() {
-        assert_eq!(
-            own_cgroup("9:name=systemd:/\n0::/user.slice/x\n"),
-            Some("/user.slice/x")
-        );
-        assert_eq!(own_cgroup("9:name=systemd:/\n"), None);
-    }
-
-    #[test]
-    fn populated_is_read_from_cgroup_events() {
-        assert_eq!(parse_populated("populated 1\nfrozen 0\n"), Some(true));
-        assert_eq!(parse_populated("populated 0\nfrozen 0\n"), Some(false));
-        assert_eq!(parse_populated("frozen 0\n"), None);
     }
 }

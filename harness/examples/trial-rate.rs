@@ -25,7 +25,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use teardown::Method;
 use teardown_harness::prop::any_tree_spec;
 use teardown_harness::spec::TreeSpec;
-use teardown_harness::trial::{Supervisor, Trial, run_trial};
+use teardown_harness::trial::{Supervisor, Trial};
+use teardown_harness::warden::run_trial;
 
 struct Args {
     trials: usize,

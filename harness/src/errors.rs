@@ -122,3 +122,16 @@ impl SpecError {
         }
     }
 }
+
+/// An error and its causes on one line, `: `-separated: `error: cause: cause`
+/// (what the command line and the benches print).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -16,7 +16,8 @@ use crate::spec::{
     Burst, ChildSpec, End, Limits, MAX_NESTING, NodeSpec, Sig, SpawnKind, SpecStats, Trait,
     TreeSpec, cut_bursts,
 };
-use crate::trial::{Supervisor, Trial, run_trial};
+use crate::trial::{Supervisor, Trial};
+use crate::warden::run_trial;
 
 /// Target `spec_text`: any bytes → the parser.
 ///

@@ -10,7 +10,8 @@
 //!
 //! ```no_run
 //! use teardown::{Method, Verdict};
-//! use teardown_harness::trial::{run_trial, Supervisor, Trial};
+//! use teardown_harness::trial::{Supervisor, Trial};
+//! use teardown_harness::warden::run_trial;
 //!
 //! let spec = "pause [fork: pause, dfork: setsid ignore-term pause]".parse().unwrap();
 //! let outcome = run_trial(&Trial::new(Supervisor::Method(Method::Killpg), spec));
@@ -21,7 +22,7 @@
 //! println!("{}", run_trial(&Trial::new(tini, spec)).verdict);
 //! ```
 //!
-//! [`trial::run_trial`] may be called from any thread of any program: it hands the
+//! [`warden::run_trial`] may be called from any thread of any program: it hands the
 //! trial to a [`warden`] server (`teardown __warden --serve`, found by [`locate`],
 //! started with fork **and exec** and kept idle between trials) and reads the
 //! outcome back in JSON over pipes. Per trial the server clones a fresh inner
@@ -84,6 +85,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod cgroup2;
 pub mod check;
 pub mod errors;
 pub mod fuzz;
@@ -95,7 +97,9 @@ pub mod peer;
 #[cfg(feature = "proptest")]
 pub mod prop;
 pub mod replay;
+pub mod shell;
 pub mod spec;
+/// The only `unsafe` of the harness and the benches (the benches use it too).
 #[doc(hidden)]
 pub mod sys;
 pub mod trial;

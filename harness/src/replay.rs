@@ -19,8 +19,7 @@
 //! defaults (those of [`Trial::new`]), so a default trial replays as
 //! `teardown replay --method M 'SPEC'`.
 
-pub use crate::matrix::shell::quote;
-use crate::matrix::{format_duration_arg, trigger_name};
+use crate::shell::{format_duration_arg, quote, trigger_name};
 use crate::trial::{Supervisor, Trial};
 
 /// The shell command that replays `trial` (see the module docs).

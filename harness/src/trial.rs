@@ -1,7 +1,8 @@
 //! One trial: a supervisor, a spec, a trigger — and the oracle's verdict.
 //!
-//! Contract shared by the engine (warden, oracle), the matrix, `check`, the
-//! property tests and the benches. The engine fills in [`run_trial`].
+//! Pure data: the contract shared by the engine (warden, oracle), the matrix,
+//! `check`, the property tests and the benches. The warden runs a trial:
+//! [`crate::warden::run_trial`].
 
 use std::time::Duration;
 
@@ -171,34 +172,4 @@ pub struct Finding {
     pub kind: String,
     /// What was seen (parent PID, state and command of a process), for people.
     pub note: String,
-}
-
-/// Runs one trial under a fresh warden and returns the oracle's findings.
-///
-/// Safe to call from any thread of a multithreaded program, from many at once:
-/// the trial goes to an idle warden server of this process (a `teardown __warden
-/// --serve` started with fork **and exec**, found by
-/// [`crate::locate::teardown_bin`]; one more is started when none is idle) as
-/// JSON, and the outcome comes back as JSON. The calling thread blocks until the
-/// answer. Servers are shared by every thread and outlive the calling one; they
-/// exit when this process does (the end of their input), killing whatever trial
-/// they were running.
-///
-/// Never panics: every failure (no binary, a warden that does not answer within
-/// its own deadlines plus a margin) is an outcome with verdict `error` and the
-/// reason in `detail`. Set `TEARDOWN_TRACE=1` to see the warden's stderr (phase
-/// timings, problems) on this process's stderr.
-pub fn run_trial(trial: &Trial) -> TrialOutcome {
-    let start = std::time::Instant::now();
-    let mut out = crate::warden::spawn::run(trial).unwrap_or_else(crate::warden::error_outcome);
-    out.elapsed = start.elapsed();
-    out
-}
-
-/// Ends the idle warden servers [`run_trial`] kept and waits for them to exit:
-/// call it last in a program that wants nothing of its trials left when it
-/// returns (the `teardown` commands do). Without it the servers exit on their own
-/// when this process does, a moment later.
-pub fn shutdown_wardens() {
-    crate::warden::spawn::shutdown();
 }

@@ -21,7 +21,8 @@ use teardown_benches::cpu::{CpuMeter, CpuTimes};
 use teardown_benches::stats::{StatsFile, TrialStats};
 use teardown_harness::prop::{PropParams, tree_spec};
 use teardown_harness::spec::TreeSpec;
-use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, run_trial};
+use teardown_harness::trial::{Supervisor, Trial, TrialOutcome};
+use teardown_harness::warden::run_trial;
 use teardown_scenarios::Expect;
 
 /// Sixteen processes: forks, a `setsid` orphan with a child, exec'd nodes.

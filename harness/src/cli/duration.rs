@@ -48,13 +48,13 @@ pub fn parse_nonzero(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// Prints a duration the way [`parse`] reads it back.
+/// Prints a duration the way [`parse`] reads it back: as a replay line writes
+/// it ([`teardown_harness::shell::format_duration_arg`]), zero as `0ms`.
 pub fn show(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 1000 == 0 && ms > 0 {
-        format!("{}s", ms / 1000)
+    if d.is_zero() {
+        "0ms".to_owned()
     } else {
-        format!("{ms}ms")
+        teardown_harness::shell::format_duration_arg(d)
     }
 }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::{Fail, duration};
 use teardown::Method;
 use teardown_harness::matrix::{
-    self, Options, Plan, Progress, Report, RowSpec, Shard, Timing, shell, table,
+    self, Options, Plan, Progress, Report, RowSpec, Shard, Timing, table,
 };
+use teardown_harness::shell;
 use teardown_scenarios::Scenario;
 
 const EXAMPLES: &str = "\

@@ -88,16 +88,7 @@ impl Fail {
 }
 
 /// `error: cause: cause`, on one line.
-pub fn chain(e: &dyn Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+pub use teardown_harness::errors::chain;
 
 /// Parses spec text, or fails with exit 2 naming what is wrong.
 pub fn parse_spec(text: &str) -> Result<TreeSpec, Fail> {
@@ -130,7 +121,7 @@ pub fn main() -> ExitCode {
     };
     // Nothing of this command's trials outlives it: its idle warden servers
     // remove their cgroups and exit before it does.
-    teardown_harness::trial::shutdown_wardens();
+    teardown_harness::warden::shutdown_wardens();
     match result {
         Ok(code) => code,
         Err(f) => {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use teardown::{Method, Verdict};
-use teardown_harness::trial::{self, Supervisor, Trial, TrialOutcome, Trigger};
+use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, Trigger};
 
 use super::{Fail, duration, parse_spec};
 
@@ -108,7 +108,7 @@ pub fn main(args: ReplayArgs) -> Result<ExitCode, Fail> {
     t.straggler_grace = args.straggler_grace;
     t.deadline = args.deadline;
     t.bystanders = args.bystanders;
-    let outcome = trial::run_trial(&t);
+    let outcome = teardown_harness::warden::run_trial(&t);
     match args.format {
         Format::Json => println!(
             "{}",

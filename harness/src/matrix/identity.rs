@@ -7,7 +7,8 @@
 //! the host, which rows this host can run), so a merge can refuse outputs that do
 //! not belong together instead of mixing them.
 
-use crate::matrix::plan::{Plan, trigger_name};
+use crate::matrix::plan::Plan;
+use crate::shell::trigger_name;
 
 /// Bumped when what the identity covers changes meaning.
 const VERSION: u32 = 1;

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::matrix::plan::trigger_name;
 use crate::matrix::run::{Cell, Report};
+use crate::shell::trigger_name;
 
 /// One object: `{"host": {...}, "plan": {...}, "supervisors": [...], "trials": [...],
 /// "summary": {...}}`, and `"shards": [...]` for a merged report.

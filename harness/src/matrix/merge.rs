@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::matrix::run::{Cell, Report};
+use crate::matrix::run::{Cell, Part, Report};
 use crate::matrix::shard::Shard;
 use parse::{array, outcome, rebuild, text};
 
@@ -29,23 +29,6 @@ pub struct Input {
     pub file: String,
     /// The document.
     pub doc: Value,
-}
-
-/// One shard of a merged report ([`Report::parts`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Part {
-    /// Which shard (`None`: an unsharded run, merged alone).
-    pub shard: Option<Shard>,
-    /// The file it came from.
-    pub file: String,
-    /// Its cells.
-    pub trials: usize,
-    /// Its wall time.
-    pub elapsed: Duration,
-    /// Its trials run at once.
-    pub jobs: usize,
-    /// The kernel it ran on.
-    pub kernel: String,
 }
 
 /// Shard outputs that do not make one report.

@@ -11,7 +11,7 @@
 //!   cells with the reason.
 //! * **Columns** are trees: the named scenarios ([`teardown_scenarios::all`]), then
 //!   `--random N` random trees named `random-<seed>-<i>`.
-//! * **Cells** are one trial each ([`crate::trial::run_trial`]), run `--jobs` at a
+//! * **Cells** are one trial each ([`crate::warden::run_trial`]), run `--jobs` at a
 //!   time, and judged: a method against the catalog (on random trees the
 //!   escape-proof methods must be `clean`; the weak ones are not judged), a peer
 //!   against its documented expectations, a `check` row against `clean`, any other
@@ -40,19 +40,16 @@ mod random;
 pub(crate) mod rows;
 pub(crate) mod run;
 pub mod shard;
-pub mod shell;
 mod spec_text;
 pub mod table;
 
 use std::path::PathBuf;
 
-pub use merge::{MergeError, Part};
-pub use plan::{
-    Column, Options, Plan, PlanError, Timing, default_jobs, format_duration_arg, trigger_name,
-    trigger_of,
-};
+pub use crate::shell::{format_duration_arg, trigger_name};
+pub use merge::MergeError;
+pub use plan::{Column, Options, Plan, PlanError, Timing, default_jobs, trigger_of};
 pub use rows::{Judge, Row, RowSpec, resolve_teardown};
-pub use run::{Cell, Progress, Report, Summary, run, run_with};
+pub use run::{Cell, Part, Progress, Report, Summary, run, run_with};
 pub use shard::{Shard, ShardError};
 
 /// Where this project's `teardown` binary is (the warden, `teardown run`), as

@@ -353,26 +353,6 @@ pub fn trigger_of(t: teardown_scenarios::Trigger) -> Trigger {
     }
 }
 
-/// A trigger's word: `sigterm`, `leader-exit`.
-pub fn trigger_name(t: Trigger) -> &'static str {
-    match t {
-        Trigger::Sigterm => "sigterm",
-        Trigger::Sigint => "sigint",
-        Trigger::Timeout => "timeout",
-        Trigger::LeaderExit => "leader-exit",
-    }
-}
-
-/// A duration as a command-line argument: `250ms`, `2s`.
-pub fn format_duration_arg(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -389,12 +369,6 @@ pub(crate) mod tests {
         assert_eq!(budget_jobs(4, None, Some(4_000)), 10);
         // Never under one per core.
         assert_eq!(budget_jobs(4, Some(1 << 20), Some(10)), 4);
-    }
-
-    #[test]
-    fn durations_print_as_arguments() {
-        assert_eq!(format_duration_arg(Duration::from_millis(250)), "250ms");
-        assert_eq!(format_duration_arg(Duration::from_secs(2)), "2s");
     }
 
     #[test]

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use teardown::Verdict;
 use teardown_scenarios::Expect;
 
-use crate::matrix::merge::Part;
 use crate::matrix::plan::Plan;
 use crate::matrix::rows::Judge;
+use crate::matrix::shard::Shard;
+use crate::oracle;
 use crate::trial::{Trial, TrialOutcome};
 
 /// One cell: a trial's outcome and what it was expected to be.
@@ -66,6 +67,23 @@ pub struct Report {
     /// The shards a merged report was made of ([`crate::matrix::merge`]); empty
     /// for a report run here.
     pub parts: Vec<Part>,
+}
+
+/// One shard of a merged report ([`Report::parts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Which shard (`None`: an unsharded run, merged alone).
+    pub shard: Option<Shard>,
+    /// The file it came from.
+    pub file: String,
+    /// Its cells.
+    pub trials: usize,
+    /// Its wall time.
+    pub elapsed: Duration,
+    /// Its trials run at once.
+    pub jobs: usize,
+    /// The kernel it ran on.
+    pub kernel: String,
 }
 
 /// Counts over a report.
@@ -165,9 +183,9 @@ pub struct Progress {
     pub last: Option<(String, String, Verdict)>,
 }
 
-/// Runs every cell of `plan` with [`crate::trial::run_trial`].
+/// Runs every cell of `plan` with [`crate::warden::run_trial`].
 pub fn run(plan: Plan, on_progress: &mut dyn FnMut(&Progress)) -> Report {
-    run_with(plan, &crate::trial::run_trial, on_progress)
+    run_with(plan, &crate::warden::run_trial, on_progress)
 }
 
 /// Runs every cell of `plan` with `runner`, `plan.jobs` at a time, and no more
@@ -300,31 +318,12 @@ enum Message {
 
 /// The outcome of a cell whose row cannot run here.
 pub fn unsupported(reason: &str) -> TrialOutcome {
-    blank(Verdict::Unsupported, reason)
+    oracle::bare_outcome(Verdict::Unsupported, reason)
 }
 
 /// The outcome of a trial that could not be run at all.
 pub fn errored(reason: &str) -> TrialOutcome {
-    blank(Verdict::Error, reason)
-}
-
-fn blank(verdict: Verdict, detail: &str) -> TrialOutcome {
-    TrialOutcome {
-        verdict,
-        detail: Some(detail.to_owned()),
-        survivors: 0,
-        stragglers: 0,
-        dying: 0,
-        zombies: 0,
-        orphaned_zombies: 0,
-        bystanders_killed: 0,
-        report: None,
-        drain: None,
-        elapsed: Duration::ZERO,
-        cpu: Default::default(),
-        nodes: Vec::new(),
-        findings: Vec::new(),
-    }
+    oracle::error_outcome(reason)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -190,7 +190,7 @@ pub fn summary_line(report: &Report) -> String {
             format!("in {:.1} s", report.elapsed.as_secs_f64()),
         ),
         (None, parts) if parts.len() > 1 => {
-            let secs = |p: &crate::matrix::merge::Part| p.elapsed.as_secs_f64();
+            let secs = |p: &crate::matrix::Part| p.elapsed.as_secs_f64();
             let lo = parts.iter().map(secs).fold(f64::INFINITY, f64::min);
             let hi = parts.iter().map(secs).fold(0.0, f64::max);
             (

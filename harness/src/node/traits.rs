@@ -179,19 +179,8 @@ impl Node {
 
     /// Makes `<own cgroup>/node-<id>-<pid>` and moves this process into it.
     fn cgroup_nest(&self) -> Result<(), String> {
-        let mount =
-            crate::warden::cgroup2_mount().ok_or("no cgroup2 mount in /proc/self/mountinfo")?;
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("/proc/self/cgroup: {e}"))?;
-        let rel = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .ok_or("no cgroup2 line in /proc/self/cgroup")?;
-        let dir: PathBuf = mount.join(rel.trim_start_matches('/')).join(format!(
-            "node-{}-{}",
-            self.id,
-            std::process::id()
-        ));
+        let own = crate::cgroup2::own_dir().map_err(|e| e.to_string())?;
+        let dir: PathBuf = own.join(format!("node-{}-{}", self.id, std::process::id()));
         std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         std::fs::write(dir.join("cgroup.procs"), "0").map_err(|e| {
             let _ = std::fs::remove_dir(&dir);

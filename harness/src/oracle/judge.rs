@@ -2,11 +2,12 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 use teardown::Verdict;
 
 use super::{Identity, Observation, Seen, worst};
-use crate::trial::Finding;
+use crate::trial::{Finding, TrialOutcome};
 
 /// What a finding says, and so which part of the contract it is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -142,6 +143,27 @@ impl Judgement {
         }
     }
 
+    /// The outcome that says this judgement (verdict, counts, findings) and
+    /// `detail`; no report, timings or nodes yet.
+    pub fn into_outcome(self, detail: Option<String>) -> TrialOutcome {
+        TrialOutcome {
+            verdict: self.verdict,
+            detail,
+            survivors: self.survivors,
+            stragglers: self.stragglers,
+            dying: self.dying,
+            zombies: self.zombies,
+            orphaned_zombies: self.orphaned_zombies,
+            bystanders_killed: self.bystanders_killed,
+            report: None,
+            drain: None,
+            elapsed: Duration::ZERO,
+            cpu: Default::default(),
+            nodes: Vec::new(),
+            findings: self.findings,
+        }
+    }
+
     /// Adds a finding (the warden's: grace, report, exit, cgroups, mounts), and
     /// worsens the verdict by what it says.
     pub fn add(&mut self, kind: FindingKind, pid: i32, node: Option<u32>, note: impl Into<String>) {
@@ -167,6 +189,22 @@ impl Judgement {
             .filter(|f| f.kind == kind.as_str())
             .count()
     }
+}
+
+/// An outcome with nothing judged: only `verdict` (`unsupported`, `error`) and
+/// why.
+pub fn bare_outcome(verdict: Verdict, detail: impl Into<String>) -> TrialOutcome {
+    Judgement {
+        verdict,
+        ..Judgement::clean()
+    }
+    .into_outcome(Some(detail.into()))
+}
+
+/// An outcome that is only an error: what every failure to run a trial (no
+/// binary, a warden that does not answer, a bad trial) comes back as.
+pub fn error_outcome(detail: impl Into<String>) -> TrialOutcome {
+    bare_outcome(Verdict::Error, detail)
 }
 
 /// Judges the processes of a trial from its observation at done and the one

@@ -85,7 +85,7 @@ mod source;
 pub mod wait;
 
 pub use fake::FakeProc;
-pub use judge::{FindingKind, Judgement, judge};
+pub use judge::{FindingKind, Judgement, bare_outcome, error_outcome, judge};
 pub use observe::observe;
 pub use records::{Placed, map_records};
 pub use scan::tree_processes;

@@ -88,21 +88,11 @@ impl RelPath {
     }
 
     fn num(mut self, n: i32) -> RelPath {
-        let Ok(mut v) = u32::try_from(n) else {
+        let Ok(v) = u32::try_from(n) else {
             self.ok = false;
             return self;
         };
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.put(&digits[i..])
+        self.put(itoa::Buffer::new().format(v).as_bytes())
     }
 
     fn put(mut self, bytes: &[u8]) -> RelPath {

@@ -28,8 +28,17 @@ fn process(root: &Path, pid: i32) -> Option<procfs::process::Process> {
 /// The reference: one look, as `LiveProc::read` was with `procfs`.
 fn reference_read(root: &Path, pid: i32) -> Option<ProcStat> {
     let p = process(root, pid)?;
-    let s = p.stat().ok()?;
-    let alive = !is_dead_state(s.state)
+    let procfs::process::Stat {
+        pid,
+        ppid,
+        pgrp,
+        session,
+        starttime,
+        state,
+        comm,
+        ..
+    } = p.stat().ok()?;
+    let alive = !is_dead_state(state)
         || p.tasks().is_ok_and(|mut tasks| {
             tasks.any(|t| {
                 t.and_then(|t| t.stat())
@@ -38,15 +47,15 @@ fn reference_read(root: &Path, pid: i32) -> Option<ProcStat> {
         });
     let dying = alive && reference_dying(&p);
     Some(ProcStat {
-        pid: s.pid,
-        ppid: s.ppid,
-        pgid: s.pgrp,
-        sid: s.session,
-        start_time: s.starttime,
-        state: s.state,
+        pid,
+        ppid,
+        pgid: pgrp,
+        sid: session,
+        start_time: starttime,
+        state,
         alive,
         dying,
-        comm: s.comm,
+        comm,
     })
 }
 

@@ -1,18 +1,13 @@
-//! The node interpreter's unusual process and thread shapes: `clone(CLONE_PARENT)`
-//! (`cparent`), a `vfork` chain (`vfork=N`), the main thread exiting alone
-//! (`main-exit`) and a fork from a secondary thread (`thread-fork`).
-#![allow(unsafe_code)]
+//! Process shapes beyond `fork`: the warden's `clone3` into a cgroup and new
+//! namespaces ([`clone3_fork`]), and the node interpreter's unusual process and
+//! thread shapes: `clone(CLONE_PARENT)` (`cparent`), a `vfork` chain (`vfork=N`),
+//! the main thread exiting alone (`main-exit`) and a fork from a secondary thread
+//! (`thread-fork`).
 
 use std::io;
-use std::sync::atomic::Ordering;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::{Forked, SINGLE_THREADED};
-
-/// Marks this process as multithreaded: [`super::fork`] and [`clone_parent`]
-/// refuse from now on. Call it before starting a thread.
-pub fn leave_single_threaded() {
-    SINGLE_THREADED.store(false, Ordering::SeqCst);
-}
+use super::{Forked, check_single_threaded};
 
 /// `clone(CLONE_PARENT | SIGCHLD)`—Creates a child process that is a copy of this
 /// one (fork semantics: no `CLONE_VM`) but whose parent is this process's parent.
@@ -28,11 +23,7 @@ pub fn leave_single_threaded() {
 /// # References
 /// <https://man7.org/linux/man-pages/man2/clone.2.html>
 pub fn clone_parent() -> io::Result<Forked> {
-    if !SINGLE_THREADED.load(Ordering::SeqCst) {
-        return Err(io::Error::other(
-            "clone refused: process not checked single-threaded",
-        ));
-    }
+    check_single_threaded("clone")?;
     let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
     // SAFETY: without CLONE_VM the child gets its own copy of memory, as with
     // fork; the process is single-threaded (checked above), so that copy is
@@ -42,6 +33,76 @@ pub fn clone_parent() -> io::Result<Forked> {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in the cgroup given by an fd.
+/// (libc's constant is a `c_int` too narrow for it.)
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// The namespaces a [`clone3_fork`] child is born in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewNamespaces {
+    /// A new PID namespace: the child is its PID 1.
+    pub pid: bool,
+    /// A new user namespace too (what lets a non-root process make the PID one).
+    pub user: bool,
+}
+
+/// `clone3(2)` with fork semantics—Creates a child process that is a copy of this
+/// one, born in the cgroup `cgroup` (an open cgroup2 directory; `None`: this
+/// process's cgroup) and in the namespaces `ns`. The parent gets the child's PID
+/// and a pidfd on it. What the fork-server warden makes each trial's inner
+/// warden with: no exec, no migration, no second fork to enter the PID namespace.
+///
+/// Fails unless [`super::enter_single_threaded`] succeeded in this process. The
+/// child's C library thread descriptor keeps this process's TID (as with
+/// [`clone_parent`]): the child must not use `raise`, `pthread_kill` or `abort`.
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man2/clone3.2.html>
+pub fn clone3_fork(
+    cgroup: Option<BorrowedFd<'_>>,
+    ns: NewNamespaces,
+) -> io::Result<(Forked, Option<OwnedFd>)> {
+    check_single_threaded("clone3")?;
+    let mut pidfd: libc::c_int = -1;
+    let mut flags = libc::CLONE_PIDFD as u64;
+    if cgroup.is_some() {
+        flags |= CLONE_INTO_CGROUP;
+    }
+    if ns.pid {
+        flags |= libc::CLONE_NEWPID as u64;
+    }
+    if ns.user {
+        flags |= libc::CLONE_NEWUSER as u64;
+    }
+    // SAFETY: `struct clone_args` is plain integers: all zeroes is a valid value
+    // (and what clone3 takes for every field not set below).
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags;
+    args.pidfd = &mut pidfd as *mut libc::c_int as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args.cgroup = cgroup.map_or(0, |fd| fd.as_raw_fd() as u64);
+    // SAFETY: clone3 without CLONE_VM gives the child its own copy of memory, like
+    // fork; the process is single-threaded (checked above), so that copy is
+    // consistent. No stack is given: the child runs on its copy of ours. `pidfd`
+    // lives across the call, where the kernel writes the parent's pidfd.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const libc::clone_args,
+            size_of::<libc::clone_args>(),
+        )
+    };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok((Forked::Child, None)),
+        pid => {
+            // SAFETY: the kernel just opened this descriptor for us (CLONE_PIDFD).
+            let fd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+            Ok((Forked::Parent(pid as i32), fd))
+        }
     }
 }
 

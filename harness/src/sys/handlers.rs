@@ -8,7 +8,6 @@
 //! kept in atomics, with SIGTERM blocked while they are written, so a handler
 //! never sees half of an update. The handlers themselves allocate nothing and
 //! make only raw system calls.
-#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -17,7 +16,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 
-use crate::node::upward::{self, Scope};
+use super::climb::{self, Scope};
 
 /// Whom `on_term_upward` signals: 0 nobody, 1 the parent, 2 every ancestor.
 static UPWARD_SCOPE: AtomicU8 = AtomicU8::new(0);
@@ -56,7 +55,7 @@ fn install(handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
 
 /// `sigaction(SIGTERM, handler)`—On SIGTERM, sends `sig` to the parent
 /// (`ancestors` false) or to every ancestor (true) under the safety rule of
-/// [`crate::node::upward`] (never PID 1 or below, never the warden `warden` or
+/// [`super::climb`] (never PID 1 or below, never the warden `warden` or
 /// above), then returns: the process carries on.
 ///
 /// # References
@@ -76,7 +75,7 @@ extern "C" fn on_term_upward(_sig: libc::c_int) {
         2 => Scope::Ancestors,
         _ => return,
     };
-    upward::signal_up(
+    climb::signal_up(
         scope,
         UPWARD_SIG.load(Ordering::SeqCst),
         WARDEN.load(Ordering::SeqCst),

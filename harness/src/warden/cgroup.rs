@@ -1,5 +1,5 @@
 //! The warden's own cgroup v2 directory, `teardown-warden-<pid>`, beside the
-//! warden's cgroup under the cgroup2 mount found in `/proc/self/mountinfo`.
+//! warden's cgroup (found by [`crate::cgroup2`], the judges' cgroup2 module).
 //!
 //! The warden moves itself in, starts the bystanders and the supervisor (they, and
 //! everything they fork, stay in), then moves itself back out; so its safety net can
@@ -9,11 +9,11 @@
 //! SIGKILLed (its PID no longer exists) is reclaimed by the next warden.
 
 use std::fs;
-use std::io::{self, Read, Seek};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec};
+use crate::cgroup2;
 
 /// Prefix of every warden cgroup's name.
 pub const PREFIX: &str = "teardown-warden-";
@@ -27,25 +27,6 @@ pub struct Cgroup {
     pub home: PathBuf,
 }
 
-/// The cgroup2 mount point, from `/proc/self/mountinfo`.
-pub fn cgroup2_mount() -> Option<PathBuf> {
-    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines().find_map(|line| {
-        let (pre, post) = line.split_once(" - ")?;
-        if post.split_whitespace().next()? != "cgroup2" {
-            return None;
-        }
-        Some(PathBuf::from(pre.split_whitespace().nth(4)?))
-    })
-}
-
-/// This process's cgroup2 directory (the `0::/path` line of `/proc/self/cgroup`).
-pub fn own_cgroup(mount: &Path) -> Option<PathBuf> {
-    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
-    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    Some(mount.join(rel.trim_start_matches('/')))
-}
-
 impl Cgroup {
     /// Creates `teardown-warden-<pid>` under this process's cgroup, after
     /// reclaiming stale ones. `Err` says why not (the warden goes on without one).
@@ -56,8 +37,7 @@ impl Cgroup {
     /// This process's cgroup directory, where a warden's cgroups go, after
     /// reclaiming the stale ones there (`pid`: this warden's).
     pub fn home_for(pid: i32) -> Result<PathBuf, String> {
-        let mount = cgroup2_mount().ok_or("no cgroup2 mount in /proc/self/mountinfo")?;
-        let home = own_cgroup(&mount).ok_or("no cgroup2 entry in /proc/self/cgroup")?;
+        let home = cgroup2::own_dir().map_err(|e| e.to_string())?;
         reclaim_stale(&home, pid);
         Ok(home)
     }
@@ -85,12 +65,12 @@ impl Cgroup {
 
     /// `cgroup.kill`: SIGKILL every process in the cgroup (and below).
     pub fn kill_all(&self) -> io::Result<()> {
-        fs::write(self.dir.join("cgroup.kill"), "1")
+        cgroup2::kill(&self.dir)
     }
 
     /// Waits for `populated 0` up to `timeout`; true if the cgroup is empty.
     pub fn wait_empty(&self, timeout: Duration) -> bool {
-        wait_empty(&self.dir, timeout)
+        cgroup2::wait_empty(&self.dir, timeout)
     }
 
     /// Kills, waits for empty, and removes the directory (and any child cgroups a
@@ -103,54 +83,9 @@ impl Cgroup {
                 self.dir.display()
             ));
         }
-        remove_tree(&self.dir).map_err(|e| format!("cannot remove {}: {e}", self.dir.display()))
+        cgroup2::remove_tree(&self.dir, Duration::ZERO)
+            .map_err(|e| format!("cannot remove {}: {e}", self.dir.display()))
     }
-}
-
-fn populated(events: &mut fs::File) -> io::Result<bool> {
-    let mut text = String::new();
-    events.rewind()?;
-    events.read_to_string(&mut text)?;
-    Ok(text.lines().any(|l| l == "populated 1"))
-}
-
-fn wait_empty(dir: &Path, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    let Ok(mut events) = fs::File::open(dir.join("cgroup.events")) else {
-        return false;
-    };
-    loop {
-        match populated(&mut events) {
-            Ok(false) => return true,
-            Ok(true) => {}
-            Err(_) => return false,
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let t = Timespec::try_from(left).unwrap_or(Timespec {
-            tv_sec: 1,
-            tv_nsec: 0,
-        });
-        let mut fds = [PollFd::new(&events, PollFlags::PRI)];
-        if matches!(rustix::event::poll(&mut fds, Some(&t)), Err(e) if e != rustix::io::Errno::INTR)
-        {
-            return false;
-        }
-    }
-}
-
-/// Removes a cgroup directory and its child cgroups, deepest first.
-fn remove_tree(dir: &Path) -> io::Result<()> {
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_tree(&e.path())?;
-            }
-        }
-    }
-    fs::remove_dir(dir)
 }
 
 /// Whether `pid` is a live warden. A warden SIGKILLed with its harness is reparented
@@ -188,9 +123,9 @@ fn reclaim_stale(home: &Path, own: i32) {
             continue;
         }
         let dir = e.path();
-        let _ = fs::write(dir.join("cgroup.kill"), "1");
-        if wait_empty(&dir, Duration::from_secs(1)) {
-            let _ = remove_tree(&dir);
+        let _ = cgroup2::kill(&dir);
+        if cgroup2::wait_empty(&dir, Duration::from_secs(1)) {
+            let _ = cgroup2::remove_tree(&dir, Duration::ZERO);
         }
     }
 }

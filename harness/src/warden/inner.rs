@@ -21,8 +21,8 @@ use teardown::Verdict;
 
 use super::cgroup::Cgroup;
 use super::contain::{self, Containment};
-use super::{NET_DEADLINE, error_outcome, net};
-use crate::oracle::{self, Identity, Judgement, LiveProc, Observation};
+use super::{NET_DEADLINE, net};
+use crate::oracle::{self, Identity, Judgement, LiveProc, Observation, error_outcome};
 use crate::sys;
 use crate::trial::{NodeRecord, Trial, TrialOutcome};
 use crate::wire::RunReport;

@@ -1,6 +1,6 @@
 //! The warden: the oracle's vantage point and the safety net, one per trial.
 //!
-//! `run_trial` (any thread of any program) hands the [`Trial`] to a warden
+//! [`run_trial`] (any thread of any program) hands the [`Trial`] to a warden
 //! **server** (`teardown __warden --serve`, started with fork **and exec** and kept
 //! idle between trials, see [`spawn`]) and reads the [`TrialOutcome`] back. For
 //! each trial the server clones a fresh copy of itself into a new PID namespace
@@ -32,6 +32,7 @@
 
 mod cgroup;
 mod contain;
+pub mod frame;
 mod inner;
 mod net;
 pub mod server;
@@ -41,12 +42,41 @@ use std::io::{Read, Write};
 
 use std::time::Duration;
 
-pub use cgroup::cgroup2_mount;
 pub use contain::Containment;
-use teardown::Verdict;
 
+use crate::oracle::error_outcome;
 use crate::sys::{self, Forked};
 use crate::trial::{Trial, TrialOutcome};
+
+/// Runs one trial under a fresh warden and returns the oracle's findings.
+///
+/// Safe to call from any thread of a multithreaded program, from many at once:
+/// the trial goes to an idle warden server of this process (a `teardown __warden
+/// --serve` started with fork **and exec**, found by
+/// [`crate::locate::teardown_bin`]; one more is started when none is idle) as
+/// JSON, and the outcome comes back as JSON. The calling thread blocks until the
+/// answer. Servers are shared by every thread and outlive the calling one; they
+/// exit when this process does (the end of their input), killing whatever trial
+/// they were running.
+///
+/// Never panics: every failure (no binary, a warden that does not answer within
+/// its own deadlines plus a margin) is an outcome with verdict `error` and the
+/// reason in `detail`. Set `TEARDOWN_TRACE=1` to see the warden's stderr (phase
+/// timings, problems) on this process's stderr.
+pub fn run_trial(trial: &Trial) -> TrialOutcome {
+    let start = std::time::Instant::now();
+    let mut out = spawn::run(trial).unwrap_or_else(error_outcome);
+    out.elapsed = start.elapsed();
+    out
+}
+
+/// Ends the idle warden servers [`run_trial`] kept and waits for them to exit:
+/// call it last in a program that wants nothing of its trials left when it
+/// returns (the `teardown` commands do). Without it the servers exit on their own
+/// when this process does, a moment later.
+pub fn shutdown_wardens() {
+    spawn::shutdown();
+}
 
 /// Environment variable with the PID the warden expects as its parent (the
 /// process that called `run_trial`): checked after `PR_SET_PDEATHSIG`.
@@ -66,31 +96,22 @@ pub fn run_timeout(nodes: u32) -> Duration {
     (Duration::from_secs(1) + Duration::from_millis(10) * nodes).min(Duration::from_secs(20))
 }
 
+/// The longest a warden may take for this trial, with a margin.
+pub fn warden_deadline(trial: &Trial) -> Duration {
+    let n = trial.spec.node_count();
+    readiness_deadline(n)
+        + run_timeout(n)
+        + trial.deadline
+        + trial.straggler_grace
+        + NET_DEADLINE * 2
+        + Duration::from_secs(10)
+}
+
 /// The most bystanders a trial may ask for.
 pub const MAX_BYSTANDERS: u32 = 64;
 
 /// The longest a safety net may take.
 pub const NET_DEADLINE: Duration = Duration::from_secs(10);
-
-/// An outcome that is only an error.
-pub fn error_outcome(detail: impl Into<String>) -> TrialOutcome {
-    TrialOutcome {
-        verdict: Verdict::Error,
-        detail: Some(detail.into()),
-        survivors: 0,
-        stragglers: 0,
-        dying: 0,
-        zombies: 0,
-        orphaned_zombies: 0,
-        bystanders_killed: 0,
-        report: None,
-        drain: None,
-        elapsed: Duration::ZERO,
-        cpu: Default::default(),
-        nodes: Vec::new(),
-        findings: Vec::new(),
-    }
-}
 
 /// `teardown __warden`: reads one trial on stdin, writes its outcome on stdout (the
 /// wardens' log on stderr). The harness uses [`server::serve`] instead; this is

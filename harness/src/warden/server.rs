@@ -1,11 +1,11 @@
 //! The fork-server: one warden process serves many trials, one at a time.
 //!
 //! `teardown __warden --serve` reads trials from stdin and writes a [`Reply`] for
-//! each on stdout, both as frames (a 4-byte little-endian length, then JSON). For
+//! each on stdout, both as frames ([`super::frame`]). For
 //! each trial it makes a cgroup-born, PID-namespace-born copy of itself with one
 //! `clone3` ([`crate::sys::clone3_fork`]: `CLONE_NEWPID | CLONE_INTO_CGROUP`):
 //! that copy is the trial's inner warden, PID 1 of a fresh namespace, and runs
-//! the trial exactly as an exec'd one would (`inner.rs`). No exec, no second
+//! the trial exactly as an exec'd one would (`clone.rs`, then `inner.rs`). No exec, no second
 //! fork. Each trial gets a fresh cgroup (`teardown-warden-<pid>.<n>`), killed and
 //! removed after it: nothing the tree wrote to its cgroup's files outlives it
 //! (and a cgroup is never reused after a `cgroup.kill`: on this kernel (6.18)
@@ -26,42 +26,22 @@
 //! exits. The inner warden dies with the server (`PR_SET_PDEATHSIG`, and a
 //! lifeline pipe for the race before that is armed).
 
-use std::io::{self, Read, Seek, Write};
+mod clone;
+
+use std::io::{self, Read, Seek};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use super::cgroup::Cgroup;
-use super::contain::{self, Containment};
-use super::spawn::warden_deadline;
-use super::{NET_DEADLINE, error_outcome, inner};
-use crate::sys::{self, Forked, NewNamespaces};
+pub use super::frame::PROTOCOL;
+use super::frame::{Reply, read_frame, write_frame};
+use super::{NET_DEADLINE, warden_deadline};
+use crate::oracle::error_outcome;
+use crate::sys::{self, NewNamespaces};
 use crate::trial::{Trial, TrialCpu, TrialOutcome};
-
-/// The inner warden's nice value (see [`sys::favour_self`]).
-const INNER_NICE: i32 = -10;
-
-/// The version of the frames and of what they carry (trial, reply, outcome):
-/// the harness passes it (`--protocol`) and a server of another version refuses
-/// to start, saying so, instead of answering what the caller cannot read.
-pub const PROTOCOL: u32 = 1;
-
-/// The largest frame either side accepts (a trial or a reply).
-pub const MAX_FRAME: usize = 256 << 20;
-
-/// What the server answers for one trial.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Reply {
-    /// The trial's outcome.
-    pub outcome: TrialOutcome,
-    /// What the wardens wrote for this trial (phase timings, problems).
-    pub log: String,
-    /// The server exits after this answer (its trial's cgroup would not empty):
-    /// do not send it another trial.
-    #[serde(default)]
-    pub last: bool,
-}
+use clone::TrialFiles;
 
 /// Checks what the warden takes from any caller: the spec within the limits,
 /// the bystanders within [`super::MAX_BYSTANDERS`].
@@ -271,150 +251,6 @@ impl Host {
         (Reply { outcome, log, last }, next)
     }
 
-    /// Clones the inner warden into the cgroup and a new PID namespace (a new
-    /// user namespace too if that is what it takes; none, said in the outcome,
-    /// if neither works), and runs the trial there. Returns (PID, pidfd,
-    /// containment) in the server.
-    fn clone_inner(
-        &mut self,
-        trial: &Trial,
-        files: &mut TrialFiles,
-    ) -> Result<(i32, OwnedFd, Containment), String> {
-        let dir = match &self.cgroup {
-            Ok(cg) => match rustix::fs::open(
-                &cg.dir,
-                rustix::fs::OFlags::PATH
-                    | rustix::fs::OFlags::DIRECTORY
-                    | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            ) {
-                Ok(fd) => Some(fd),
-                Err(e) => {
-                    self.demote(format!("cannot open it: {e}"));
-                    None
-                }
-            },
-            Err(_) => None,
-        };
-        let tries: Vec<NewNamespaces> = match self.ns {
-            Some(ns) => vec![ns],
-            None => vec![
-                NewNamespaces {
-                    pid: true,
-                    user: false,
-                },
-                NewNamespaces {
-                    pid: true,
-                    user: true,
-                },
-                NewNamespaces {
-                    pid: false,
-                    user: false,
-                },
-            ],
-        };
-        let mut why = Vec::new();
-        let uid = rustix::process::getuid().as_raw();
-        let gid = rustix::process::getgid().as_raw();
-        for ns in tries {
-            let cgroup_fd = dir.as_ref().map(|d| d.as_fd());
-            match sys::clone3_fork(cgroup_fd, ns) {
-                Ok((Forked::Child, _)) => {
-                    let containment = if ns.pid {
-                        Containment::PidNamespace { user: ns.user }
-                    } else {
-                        Containment::Subreaper {
-                            why: why.join("; "),
-                        }
-                    };
-                    self.be_inner(trial, files, ns, containment, (uid, gid))
-                }
-                Ok((Forked::Parent(pid), Some(fd))) => {
-                    self.ns = Some(ns);
-                    let containment = if ns.pid {
-                        Containment::PidNamespace { user: ns.user }
-                    } else {
-                        Containment::Subreaper {
-                            why: why.join("; "),
-                        }
-                    };
-                    return Ok((pid, fd, containment));
-                }
-                Ok((Forked::Parent(pid), None)) => {
-                    return Err(format!("clone3 gave no pidfd for {pid}"));
-                }
-                Err(e) if dir.is_some() && e.raw_os_error() != Some(libc::EPERM) => {
-                    // Not the namespaces: the cgroup (EBUSY, EOPNOTSUPP...).
-                    self.demote(format!("clone3 into it: {e}"));
-                    return self.clone_inner(trial, files);
-                }
-                Err(e) => why.push(format!(
-                    "clone3({}CLONE_NEWPID): {e}",
-                    if ns.user { "CLONE_NEWUSER|" } else { "" }
-                )),
-            }
-        }
-        Err(why.join("; "))
-    }
-
-    /// In the clone: become the trial's inner warden, write the outcome, exit.
-    fn be_inner(
-        &self,
-        trial: &Trial,
-        files: &mut TrialFiles,
-        ns: NewNamespaces,
-        containment: Containment,
-        (uid, gid): (u32, u32),
-    ) -> ! {
-        let _ = rustix::thread::set_name(c"td-warden");
-        // The judge looks at instants: favoured on the CPU (its children are not).
-        let favoured = sys::favour_self(INNER_NICE);
-        let outcome = (|| {
-            let null = std::fs::File::options()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-                .map_err(|e| format!("warden: /dev/null: {e}"))?;
-            nix::unistd::dup2_stdin(&null).map_err(|e| format!("warden: dup2: {e}"))?;
-            nix::unistd::dup2_stdout(&null).map_err(|e| format!("warden: dup2: {e}"))?;
-            nix::unistd::dup2_stderr(&files.log).map_err(|e| format!("warden: dup2: {e}"))?;
-            // The server's end of the lifeline: only the server may hold it.
-            drop(files.lifeline_w.take());
-            if ns.user {
-                contain::map_ids(uid, gid)
-                    .map_err(|e| format!("warden: user namespace id maps: {e}"))?;
-            }
-            let lifeline = files.lifeline_r.take().ok_or("warden: no lifeline")?;
-            let (cgroup, missing) = match &self.cgroup {
-                Ok(cg) => (Some(cg), None),
-                Err(e) => (None, Some(e)),
-            };
-            let mut outcome = inner::main(trial, &containment, cgroup, missing, lifeline);
-            if let Err(e) = &favoured {
-                let note = format!("warden not favoured on the CPU ({e})");
-                outcome.detail = Some(match outcome.detail.take() {
-                    Some(d) => format!("{d}; {note}"),
-                    None => note,
-                });
-            }
-            Ok::<_, String>(outcome)
-        })()
-        .unwrap_or_else(error_outcome);
-        let mut out = std::fs::File::from(
-            files
-                .outcome
-                .try_clone()
-                .unwrap_or_else(|_| sys::exit_now(1)),
-        );
-        // One write, not one per JSON token.
-        let bytes = serde_json::to_vec(&outcome).expect("outcomes serialize");
-        let code = match out.write_all(&bytes) {
-            Ok(()) => 0,
-            Err(_) => 1,
-        };
-        sys::exit_now(code)
-    }
-
     /// Gives up the cgroup (removing it), keeping why.
     fn demote(&mut self, why: String) {
         if let Ok(cg) = &self.cgroup {
@@ -435,28 +271,6 @@ impl Host {
             self.cgroup = Ok(cg);
         }
         done
-    }
-}
-
-/// The per-trial files: the lifeline pipe, and the memfds the inner warden writes
-/// its outcome and its log to.
-struct TrialFiles {
-    lifeline_r: Option<OwnedFd>,
-    lifeline_w: Option<OwnedFd>,
-    outcome: OwnedFd,
-    log: OwnedFd,
-}
-
-impl TrialFiles {
-    fn new() -> io::Result<TrialFiles> {
-        let (lifeline_r, lifeline_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let memfd = |name: &str| rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC);
-        Ok(TrialFiles {
-            lifeline_r: Some(lifeline_r),
-            lifeline_w: Some(lifeline_w),
-            outcome: memfd("teardown-outcome")?,
-            log: memfd("teardown-log")?,
-        })
     }
 }
 
@@ -558,67 +372,4 @@ fn read_all(fd: OwnedFd) -> String {
     let mut s = String::new();
     let _ = f.rewind().and_then(|()| f.read_to_string(&mut s));
     s
-}
-
-/// Writes one frame: the length (4 bytes, little-endian), then `bytes`.
-pub fn write_frame(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
-    let len = u32::try_from(bytes.len())
-        .ok()
-        .filter(|&n| (n as usize) <= MAX_FRAME)
-        .ok_or_else(|| io::Error::other(format!("frame of {} bytes", bytes.len())))?;
-    let mut out = std::fs::File::from(fd.try_clone_to_owned()?);
-    out.write_all(&len.to_le_bytes())?;
-    out.write_all(bytes)
-}
-
-/// Reads one frame; `None` at end of input before a frame starts. With a
-/// deadline, gives up (`TimedOut`) when it passes.
-pub fn read_frame(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; 4];
-    if !read_exact(fd, &mut len, deadline, true)? {
-        return Ok(None);
-    }
-    let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::other(format!("frame of {len} bytes announced")));
-    }
-    let mut buf = vec![0u8; len];
-    read_exact(fd, &mut buf, deadline, false)?;
-    Ok(Some(buf))
-}
-
-/// Fills `buf`; false if the input ended before the first byte and `eof_ok`.
-fn read_exact(
-    fd: BorrowedFd<'_>,
-    buf: &mut [u8],
-    deadline: Option<Instant>,
-    eof_ok: bool,
-) -> io::Result<bool> {
-    let mut got = 0;
-    while got < buf.len() {
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            let t = Timespec::try_from(left).unwrap_or(Timespec {
-                tv_sec: 1,
-                tv_nsec: 0,
-            });
-            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-            match rustix::event::poll(&mut fds, Some(&t)) {
-                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
-                Ok(_) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        match rustix::io::read(fd, &mut buf[got..]) {
-            Ok(0) if got == 0 && eof_ok => return Ok(false),
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => got += n,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(true)
 }

@@ -11,24 +11,13 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::server::{self, Reply};
-use super::{NET_DEADLINE, PARENT_ENV, readiness_deadline, run_timeout};
+use super::frame::{self, Reply};
+use super::{NET_DEADLINE, PARENT_ENV, warden_deadline};
 use crate::locate;
 use crate::trial::{Trial, TrialOutcome};
 
 /// Environment variable: when set, the warden's stderr is copied to ours.
 pub const TRACE_ENV: &str = "TEARDOWN_TRACE";
-
-/// The longest a warden may take for this trial, with a margin.
-pub fn warden_deadline(trial: &Trial) -> Duration {
-    let n = trial.spec.node_count();
-    readiness_deadline(n)
-        + run_timeout(n)
-        + trial.deadline
-        + trial.straggler_grace
-        + NET_DEADLINE * 2
-        + Duration::from_secs(10)
-}
 
 /// Most idle servers kept for later trials (the rest are ended).
 const MAX_IDLE: usize = 256;
@@ -54,7 +43,7 @@ impl Server {
         let stderr = std::fs::File::from(log.try_clone().map_err(|e| format!("memfd: {e}"))?);
         let mut child = Command::new(&bin)
             .args(["__warden", "--serve", "--protocol"])
-            .arg(server::PROTOCOL.to_string())
+            .arg(frame::PROTOCOL.to_string())
             .env(PARENT_ENV, std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -74,9 +63,9 @@ impl Server {
 
     /// Sends `input`, reads the reply. `Err((sent, why))`.
     fn ask(&mut self, input: &[u8], limit: Duration) -> Result<Reply, (bool, String)> {
-        server::write_frame(self.to.as_fd(), input)
+        frame::write_frame(self.to.as_fd(), input)
             .map_err(|e| (false, format!("cannot send the trial to the warden: {e}")))?;
-        let frame = server::read_frame(self.from.as_fd(), Some(Instant::now() + limit))
+        let frame = frame::read_frame(self.from.as_fd(), Some(Instant::now() + limit))
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::TimedOut => {
                     (true, format!("the warden did not answer within {limit:?}"))

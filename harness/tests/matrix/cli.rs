@@ -151,7 +151,7 @@ fn matrix_refuses_bad_names_with_exit_2_and_lists_the_valid_ones() {
 fn an_external_supervisor_row_is_shown_but_not_judged() {
     let line = crate::support::BROKEN_SUPERVISOR
         .iter()
-        .map(|w| teardown_harness::matrix::shell::quote(w))
+        .map(|w| teardown_harness::shell::quote(w))
         .collect::<Vec<_>>()
         .join(" ");
     let (code, doc) = scenarios_only_json(

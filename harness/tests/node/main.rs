@@ -20,7 +20,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, run_trial};
+use teardown_harness::trial::{Supervisor, Trial, TrialOutcome};
+use teardown_harness::warden::run_trial;
 
 /// The `teardown` binary under test.
 pub fn teardown_bin() -> PathBuf {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use rstest::rstest;
 use teardown::{Method, Verdict};
-use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, run_trial};
+use teardown_harness::trial::{Supervisor, Trial, TrialOutcome};
+use teardown_harness::warden::run_trial;
 
 fn trial(method: Method, spec: &str) -> TrialOutcome {
     let mut t = Trial::new(Supervisor::Method(method), spec.parse().unwrap());

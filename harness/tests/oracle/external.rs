@@ -281,7 +281,7 @@ fn a_node_that_needs_more_than_the_grace_may_be_sigkilled() {
 
 #[test]
 fn a_supervisor_that_leaves_a_cgroup_behind_is_leftover() {
-    let Some(mount) = teardown_harness::warden::cgroup2_mount() else {
+    let Some(mount) = teardown_harness::cgroup2::mount_point() else {
         eprintln!("skipped: no cgroup2 mount");
         return;
     };

@@ -7,7 +7,8 @@ mod methods;
 use std::time::Duration;
 
 use teardown_harness::spec::TreeSpec;
-use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, run_trial};
+use teardown_harness::trial::{Supervisor, Trial, TrialOutcome};
+use teardown_harness::warden::run_trial;
 
 /// Parses a spec.
 pub fn spec(text: &str) -> TreeSpec {

@@ -7,7 +7,8 @@
 use proptest::test_runner::{Config, FileFailurePersistence};
 use teardown::{Availability, Method, Verdict};
 use teardown_harness::prop::{Adversary, PropParams};
-use teardown_harness::trial::{Trial, run_trial};
+use teardown_harness::trial::Trial;
+use teardown_harness::warden::run_trial;
 
 use super::{GRACE, availability, cases, search, trial};
 

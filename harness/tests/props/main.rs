@@ -27,7 +27,8 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use teardown::{Availability, Method, SpawnOptions, Verdict};
 use teardown_harness::prop::{PropParams, tree_spec};
 use teardown_harness::spec::TreeSpec;
-use teardown_harness::trial::{Supervisor, Trial, TrialOutcome, run_trial};
+use teardown_harness::trial::{Supervisor, Trial, TrialOutcome};
+use teardown_harness::warden::run_trial;
 
 /// Random trees per escape-proof method when `PROPTEST_CASES` is unset: about
 /// 5 s of trials per method here, so the whole workspace suite stays well under

@@ -18,7 +18,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use teardown::{Method, Verdict};
-use teardown_harness::trial::{Supervisor, Trial, run_trial};
+use teardown_harness::trial::{Supervisor, Trial};
+use teardown_harness::warden::run_trial;
 
 use super::support::TestCgroup;
 

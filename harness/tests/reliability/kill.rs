@@ -154,7 +154,7 @@ fn helper_run_trial_forever() {
         spec,
     );
     t.straggler_grace = Duration::from_secs(60);
-    let worker = std::thread::spawn(move || teardown_harness::trial::run_trial(&t));
+    let worker = std::thread::spawn(move || teardown_harness::warden::run_trial(&t));
     let _ = worker.join();
 }
 

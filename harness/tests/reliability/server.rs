@@ -4,7 +4,8 @@
 //! `cgroup.max.descendants` there broke every later trial of that server).
 
 use teardown::{Method, Verdict};
-use teardown_harness::trial::{Supervisor, Trial, run_trial};
+use teardown_harness::trial::{Supervisor, Trial};
+use teardown_harness::warden::run_trial;
 
 /// A supervisor that, as root, spoils its own cgroup's files, then runs the tree.
 const SPOILER: &str = r#"cg=$(awk -F: '$1=="0"{print $3}' /proc/self/cgroup)

@@ -54,7 +54,7 @@ pub struct TestCgroup {
 
 impl TestCgroup {
     pub fn new() -> TestCgroup {
-        let mount = teardown_harness::warden::cgroup2_mount().expect("a cgroup2 mount");
+        let mount = teardown_harness::cgroup2::mount_point().expect("a cgroup2 mount");
         let own = fs::read_to_string("/proc/self/cgroup").expect("/proc/self/cgroup");
         let rel = own
             .lines()

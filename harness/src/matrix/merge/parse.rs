@@ -6,9 +6,10 @@ use serde_json::Value;
 use teardown::{Availability, Method, Probe, Verdict};
 
 use super::{Input, MergeError, not_a_report};
-use crate::matrix::plan::{Column, Plan, Timing, trigger_name};
+use crate::matrix::plan::{Column, Plan, Timing};
 use crate::matrix::rows::{Judge, Row, resolve_teardown};
 use crate::matrix::spec_text;
+use crate::shell::trigger_name;
 use crate::trial::{Supervisor, TrialOutcome, Trigger};
 
 /// The plan an output describes, with this build's catalog.

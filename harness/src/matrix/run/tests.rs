@@ -42,7 +42,7 @@ pub(crate) fn fake_plan(methods: &[Method], scenarios: &[&str]) -> Plan {
 }
 
 pub(crate) fn outcome(verdict: Verdict, drain_us: Option<u64>) -> TrialOutcome {
-    let mut o = blank(verdict, "fabricated");
+    let mut o = oracle::bare_outcome(verdict, "fabricated");
     o.detail = None;
     o.drain = drain_us.map(Duration::from_micros);
     o.elapsed = Duration::from_millis(12);

@@ -7,7 +7,6 @@ use teardown::Verdict;
 use super::{Run, Stop};
 use crate::oracle::{self, FindingKind};
 use crate::trial::{Supervisor, TrialOutcome};
-use crate::warden::error_outcome;
 use crate::wire::RunReport;
 
 impl Run<'_> {
@@ -44,18 +43,11 @@ impl Run<'_> {
     }
 
     pub(super) fn outcome(&self, stop: Option<Stop>) -> TrialOutcome {
-        let mut out = error_outcome(String::new());
+        let mut out = match &self.judgement {
+            Some(j) => j.clone().into_outcome(None),
+            None => oracle::error_outcome(String::new()),
+        };
         out.nodes = self.records.values().copied().collect();
-        if let Some(j) = &self.judgement {
-            out.verdict = j.verdict;
-            out.survivors = j.survivors;
-            out.stragglers = j.stragglers;
-            out.dying = j.dying;
-            out.zombies = j.zombies;
-            out.orphaned_zombies = j.orphaned_zombies;
-            out.bystanders_killed = j.bystanders_killed;
-            out.findings = j.findings.clone();
-        }
         let mut detail = Vec::new();
         match &self.report {
             Some(RunReport::Drained(d)) => {

@@ -1,8 +1,14 @@
-//! Shell-like words: splitting `--supervisor 'CMD ARGS'` and quoting replay lines.
+//! Shell-like words: splitting `--supervisor 'CMD ARGS'`, quoting replay lines,
+//! and the words of a command line for a trigger and a duration. Both the
+//! matrix and [`crate::replay`] write and read command lines through it.
 //!
 //! The subset of POSIX `sh` word splitting a command line needs: blanks separate
 //! words; `'...'` is literal; `"..."` is literal except `\"`, `\\`, `\$` and `` \` ``;
 //! outside quotes `\` escapes the next character. No expansions of any kind.
+
+use std::time::Duration;
+
+use crate::trial::Trigger;
 
 /// A `--supervisor` value that is not a well-formed command line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,11 +132,37 @@ pub fn join<S: AsRef<str>>(words: &[S]) -> String {
         .join(" ")
 }
 
+/// A trigger's word: `sigterm`, `leader-exit`.
+pub fn trigger_name(t: Trigger) -> &'static str {
+    match t {
+        Trigger::Sigterm => "sigterm",
+        Trigger::Sigint => "sigint",
+        Trigger::Timeout => "timeout",
+        Trigger::LeaderExit => "leader-exit",
+    }
+}
+
+/// A duration as a command-line argument: `250ms`, `2s`.
+pub fn format_duration_arg(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    #[test]
+    fn durations_print_as_arguments() {
+        assert_eq!(format_duration_arg(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration_arg(Duration::from_secs(2)), "2s");
+    }
 
     #[rstest]
     #[case("tini --", &["tini", "--"])]
