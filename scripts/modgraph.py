@@ -6,10 +6,15 @@ path in A names an item of module B (`crate::b::...`, `super::...`,
 `self::...`). Edges between a module and its own ancestors or descendants
 (`mod.rs` re-exporting a child, a child reaching `super::Shared`) are the
 folder's own structure and are left out: a cycle here is between modules that
-are not nested in one another.
+are not nested in one another. A name reached through a re-export
+(`crate::Method`, where lib.rs says `pub use method_name::Method`) counts as a
+reference to the module it comes from, so a cycle cannot hide behind the crate
+root. Each graph is also folded to its top-level modules (folders), where a
+cycle between folders shows even when no two files name each other.
 
   python3 scripts/modgraph.py            # edges per crate, then the cycles
   python3 scripts/modgraph.py --check    # exit 1 if any crate has a cycle
+  python3 scripts/modgraph.py --layers   # top-level modules, lowest layer first
 
 Test-only files (`tests.rs`, `tests_*.rs`, `*/tests/*`) are not nodes: a test
 module reaches into what it tests by design.
@@ -220,8 +225,43 @@ def name(m):
     return "::".join(m) or "(root)"
 
 
+def layers(modules, edges):
+    """Top-level modules by layer: a module's layer is one above the highest
+    layer it uses (None where the folded graph has a cycle)."""
+    top = {}
+    for a, bs in edges.items():
+        for b in bs:
+            if a[:1] != b[:1]:
+                top.setdefault(a[:1], set()).add(b[:1])
+    level = {}
+
+    def depth(m, seen=()):
+        if m in level:
+            return level[m]
+        if m in seen:
+            return None
+        below = [depth(b, seen + (m,)) for b in top.get(m, ())]
+        if None in below:
+            return None
+        level[m] = 1 + max(below, default=-1)
+        return level[m]
+
+    out = {}
+    for m in {m[:1] for m in modules if m}:
+        out.setdefault(depth(m), []).append(name(m))
+    return out
+
+
 def main():
     check = "--check" in sys.argv[1:]
+    if "--layers" in sys.argv[1:]:
+        for crate in CRATES:
+            modules, edges = crate_graph(crate)
+            by = layers(modules, edges)
+            print(f"{crate}:")
+            for lvl in sorted(by, key=lambda x: (x is None, x or 0)):
+                print(f"  {lvl if lvl is not None else 'cycle'}: {', '.join(sorted(by[lvl]))}")
+        return 0
     found = 0
     for crate in CRATES:
         modules, edges = crate_graph(crate)
