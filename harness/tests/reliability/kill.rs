@@ -140,39 +140,14 @@ fn a_replay_killed_during_the_oracle_leaves_nothing() {
     kill_and_check(&cg, child, "replay during the oracle");
 }
 
-/// Not a test on its own: the program the next test kills (a test binary calling
-/// `run_trial` from a thread of its own, the way downstream `cargo test`s do).
-#[test]
-#[ignore = "helper: run by a_test_binary_killed_in_run_trial_leaves_nothing"]
-fn helper_run_trial_forever() {
-    if std::env::var_os("RELIAB_HELPER").is_none() {
-        return;
-    }
-    let spec = "pause [fork: setsid pause]".parse().unwrap();
-    let mut t = teardown_harness::trial::Trial::new(
-        teardown_harness::trial::Supervisor::Method(teardown::Method::Killpg),
-        spec,
-    );
-    t.straggler_grace = Duration::from_secs(60);
-    let worker = std::thread::spawn(move || teardown_harness::warden::run_trial(&t));
-    let _ = worker.join();
-}
-
 #[test]
 fn a_test_binary_killed_in_run_trial_leaves_nothing() {
     let cg = TestCgroup::new();
-    let me = std::env::current_exe().unwrap();
-    let mut cmd = cg.command(
-        &me,
-        &[
-            "--exact",
-            "kill::helper_run_trial_forever",
-            "--ignored",
-            "--nocapture",
-        ],
-    );
+    // The test host calls `run_trial` from a thread of its own, the way
+    // downstream `cargo test`s do, and is killed in the oracle's wait.
+    let host = std::path::Path::new(env!("CARGO_BIN_EXE_teardown-harness-test-host"));
+    let mut cmd = cg.command(host, &["run-trial-forever"]);
     let child = cmd
-        .env("RELIAB_HELPER", "1")
         .env("TEARDOWN_BIN", teardown_bin())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
