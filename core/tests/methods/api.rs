@@ -261,7 +261,7 @@ fn pidns_runs_without_root_through_a_user_namespace() {
         .uid(65534)
         .gid(65534)
         .stdout(Stdio::piped());
-    let (_stage, shim) = crate::support::stage_for_any_user(env!("CARGO_BIN_EXE_teardown-shim"));
+    let (_stage, shim) = crate::helpers::stage_for_any_user(env!("CARGO_BIN_EXE_teardown-shim"));
     let mut tree = match Method::Pidns.spawn_with(&mut cmd, &opts().with_shim(shim, Vec::new())) {
         Ok(t) => t,
         Err(SpawnError::Unsupported { reason, .. }) => {
