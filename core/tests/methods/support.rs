@@ -9,6 +9,26 @@ use std::time::{Duration, Instant};
 
 use teardown::{DrainReport, Method, ProcessIdentity, SpawnOptions, Tree};
 
+/// Runs `check` for each of `methods` in turn (a test over many methods iterates
+/// [`Method::ALL`], or part of it, rather than repeating the list), and fails
+/// naming every method whose check failed; each one's panic is printed as it
+/// happens, and its guards are dropped before the next method runs.
+pub fn for_each_method(methods: impl IntoIterator<Item = Method>, check: impl Fn(Method)) {
+    let failed: Vec<Method> = methods
+        .into_iter()
+        .filter(|&m| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(m))).is_err())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed for {failed:?} (each panic is above)"
+    );
+}
+
+/// Every method but `auto` (which only ever runs one of the others).
+pub fn all_but_auto() -> impl Iterator<Item = Method> {
+    Method::ALL.into_iter().filter(|m| *m != Method::Auto)
+}
+
 /// `eval "$R"` in a tree script prints the PID of the shell running it, as the
 /// host's `/proc` shows it (so it is right inside a PID namespace too). Used as
 /// `(eval "$R"; exec sleep 60) &`: the subshell reports itself, then becomes sleep.
