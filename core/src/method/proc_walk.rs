@@ -33,6 +33,11 @@
 //!
 //! Known weakness: only a fork rate that outruns the walk can race it; a SIGKILLed
 //! process cannot fork, so each walk shrinks what is left.
+//!
+//! Every system call and `/proc` read goes through [`Kernel`] (the one the
+//! shim's [`Reaper`] holds), so that the rules above are unit-tested against a
+//! fake kernel, one test a rule: `proc_walk_tests.rs` (the walks),
+//! `proc_walk_teardown_tests.rs` (the phases).
 
 use std::collections::HashMap;
 use std::io;

@@ -108,6 +108,25 @@ fn a_child_handed_to_the_shim_mid_walk_is_found_by_the_next_walk() {
 }
 
 #[test]
+fn a_child_reparented_to_the_shim_after_its_list_was_read_is_still_signalled() {
+    // 103 is read in 102's list; 102 then exits, so 103's parent is the shim
+    // when the walk checks it: still the tree's, signalled by this walk.
+    let mut r = shim(|k| {
+        k.dies_after(LEADER, SLOWLY)
+            .spawn(102, LEADER)
+            .spawn(103, 102);
+        k.dies_after(102, SLOWLY).dies_after(103, SLOWLY);
+        k.after(Call::Children(Some(102)), |k| {
+            k.exit(102, 0);
+        });
+    });
+    let mut w = Walker::new(r.kernel(), KILL, true);
+    let out = w.walk(r.kernel()).expect("walk");
+    assert_eq!(r.kernel().signals_to(103), [libc::SIGKILL]);
+    assert_eq!((out.new, out.incomplete), (3, true), "102 exited meanwhile");
+}
+
+#[test]
 fn a_process_that_exits_while_its_lists_are_read_makes_the_walks_go_on() {
     // The second walk finds nothing new, but 102 forks 103 and exits while its
     // lists are read (101 reaps it): that read is incomplete, so a third walk
@@ -209,6 +228,24 @@ fn a_recycled_pid_whose_parents_lead_to_the_shim_is_signalled() {
     });
     converge(&mut r, KILL, true);
     assert_eq!(r.kernel().signals_to_current(102), [libc::SIGKILL]);
+}
+
+#[test]
+fn a_parent_chain_that_loops_is_not_followed_forever() {
+    // Parents read one at a time from /proc can form a loop (PIDs recycled
+    // between the reads): the climb gives up, and the process is not signalled.
+    let mut r = shim(|k| {
+        k.dies_after(LEADER, SLOWLY).spawn(102, LEADER);
+        k.spawn(50, 51).spawn(51, 50);
+        k.after(Call::Children(Some(LEADER)), |k| {
+            k.exit(102, 0).reaped_by_parent(102).spawn(102, 50);
+        });
+    });
+    converge(&mut r, KILL, true);
+    let k = r.kernel();
+    assert_eq!(k.signals_to_current(102), Vec::<i32>::new());
+    let climbs = k.count(|c| matches!(c, Call::Stat(50 | 51)));
+    assert_eq!(climbs, 4096, "4096 steps at the most");
 }
 
 #[test]

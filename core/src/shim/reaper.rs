@@ -3,6 +3,9 @@
 //!
 //! `waitpid(-1)` is fine here and only here: the shim is a process of its own
 //! whose children are all part of the tree.
+//!
+//! The waits and `/proc` reads go through a [`Kernel`] (the real one by default),
+//! so that the rules are unit-tested against a fake (`reaper_tests.rs`).
 
 use std::io;
 use std::marker::PhantomData;
