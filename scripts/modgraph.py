@@ -64,7 +64,7 @@ def strip_cfg_test(text):
     return "".join(out)
 
 
-def resolve(base, kind, segs, modules):
+def resolve(base, kind, segs, modules, aliases=None, depth=0):
     if kind == "crate":
         target = list(segs)
     elif kind == "super":
@@ -75,13 +75,69 @@ def resolve(base, kind, segs, modules):
             b = b[:-1]
             s = s[1:]
         target = b + s
-    else:
+    elif kind == "self":
         target = list(base) + list(segs)
+    else:
+        # a `use` of a child module by its bare name (`use method::X` in lib.rs)
+        target = list(base) + list(segs)
+        if tuple(target[: len(base) + 1]) not in modules:
+            return None
     # the longest prefix that is a module
     for n in range(len(target), -1, -1):
         if tuple(target[:n]) in modules:
-            return tuple(target[:n])
+            found = tuple(target[:n])
+            # `crate::Method` where the crate root re-exports `method::Method`:
+            # the reference is to the module the name comes from.
+            if aliases and n < len(target) and depth < 8:
+                alias = aliases.get((found, target[n]))
+                if alias:
+                    kind2, segs2 = alias
+                    via = resolve(found, kind2, segs2 + target[n + 1 :], modules, aliases, depth + 1)
+                    if via is not None:
+                        return via
+            return found
     return None
+
+
+USE_RE = re.compile(r"\b(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.S)
+
+
+def use_aliases(mod, text):
+    """The names a module brings in with `use` (and so may re-export):
+    (module, name) -> (path kind, path segments)."""
+    out = {}
+
+    def walk(prefix, body):
+        body = body.strip()
+        m = re.match(r"^(.*?)::\{(.*)\}$", body, re.S)
+        if m:
+            pre = prefix + [x for x in m.group(1).split("::") if x]
+            depth, cur, parts = 0, "", []
+            for ch in m.group(2):
+                if ch == "," and depth == 0:
+                    parts.append(cur)
+                    cur = ""
+                    continue
+                depth += {"{": 1, "}": -1}.get(ch, 0)
+                cur += ch
+            parts.append(cur)
+            for part in parts:
+                if part.strip():
+                    walk(pre, part)
+            return
+        name_part = body.split(" as ")
+        segs = prefix + [x for x in name_part[0].strip().split("::") if x]
+        if not segs or segs[-1] in ("*", "self"):
+            return
+        alias = name_part[1].strip() if len(name_part) > 1 else segs[-1]
+        if segs[0] in ("crate", "super", "self"):
+            out[(mod, alias)] = (segs[0], segs[1:])
+        else:
+            out[(mod, alias)] = ("bare", segs)
+
+    for m in USE_RE.finditer(text):
+        walk([], m.group(1))
+    return out
 
 
 def related(a, b):
@@ -99,11 +155,16 @@ def crate_graph(crate):
                 if m is not None:
                     files[m] = p
     modules = set(files)
+    texts = {
+        mod: strip_cfg_test(strip_comments(open(path, encoding="utf-8").read()))
+        for mod, path in files.items()
+        if not is_test_file(mod)
+    }
+    aliases = {}
+    for mod, text in texts.items():
+        aliases.update(use_aliases(mod, text))
     edges = {}
-    for mod, path in files.items():
-        if is_test_file(mod):
-            continue
-        text = strip_cfg_test(strip_comments(open(path, encoding="utf-8").read()))
+    for mod, text in texts.items():
         refs = []
         for g in USE_GROUP_RE.finditer(text):
             prefix = [s for s in g.group(2).split("::") if s]
@@ -115,7 +176,7 @@ def crate_graph(crate):
         for m in PATH_RE.finditer(text):
             refs.append((m.group(1), [s for s in m.group(2).split("::") if s]))
         for kind, segs in refs:
-            t = resolve(mod, kind, segs, modules)
+            t = resolve(mod, kind, segs, modules, aliases)
             if t is None or t == mod or is_test_file(t) or related(mod, t):
                 continue
             edges.setdefault(mod, set()).add(t)

@@ -11,13 +11,12 @@
 //! METHOD is a core method name, or `floor`. Uses `bench-tree` and `bench-shim`
 //! from the directory above this example (`target/<profile>/`).
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ExitCode};
 use std::time::Duration;
 
-use teardown::{Method, SpawnOptions};
-use teardown_benches::rig::{PidView, Placement, Rig};
+use teardown::Method;
+use teardown_benches::rig::{Placement, Rig, floor_request};
 use teardown_benches::stats::DrainStats;
 use teardown_benches::{Shape, TreeShape};
 
@@ -48,11 +47,7 @@ fn main() -> ExitCode {
         .expect("target/<profile>");
     let mut rig = Rig::new(bin_dir.join("bench-tree")).expect("rig");
     let shape = TreeShape { shape, n };
-    let opts = SpawnOptions::default().with_shim(bin_dir.join("bench-shim"), Vec::new());
-    let opts = match rig.observer_cgroup() {
-        Some(dir) => opts.with_cgroup_parent(dir),
-        None => opts,
-    };
+    let opts = rig.spawn_options(bin_dir.join("bench-shim"));
     let mut rows: Vec<(String, Who, Vec<Duration>, DrainStats)> = Vec::new();
     for name in methods.split(',') {
         let who = if name == "floor" {
@@ -77,30 +72,10 @@ fn main() -> ExitCode {
     for _ in 0..iters {
         for (_, who, times, stats) in &mut rows {
             let drained = match who {
-                Who::Floor(server) => {
-                    let stdin = server.stdin.as_mut().expect("piped");
-                    stdin.write_all(&1u64.to_ne_bytes()).expect("floor request");
-                    let mut reply = [0u8; 8];
-                    server
-                        .stdout
-                        .as_mut()
-                        .expect("piped")
-                        .read_exact(&mut reply)
-                        .expect("floor reply");
-                    Duration::from_nanos(u64::from_ne_bytes(reply))
-                }
+                Who::Floor(server) => floor_request(server, 1).expect("floor round"),
                 Who::Method(method) => {
                     let method = *method;
-                    let placement = if method == Method::Cgroup {
-                        Placement::ByMethod
-                    } else {
-                        Placement::JoinObserver
-                    };
-                    let view = if method == Method::Pidns {
-                        PidView::Foreign
-                    } else {
-                        PidView::Ours
-                    };
+                    let (placement, view) = Placement::of_method(method);
                     let mut cmd = rig.tree_command(shape, placement);
                     let mut tree = method.spawn_with(&mut cmd, &opts).expect("spawn");
                     drop(cmd);

@@ -3,6 +3,18 @@
 use std::io;
 use std::time::Duration;
 
+/// `error: cause: cause ...`: an error and its sources on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Setting up or using the independent drain observer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserverError {

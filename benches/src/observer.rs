@@ -35,7 +35,7 @@ use rustix::buffer::spare_capacity;
 use rustix::event::{Timespec, epoll};
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
-use crate::errors::{ObserverError, io_err};
+use crate::errors::{ObserverError, error_chain, io_err};
 
 /// Watches benched trees drain, independently of the method under test.
 #[derive(Debug)]
@@ -171,17 +171,6 @@ impl Observer {
             cgroup.kill_all();
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Pidfds of the watched processes and `cgroup.events`, in one epoll set.

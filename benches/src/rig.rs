@@ -1,9 +1,12 @@
 //! The rig every drain benchmark runs on: the helper program, the independent
 //! observer, the readiness FIFO, and the one routine that times a teardown.
 
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use teardown::{Method, SpawnOptions};
 
 use teardown_harness::node::record::{RECORD_LEN, decode};
 use teardown_harness::trial::NodeRecord;
@@ -39,6 +42,27 @@ pub enum Placement {
     /// The method places the leader itself (the `cgroup` and `cgroup-kill`
     /// methods, in a leaf created below the observer).
     ByMethod,
+}
+
+impl Placement {
+    /// Where `method`'s tree starts, and in which PID namespace its records are.
+    /// The cgroup methods put the leader in their own leaf (below the observer's
+    /// cgroup): a tree that joined the observer itself would be outside the leaf
+    /// they kill, and never drain. `pidns` trees report PIDs of their own
+    /// namespace.
+    pub fn of_method(method: Method) -> (Placement, PidView) {
+        let placement = if matches!(method, Method::Cgroup | Method::CgroupKill) {
+            Placement::ByMethod
+        } else {
+            Placement::JoinObserver
+        };
+        let view = if method == Method::Pidns {
+            PidView::Foreign
+        } else {
+            PidView::Ours
+        };
+        (placement, view)
+    }
 }
 
 /// Setting up the rig failed.
@@ -109,6 +133,16 @@ impl Rig {
     /// The observer's cgroup directory (the `cgroup` method's parent), if any.
     pub fn observer_cgroup(&self) -> Option<PathBuf> {
         self.observer.cgroup_dir().map(PathBuf::from)
+    }
+
+    /// The core methods' options here: `shim`, and the observer cgroup as the
+    /// cgroup methods' parent (so that the observer sees their leaf too).
+    pub fn spawn_options(&self, shim: PathBuf) -> SpawnOptions {
+        let opts = SpawnOptions::default().with_shim(shim, Vec::new());
+        match self.observer_cgroup() {
+            Some(dir) => opts.with_cgroup_parent(dir),
+            None => opts,
+        }
     }
 
     /// The command that builds `shape`: `bench-tree [--join ..] --ready FIFO SHAPE N`.
@@ -213,6 +247,19 @@ impl Rig {
     pub fn kill_leftovers(&mut self) {
         self.observer.kill_all();
     }
+}
+
+/// Asks a floor server ([`Rig::floor_command`]) for `iters` kill-and-reap rounds;
+/// returns their total time, as the server measured it.
+pub fn floor_request(server: &mut Child, iters: u64) -> io::Result<Duration> {
+    let piped = |what| io::Error::other(format!("the floor server's {what} is not piped"));
+    let stdin = server.stdin.as_mut().ok_or_else(|| piped("stdin"))?;
+    stdin.write_all(&iters.to_ne_bytes())?;
+    stdin.flush()?;
+    let stdout = server.stdout.as_mut().ok_or_else(|| piped("stdout"))?;
+    let mut reply = [0u8; 8];
+    stdout.read_exact(&mut reply)?;
+    Ok(Duration::from_nanos(u64::from_ne_bytes(reply)))
 }
 
 /// A benched tree could not be readied or observed.

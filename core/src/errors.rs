@@ -4,18 +4,7 @@ use std::io;
 
 use crate::Method;
 
-/// A method name that is not one of [`Method::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown method \"{name}\" (expected one of: {})", method_names())]
-pub struct ParseMethodError {
-    /// The name that was given.
-    pub name: String,
-}
-
-/// Every method name, comma-separated, in [`Method::ALL`] order.
-fn method_names() -> String {
-    Method::ALL.map(Method::name).join(", ")
-}
+pub use crate::method_name::ParseMethodError;
 
 /// Spawning a contained tree failed.
 #[derive(Debug, thiserror::Error)]

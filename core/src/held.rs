@@ -15,9 +15,11 @@ use std::os::fd::AsFd;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::sys::pidfd::PidFd;
+use crate::driver::{Drained, Driver, Wait};
+use crate::options::TeardownOptions;
+use crate::pidfd::PidFd;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
-use crate::tree::Wait;
+use crate::{Method, SpawnError, TeardownError};
 
 /// The leader: a direct child of this process, in its own process group.
 #[derive(Debug)]
@@ -126,20 +128,18 @@ impl HeldLeader {
         }
     }
 
-    /// Waits (up to `timeout`, `None`: forever) for the leader to exit and reaps it.
-    /// Returns `None` on timeout.
     /// Reaps the leader within what is left of `opts.deadline` since `start`, into
     /// the drain report (`leader`, `reaped`); past the deadline: `Deadline`.
     pub(crate) fn reap_into(
         &mut self,
         start: Instant,
-        opts: crate::tree::TeardownOptions,
-        d: &mut crate::tree::Drained,
-    ) -> Result<(), crate::TeardownError> {
+        opts: TeardownOptions,
+        d: &mut Drained,
+    ) -> Result<(), TeardownError> {
         let status = self
             .reap(remaining(start, opts.deadline))
-            .map_err(crate::TeardownError::io("reap the leader"))?
-            .ok_or_else(|| crate::TeardownError::Deadline {
+            .map_err(TeardownError::io("reap the leader"))?
+            .ok_or_else(|| TeardownError::Deadline {
                 elapsed: start.elapsed(),
                 alive: 1,
             })?;
@@ -148,6 +148,8 @@ impl HeldLeader {
         Ok(())
     }
 
+    /// Waits (up to `timeout`, `None`: forever) for the leader to exit and reaps it.
+    /// Returns `None` on timeout.
     pub(crate) fn reap(&mut self, timeout: Option<Duration>) -> io::Result<Option<RawStatus>> {
         if self.reaped {
             return Ok(self.exited);
@@ -201,57 +203,99 @@ pub(crate) fn kernel_reaps_children() -> Option<String> {
 }
 
 /// Spawns `cmd` as the leader of a new process group (the in-process methods'
-/// containment), held unreaped. [`crate::SpawnError::Unsupported`] if this
-/// process's children are reaped by the kernel ([`kernel_reaps_children`]).
+/// containment), held unreaped. [`SpawnError::Unsupported`] if this process's
+/// children are reaped by the kernel ([`kernel_reaps_children`]).
 pub(crate) fn spawn_group_leader(
-    method: crate::Method,
+    method: Method,
     cmd: &mut Command,
-) -> Result<HeldLeader, crate::SpawnError> {
+) -> Result<HeldLeader, SpawnError> {
     use std::os::unix::process::CommandExt;
     if let Some(reason) = kernel_reaps_children() {
-        return Err(crate::SpawnError::Unsupported { method, reason });
+        return Err(SpawnError::Unsupported { method, reason });
     }
     cmd.process_group(0);
-    HeldLeader::spawn(cmd).map_err(crate::SpawnError::spawn(format!("{:?}", cmd.get_program())))
+    HeldLeader::spawn(cmd).map_err(SpawnError::spawn(format!("{:?}", cmd.get_program())))
+}
+
+/// How an in-process method kills and drains its tree: all that differs between
+/// them ([`HeldTree`] does the rest).
+pub(crate) trait Drain: Send {
+    /// Whether there is nothing left to do once the leader is reaped: a teardown
+    /// called again after an error then reports the reaped leader and stops.
+    /// (`cgroup` still has its leaf to remove.)
+    const OVER_ONCE_REAPED: bool = true;
+
+    /// Kills and drains the tree (see [`Driver::teardown`]). May be called again
+    /// after an error.
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError>;
+}
+
+/// One teardown of a held tree, as a [`Drain`] gets it.
+pub(crate) struct Teardown<'a> {
+    /// The leader, unreaped until the drain reaps it.
+    pub leader: &'a mut HeldLeader,
+    /// The grace and the deadline.
+    pub opts: TeardownOptions,
+    /// What the drain measured; comes with `rounds` at 1.
+    pub d: &'a mut Drained,
 }
 
 /// A tree driven in this process around one [`HeldLeader`] (`leader`, `killpg`,
-/// `killpg-waitpgid`, `cgroup`): only the kill-and-drain differs, the rest of
-/// [`crate::tree::Driver`] comes from the held leader.
-pub(crate) trait HeldTree: Send {
-    /// The held leader.
-    fn held(&self) -> &HeldLeader;
-    /// The held leader, mutably.
-    fn held_mut(&mut self) -> &mut HeldLeader;
-    /// Kills and drains the tree (see [`crate::tree::Driver::teardown`]).
-    fn drain(
-        &mut self,
-        opts: crate::tree::TeardownOptions,
-    ) -> Result<crate::tree::Drained, crate::TeardownError>;
+/// `killpg-waitpgid`, `cgroup`): its [`Drain`] kills and drains, the rest of
+/// [`Driver`] comes from the held leader.
+pub(crate) struct HeldTree<D> {
+    leader: HeldLeader,
+    drain: D,
 }
 
-impl<T: HeldTree> crate::tree::Driver for T {
+impl<D: Drain + 'static> HeldTree<D> {
+    /// The driver of `leader`'s tree, drained by `drain`.
+    pub(crate) fn driver(leader: HeldLeader, drain: D) -> Box<dyn Driver> {
+        Box::new(HeldTree { leader, drain })
+    }
+
+    /// Spawns `cmd` as a group leader ([`spawn_group_leader`]) and drives its tree.
+    pub(crate) fn spawn(
+        method: Method,
+        cmd: &mut Command,
+        drain: D,
+    ) -> Result<Box<dyn Driver>, SpawnError> {
+        Ok(Self::driver(spawn_group_leader(method, cmd)?, drain))
+    }
+}
+
+impl<D: Drain> Driver for HeldTree<D> {
     fn leader_pid(&self) -> u32 {
-        self.held().pid() as u32
+        self.leader.pid() as u32
     }
 
     fn child(&mut self) -> &mut Child {
-        self.held_mut().child()
+        self.leader.child()
     }
 
     fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
-        self.held_mut().observe(wait)
+        self.leader.observe(wait)
     }
 
     fn signal_leader(&mut self, sig: i32) -> io::Result<bool> {
-        self.held_mut().observe(Wait::NoHang)?;
-        self.held().signal(sig)
+        self.leader.observe(Wait::NoHang)?;
+        self.leader.signal(sig)
     }
 
-    fn teardown(
-        &mut self,
-        opts: crate::tree::TeardownOptions,
-    ) -> Result<crate::tree::Drained, crate::TeardownError> {
-        self.drain(opts)
+    fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
+        let mut d = Drained {
+            rounds: 1,
+            ..Drained::default()
+        };
+        if D::OVER_ONCE_REAPED && self.leader.is_reaped() {
+            d.leader = self.leader.exited();
+            return Ok(d);
+        }
+        self.drain.drain(Teardown {
+            leader: &mut self.leader,
+            opts,
+            d: &mut d,
+        })?;
+        Ok(d)
     }
 }

@@ -7,7 +7,7 @@ use std::io;
 use procfs::FromRead;
 use procfs::process::Stat;
 
-use crate::sys::pidfd::PidFd;
+use crate::pidfd::PidFd;
 
 /// One process, named so that a recycled PID is a different process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

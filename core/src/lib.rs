@@ -133,7 +133,7 @@
 //! # The shim program
 //!
 //! The shim methods exec a shim program, and `cgroup` runs it as its watchdog:
-//! `teardown-shim` (this crate's binary), or any binary that calls [`shim::run`]
+//! `teardown-shim` (this crate's binary), or any binary that calls [`run_shim`]
 //! and is named in [`SpawnOptions::shim`]. See
 //! [`shim`] for how it is found and how it keeps the caller's stdio, working
 //! directory, ids and environment. `Command::env_clear` and `arg0` cannot be seen
@@ -169,11 +169,24 @@
 //!   watchdog takes to notice and kill it (milliseconds).
 #![deny(unsafe_code)]
 
+// The layers, each using only those listed before it: `sys` (the system calls
+// rustix cannot make safely), `fds` and `pidfd` (descriptors and process
+// handles over rustix), `cgroup2` (the cgroup filesystem), `options` and
+// `driver` (the contract every method implements), `held` (the in-process
+// methods' leader) and `shim` (the shim's protocol, reaper, watchdog and host
+// side), `method` (the methods), then `tree` and `probe` (the public face).
+// The public vocabulary (`Method`, the errors, `DrainReport`, `Verdict`,
+// `ProcessIdentity`) is named through this root by every layer.
 mod cgroup2;
+mod driver;
 pub mod errors;
+mod fds;
 mod held;
 pub mod identity;
 pub mod method;
+mod method_name;
+mod options;
+mod pidfd;
 pub mod probe;
 mod report;
 pub mod shim;
@@ -183,8 +196,10 @@ mod verdict;
 
 pub use errors::{ParseMethodError, ShimError, SignalError, SpawnError, TeardownError, WaitError};
 pub use identity::ProcessIdentity;
-pub use method::Method;
+pub use method::run_shim;
+pub use method_name::Method;
+pub use options::{DROP_DEADLINE, SpawnOptions, TeardownOptions};
 pub use probe::{Availability, HostFacts, Probe, probe, probe_with};
 pub use report::DrainReport;
-pub use tree::{DROP_DEADLINE, SpawnOptions, TeardownOptions, Tree};
+pub use tree::Tree;
 pub use verdict::{ParseVerdictError, Verdict};

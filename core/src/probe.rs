@@ -16,8 +16,11 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
+use crate::Method;
 use crate::cgroup2::{Leaf, LeafError, find_mount, own_cgroup, own_dir};
-use crate::{Method, SpawnOptions};
+use crate::method::auto::{self, NO_SUBREAPER, proc_walk_missing, subreaper_supported};
+use crate::options::SpawnOptions;
+use crate::shim::setup::PIDNS_OK;
 
 /// Whether a method can run here.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -133,7 +136,7 @@ fn in_this_process(mut p: Probe) -> Probe {
 
 /// The first method of `auto`'s preference that is available in `methods`.
 fn pick_auto(methods: &[(Method, Availability)]) -> Option<Method> {
-    crate::method::AUTO_PREFERENCE
+    auto::PREFERENCE
         .into_iter()
         .find(|m| methods.iter().any(|(mm, a)| mm == m && a.is_available()))
 }
@@ -146,25 +149,6 @@ fn auto_availability(auto: Option<Method>) -> Availability {
         },
     }
 }
-
-/// Why `proc-walk` cannot run here besides a missing shim program, or `None`:
-/// pidfd, `/proc/<pid>/task/<tid>/children` and subreapers. Cheap (no process is
-/// started, nothing is created): `auto` checks it before it tries `proc-walk`.
-pub(crate) fn proc_walk_missing() -> Option<String> {
-    let children_file =
-        std::path::Path::new(&format!("/proc/self/task/{}/children", std::process::id())).exists();
-    if !crate::sys::pidfd::supported() {
-        Some("pidfd_open does not work here (needs Linux 5.3)".to_owned())
-    } else if !children_file {
-        Some("/proc/<pid>/task/<tid>/children is missing (kernel built without CONFIG_PROC_CHILDREN)".to_owned())
-    } else if !crate::sys::prctl::subreaper_supported() {
-        Some(NO_SUBREAPER.to_owned())
-    } else {
-        None
-    }
-}
-
-const NO_SUBREAPER: &str = "the kernel has no PR_SET_CHILD_SUBREAPER (needs Linux 3.4)";
 
 /// Runs the shim in `probe-pidns` mode: can it create the namespaces `pidns`
 /// needs? Its answer is read from its output too, not only from its exit status,
@@ -200,9 +184,6 @@ fn probe_pidns(path: &std::path::Path, args: &[String]) -> Result<(), String> {
     }
 }
 
-/// What `probe-pidns` prints when the namespaces can be made.
-pub(crate) const PIDNS_OK: &str = "ok";
-
 /// A shim program and its leading arguments.
 type ShimProgram = (PathBuf, Vec<String>);
 
@@ -232,11 +213,11 @@ fn compute(explicit_shim: Option<&(PathBuf, Vec<String>)>, watchdog: bool) -> Pr
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
-    let euid = crate::sys::prctl::effective_uid();
+    let euid = rustix::process::geteuid().as_raw();
     let mount = find_mount().ok().flatten();
     let own = own_cgroup().ok().flatten();
-    let pidfd = crate::sys::pidfd::supported();
-    let subreaper = crate::sys::prctl::subreaper_supported();
+    let pidfd = crate::pidfd::supported();
+    let subreaper = subreaper_supported();
     let shim = crate::shim::locate(explicit_shim);
 
     let pidns = match &shim {

@@ -1,146 +1,16 @@
-//! A spawned, contained tree, and the driver interface every method implements.
+//! A spawned, contained tree: the public face of every method.
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
 use std::time::Duration;
 
-use crate::sys::wait::{RawStatus, shell_status};
+use crate::driver::{Driver, Wait};
+use crate::method::auto::{self, Picked};
+use crate::method::spawn_driver;
+use crate::options::{DROP_DEADLINE, SpawnOptions, TeardownOptions};
+use crate::sys::wait::RawStatus;
 use crate::{DrainReport, Method, SignalError, SpawnError, TeardownError, WaitError};
-
-/// How long dropping a [`Tree`] that was not torn down waits for its SIGKILL
-/// teardown before giving up (only a weak method facing an escape can take that
-/// long: `subreaper` waits for processes it never signalled).
-pub const DROP_DEADLINE: Duration = Duration::from_secs(10);
-
-/// Options for [`Method::spawn_with`]. `Default` is what [`Method::spawn`] uses.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct SpawnOptions {
-    /// The shim program for the methods that need a dedicated process
-    /// (`subreaper`, `proc-walk`, `pidns`) and for `cgroup`'s watchdog: program and
-    /// leading arguments. `None`: look it up (see [`crate::shim`]).
-    pub shim: Option<(PathBuf, Vec<String>)>,
-    /// For `cgroup`: the cgroup2 directory to create the leaf under. `None`: the
-    /// supervisor's own cgroup.
-    pub cgroup_parent: Option<PathBuf>,
-    /// For the shim methods: start the command with an empty environment plus what
-    /// `Command::env` set. Needed because `Command::env_clear` cannot be seen through
-    /// `Command`'s getters, and the shim execs the command with the environment the
-    /// library computes (this process's, with `Command::env`/`env_remove` applied).
-    pub clear_env: bool,
-    /// For `cgroup`: start a watchdog process (the shim program in `watch-cgroup`
-    /// mode, outside the leaf) that kills the tree and removes its leaf if this
-    /// process dies before tearing it down. Default `true`; spawning fails with
-    /// [`crate::SpawnError::Unsupported`] when the shim program cannot be found.
-    /// Turn it off only with a safety net of your own (an enclosing cgroup or
-    /// service manager that kills everything when this process dies): without it
-    /// a SIGKILLed host leaves the tree running in its leaf.
-    pub cgroup_watchdog: bool,
-}
-
-impl Default for SpawnOptions {
-    fn default() -> Self {
-        SpawnOptions {
-            shim: None,
-            cgroup_parent: None,
-            clear_env: false,
-            cgroup_watchdog: true,
-        }
-    }
-}
-
-impl SpawnOptions {
-    /// Options with the shim program set (`program` and its leading arguments, e.g.
-    /// `(current_exe, ["__shim"])` for a binary that hosts [`crate::shim::run`]).
-    pub fn with_shim(mut self, program: impl Into<PathBuf>, args: Vec<String>) -> Self {
-        self.shim = Some((program.into(), args));
-        self
-    }
-
-    /// Options with the cgroup parent set.
-    pub fn with_cgroup_parent(mut self, parent: impl Into<PathBuf>) -> Self {
-        self.cgroup_parent = Some(parent.into());
-        self
-    }
-
-    /// Options with [`SpawnOptions::clear_env`] set.
-    pub fn with_clear_env(mut self, clear: bool) -> Self {
-        self.clear_env = clear;
-        self
-    }
-
-    /// Options with [`SpawnOptions::cgroup_watchdog`] set.
-    pub fn with_cgroup_watchdog(mut self, watchdog: bool) -> Self {
-        self.cgroup_watchdog = watchdog;
-        self
-    }
-}
-
-/// Options for [`Tree::teardown_with`].
-#[derive(Clone, Copy, Debug, Default)]
-#[non_exhaustive]
-pub struct TeardownOptions {
-    /// SIGTERM (then SIGCONT) first, wait up to this long for drain, then SIGKILL.
-    /// Zero: SIGKILL at once.
-    pub grace: Duration,
-    /// Give up (with [`TeardownError::Deadline`]) if not drained this long after the
-    /// first signal. `None`: wait until drained.
-    pub deadline: Option<Duration>,
-}
-
-impl TeardownOptions {
-    /// Options with this grace and no deadline.
-    pub fn new(grace: Duration) -> Self {
-        TeardownOptions {
-            grace,
-            deadline: None,
-        }
-    }
-
-    /// Options with a deadline.
-    pub fn with_deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-}
-
-/// How long a wait for the leader may block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Wait {
-    /// Do not block.
-    NoHang,
-    /// Block up to this long.
-    For(Duration),
-    /// Block until it exits.
-    Forever,
-}
-
-/// What a driver's teardown measured; [`Tree`] turns it into a [`DrainReport`].
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Drained {
-    pub signalled: u64,
-    pub reaped: u64,
-    pub rounds: u64,
-    pub escalated: bool,
-    pub drain: Duration,
-    pub leader: Option<RawStatus>,
-}
-
-/// One method's live containment of one tree.
-pub(crate) trait Driver: Send {
-    /// The leader's PID as seen from this process.
-    fn leader_pid(&self) -> u32;
-    /// The process this library spawned (the leader, or the shim): for its stdio.
-    fn child(&mut self) -> &mut Child;
-    /// Observes the leader's exit without reaping it (the PID stays reserved).
-    fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>>;
-    /// Sends `sig` to the leader alone, if it has not exited. True if sent.
-    fn signal_leader(&mut self, sig: i32) -> io::Result<bool>;
-    /// Kills and drains the tree. May be called again after an error.
-    fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError>;
-}
 
 /// A command spawned as a contained tree by a [`Method`].
 ///
@@ -181,8 +51,8 @@ impl Method {
     /// [`Method::spawn`] with options.
     pub fn spawn_with(self, cmd: &mut Command, opts: &SpawnOptions) -> Result<Tree, SpawnError> {
         let picked = match self {
-            Method::Auto => crate::method::spawn_auto(cmd, opts)?,
-            m => crate::method::auto::Picked {
+            Method::Auto => auto::spawn(cmd, opts)?,
+            m => Picked {
                 method: m,
                 driver: spawn_driver(m, cmd, opts)?,
                 passed_over: Vec::new(),
@@ -197,25 +67,6 @@ impl Method {
             leader_raw: None,
         })
     }
-}
-
-/// Spawns `cmd` with `method` (not `auto`, which calls this for each method it
-/// tries).
-pub(crate) fn spawn_driver(
-    method: Method,
-    cmd: &mut Command,
-    opts: &SpawnOptions,
-) -> Result<Box<dyn Driver>, SpawnError> {
-    Ok(match method {
-        Method::Leader => crate::method::spawn_leader(cmd)?,
-        Method::Killpg => crate::method::spawn_killpg(cmd)?,
-        Method::KillpgWaitpgid => crate::method::spawn_killpg_waitpgid(cmd)?,
-        Method::Cgroup | Method::CgroupKill => crate::method::spawn_cgroup(method, cmd, opts)?,
-        Method::Subreaper | Method::ProcWalk | Method::Pidns => {
-            Box::new(crate::shim::host::ShimTree::spawn(method, cmd, opts)?)
-        }
-        Method::Auto => unreachable!("auto spawns with the methods it tries"),
-    })
 }
 
 impl Tree {
@@ -317,16 +168,7 @@ impl Tree {
             return Ok(r.clone());
         }
         let d = self.driver.teardown(opts)?;
-        let report = DrainReport {
-            method: self.method,
-            requested: self.requested,
-            signalled: d.signalled,
-            reaped: d.reaped,
-            rounds: d.rounds,
-            escalated: d.escalated,
-            drain: d.drain,
-            leader_status: d.leader.map(shell_status),
-        };
+        let report = d.report(self.method, self.requested);
         self.report = Some(report.clone());
         self.leader_raw = d.leader;
         Ok(report)

@@ -13,7 +13,8 @@ use std::time::Duration;
 use teardown::{Method, Verdict};
 
 use crate::spec::{
-    ChildSpec, End, Limits, MAX_NESTING, NodeSpec, Sig, SpawnKind, SpecStats, Trait, TreeSpec,
+    Burst, ChildSpec, End, Limits, MAX_NESTING, NodeSpec, Sig, SpawnKind, SpecStats, Trait,
+    TreeSpec, cut_bursts,
 };
 use crate::trial::{Supervisor, Trial, run_trial};
 
@@ -340,10 +341,18 @@ pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
 /// is a new one.
 pub fn small_tree(spec: &TreeSpec) -> TreeSpec {
     let mut root = cut_node(&spec.root, TRIAL_MAX_NODES);
-    let mut left = (TRIAL_MAX_STORM_TOTAL, TRIAL_MAX_STORM_RATE);
-    cut_storms(&mut root, 1, &mut left);
-    let mut left = (TRIAL_MAX_HOP_TOTAL, TRIAL_MAX_HOP_RATE);
-    cut_hops(&mut root, 1, &mut left);
+    cut_bursts(
+        &mut root,
+        Burst::Storm,
+        TRIAL_MAX_STORM_TOTAL,
+        TRIAL_MAX_STORM_RATE,
+    );
+    cut_bursts(
+        &mut root,
+        Burst::Hop,
+        TRIAL_MAX_HOP_TOTAL,
+        TRIAL_MAX_HOP_RATE,
+    );
     TreeSpec { root }
 }
 
@@ -389,39 +398,5 @@ fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {
         traits,
         children,
         end,
-    }
-}
-
-fn cut_storms(node: &mut NodeSpec, copies: u32, left: &mut (u32, u32)) {
-    if let End::Storm { total, rate } = node.end {
-        let total = total.min(left.0 / copies);
-        let rate = rate.min(left.1 / copies);
-        node.end = if total == 0 || rate == 0 {
-            End::Pause
-        } else {
-            left.0 -= total * copies;
-            left.1 -= rate * copies;
-            End::Storm { total, rate }
-        };
-    }
-    for edge in &mut node.children {
-        cut_storms(&mut edge.node, copies.saturating_mul(edge.count), left);
-    }
-}
-
-fn cut_hops(node: &mut NodeSpec, copies: u32, left: &mut (u32, u32)) {
-    if let End::Hop { total, rate } = node.end {
-        let total = total.min(left.0 / copies);
-        let rate = rate.min(left.1 / copies);
-        node.end = if total == 0 || rate == 0 {
-            End::Pause
-        } else {
-            left.0 -= total * copies;
-            left.1 -= rate * copies;
-            End::Hop { total, rate }
-        };
-    }
-    for edge in &mut node.children {
-        cut_hops(&mut edge.node, copies.saturating_mul(edge.count), left);
     }
 }

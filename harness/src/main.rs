@@ -9,7 +9,7 @@ fn main() -> std::process::ExitCode {
     // and owns the process from here on.
     let mut args = std::env::args_os();
     if args.nth(1).is_some_and(|a| a == "__shim") {
-        teardown::shim::run(args);
+        teardown::run_shim(args);
     }
     cli::main()
 }

@@ -183,21 +183,35 @@ mod group {
     pub const GRACEFUL: &[&str] = &["nested-cgroup", "graceful-shutdown"];
 }
 
-/// The hostile trees' cells of a peer that signals its child's group and exits
-/// with its child (`tini -g`, `dumb-init`, `timeout`).
-fn group_forwarder(cells: Cells) -> Cells {
-    cells
+/// What every peer that signals its child's process group shares (`tini -g`,
+/// `catatonit -g`, `timeout`, `dumb-init`): the escapes leak, the late exits are
+/// early, the SIGTERM survivors are left, a tree that stops its parent stops it,
+/// and members that need time after SIGTERM are still running when it exits.
+fn signals_group() -> Cells {
+    Cells::all(Expect::any_of(&[Clean, Early], note::GROUP_DYING))
+        .escapes_leak()
+        .late_exits_early()
         .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
-        .set(group::NEW_ESCAPES, Expect::is(Leak, note::ESCAPED))
-        .set(
-            group::NEW_TERM_SURVIVORS,
-            Expect::is(Leak, note::TERM_THEN_EXIT),
-        )
+        .set(group::TERM_SURVIVORS, TERM_THEN_EXIT)
+        .set(group::NEW_TERM_SURVIVORS, TERM_THEN_EXIT)
         .set(
             group::GRACEFUL,
             Expect::is(Early, note::GRACEFUL_AFTER_CHILD),
         )
         .set(&["slow-exit-member"], Expect::is(Early, note::SLOW_EXIT))
+}
+
+/// A leaked member that ignores SIGTERM (or respawned): the group's SIGTERM is
+/// all it gets ([`note::TERM_THEN_EXIT`]).
+const TERM_THEN_EXIT: Expect = Expect::is(Leak, note::TERM_THEN_EXIT);
+
+/// [`signals_group`], for a peer that also exits with its child, leaving a
+/// leader's orphans (`tini -g`, `catatonit -g`, `timeout`).
+fn signals_group_then_exits() -> Cells {
+    signals_group().set(
+        &["leader-exits-orphans-remain"],
+        Expect::is(Leak, note::EXITS_WITH_LEADER),
+    )
 }
 
 /// A peer that forwards signals to its child only and exits with it (`tini`,
@@ -207,51 +221,14 @@ fn child_forwarder(child_only: &'static str) -> Vec<(&'static str, Expect)> {
     Cells::all(Expect::is(Leak, child_only))
         .set(group::LATE, Expect::is(Early, note::EXITS_WITH_LEADER_LATE))
         .set(group::STOPS_PARENT, Expect::is(Hang, note::STOPPED))
-        .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-        .set(
-            group::NEVER_DIES_OF_FORWARDED,
-            Expect::is(Hang, note::FORWARD_ONLY),
-        )
+        .forwards_only()
         .0
 }
 
 /// A peer that forwards signals to its child's process group and exits with
 /// its child (`tini -g`, `catatonit -g`).
 fn group_exits_with_child() -> Vec<(&'static str, Expect)> {
-    signals_group_then_exits()
-        .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-        .set(
-            group::NEVER_DIES_OF_FORWARDED,
-            Expect::is(Hang, note::FORWARD_ONLY),
-        )
-        .0
-}
-
-/// What every peer that signals its child's group and exits with its child
-/// shares (`tini -g`, `catatonit -g`, `timeout`): the escapes leak, the late
-/// exits are early, the SIGTERM survivors and a leader's orphans are left.
-fn signals_group_then_exits() -> Cells {
-    group_forwarder(Cells::all(Expect::any_of(
-        &[Clean, Early],
-        note::GROUP_DYING,
-    )))
-    .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
-    .set(
-        &["escape-exits-late"],
-        Expect::is(Early, note::NEVER_SIGNALLED_LATE),
-    )
-    .set(
-        &["jmmv-grandchild"],
-        Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
-    )
-    .set(
-        group::TERM_SURVIVORS,
-        Expect::is(Leak, note::TERM_THEN_EXIT),
-    )
-    .set(
-        &["leader-exits-orphans-remain"],
-        Expect::is(Leak, note::EXITS_WITH_LEADER),
-    )
+    signals_group_then_exits().forwards_only().0
 }
 
 /// Builds one peer's expectations: a default for every catalog scenario, then
@@ -271,6 +248,36 @@ impl Cells {
             cell.1 = expect;
         }
         self
+    }
+
+    /// Every escape, old and new, leaks: the peer's signals go to the group.
+    fn escapes_leak(self) -> Cells {
+        let escaped = Expect::is(Leak, note::ESCAPED);
+        self.set(group::ESCAPES, escaped)
+            .set(group::NEW_ESCAPES, escaped)
+    }
+
+    /// The late exits are early: the escapee is never signalled, and the
+    /// grandchild outlives a peer that exits with its child.
+    fn late_exits_early(self) -> Cells {
+        self.set(
+            &["escape-exits-late"],
+            Expect::is(Early, note::NEVER_SIGNALLED_LATE),
+        )
+        .set(
+            &["jmmv-grandchild"],
+            Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
+        )
+    }
+
+    /// Signals are forwarded, never followed by SIGCONT nor escalated: a stopped
+    /// child, and one that does not die of the forwarded signal, hang the peer.
+    fn forwards_only(self) -> Cells {
+        self.set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
+            .set(
+                group::NEVER_DIES_OF_FORWARDED,
+                Expect::is(Hang, note::FORWARD_ONLY),
+            )
     }
 }
 
@@ -299,33 +306,13 @@ fn build() -> Vec<Peer> {
                     and when the child exits sends SIGTERM to the group and exits at once",
             grace: Duration::ZERO,
             sources: &[DUMB_INIT_191, DUMB_INIT_212, DUMB_INIT_80],
-            expected: group_forwarder(Cells::all(Expect::any_of(
-                &[Clean, Early],
-                note::GROUP_DYING,
-            )))
-            .set(
-                &["clone-parent"],
-                Expect::is(Clean, note::DUMB_INIT_CPARENT),
-            )
-            .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
-            .set(
-                &["escape-exits-late"],
-                Expect::is(Early, note::NEVER_SIGNALLED_LATE),
-            )
-            .set(
-                &["jmmv-grandchild"],
-                Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
-            )
-            .set(
-                group::TERM_SURVIVORS,
-                Expect::is(Leak, note::TERM_THEN_EXIT),
-            )
-            .set(&["stopped"], Expect::is(Hang, note::NO_SIGCONT))
-            .set(
-                group::NEVER_DIES_OF_FORWARDED,
-                Expect::is(Hang, note::FORWARD_ONLY),
-            )
-            .0,
+            expected: signals_group()
+                .set(
+                    &["clone-parent"],
+                    Expect::is(Clean, note::DUMB_INIT_CPARENT),
+                )
+                .forwards_only()
+                .0,
         },
         Peer {
             name: "dumb-init-single-child",
@@ -403,8 +390,7 @@ fn build() -> Vec<Peer> {
             grace: Duration::from_secs(1),
             sources: &[SUPERVISORD_DOC],
             expected: Cells::all(Expect::any_of(&[Clean, Early], note::SD_GROUP))
-                .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
-                .set(group::NEW_ESCAPES, Expect::is(Leak, note::ESCAPED))
+                .escapes_leak()
                 .set(
                     &["leader-exits-orphans-remain"],
                     Expect::is(Leak, note::SD_EXITED_PROGRAM),
@@ -424,16 +410,8 @@ fn build() -> Vec<Peer> {
             grace: Duration::ZERO,
             sources: &[PROCESS_WRAP_DOC],
             expected: Cells::all(Expect::any_of(&[Clean, Early], note::PW_GROUP))
-                .set(group::ESCAPES, Expect::is(Leak, note::ESCAPED))
-                .set(group::NEW_ESCAPES, Expect::is(Leak, note::ESCAPED))
-                .set(
-                    &["escape-exits-late"],
-                    Expect::is(Early, note::NEVER_SIGNALLED_LATE),
-                )
-                .set(
-                    &["jmmv-grandchild"],
-                    Expect::is(Early, note::EXITS_WITH_LEADER_LATE),
-                )
+                .escapes_leak()
+                .late_exits_early()
                 .set(&["slow-exit-member"], Expect::is(Early, note::SLOW_EXIT))
                 .set(
                     &["leader-exits-orphans-remain"],

@@ -15,7 +15,7 @@ use teardown_benches::rig::Rig;
 use teardown_benches::stats::StatsFile;
 use teardown_benches::{Shape, TreeShape};
 
-use crate::rows::Bench;
+use crate::rows::{Bench, Played};
 
 pub(crate) type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -156,9 +156,9 @@ fn main() {
             if shape.shape == Shape::Flat {
                 bench.floor(shape.n);
             }
-            bench.process_wrap(shape);
+            bench.process_wrap(Played::Shape(shape));
             for &method in &methods {
-                bench.method(method, shape);
+                bench.method(method, Played::Shape(shape));
             }
         }
         if let Some(teardown) = &teardown_bin {
@@ -171,12 +171,17 @@ fn main() {
             for name in MIXED {
                 let scenario =
                     teardown_scenarios::by_name(name).expect("a scenario of the catalog");
+                let mixed = Played::Mixed {
+                    teardown,
+                    name,
+                    spec: scenario.spec,
+                };
                 if scenario.expected(Method::KillpgWaitpgid).is_clean() {
-                    bench.process_wrap_mixed(teardown, name, scenario.spec);
+                    bench.process_wrap(mixed);
                 }
                 for &method in &methods {
                     if scenario.expected(method).is_clean() {
-                        bench.method_mixed(method, teardown, name, scenario.spec);
+                        bench.method(method, mixed);
                     }
                 }
             }
@@ -238,15 +243,4 @@ fn methods_under_test() -> Vec<Method> {
         eprintln!("teardown-benches: auto picks {auto} here (benched under that name)");
     }
     methods
-}
-
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

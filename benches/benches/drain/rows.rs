@@ -1,19 +1,19 @@
 //! The rows of the `drain` group: `floor`, `process-wrap` and the core methods on
 //! the benched shapes, and on the `mixed` specs.
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Child;
+use std::process::Command;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, BenchmarkId, measurement::WallTime};
 use process_wrap::std::{CommandWrap, ProcessGroup};
-use teardown::{Method, SpawnOptions};
+use teardown::Method;
 use teardown_benches::TreeShape;
-use teardown_benches::rig::{PidView, Placement, Rig};
+use teardown_benches::errors::error_chain;
+use teardown_benches::rig::{PidView, Placement, Rig, RigFailure, floor_request};
 use teardown_benches::stats::{DrainStats, StatsFile};
 
-use crate::{BenchResult, error_chain, shim};
+use crate::{BenchResult, shim};
 
 /// One benchmark registration: the group, the rig and the stats being collected.
 pub struct Bench<'a, 'g> {
@@ -22,22 +22,48 @@ pub struct Bench<'a, 'g> {
     pub stats: &'a mut StatsFile,
 }
 
-/// Where a method's tree starts, and in which PID namespace its records are.
-fn placement_and_view(method: Method) -> (Placement, PidView) {
-    // The cgroup methods put the leader in their own leaf (below the observer's
-    // cgroup): a tree that joined the observer itself would be outside the leaf
-    // they kill, and never drain.
-    let placement = if matches!(method, Method::Cgroup | Method::CgroupKill) {
-        Placement::ByMethod
-    } else {
-        Placement::JoinObserver
-    };
-    let view = if method == Method::Pidns {
-        PidView::Foreign
-    } else {
-        PidView::Ours
-    };
-    (placement, view)
+/// What a row tears down: a benched shape, or a catalog spec the node
+/// interpreter plays (`mixed`).
+#[derive(Clone, Copy, Debug)]
+pub enum Played<'a> {
+    /// `bench-tree SHAPE N`: `drain/WHO/SHAPE/N`.
+    Shape(TreeShape),
+    /// `bench-tree node TEARDOWN SPEC`: `drain/WHO/mixed/NAME`.
+    Mixed {
+        /// The node interpreter (the harness's `teardown` binary).
+        teardown: &'a Path,
+        /// The scenario's name.
+        name: &'a str,
+        /// The scenario's spec.
+        spec: &'a str,
+    },
+}
+
+impl Played<'_> {
+    /// The benchmark's shape part and parameter: `flat` and `10`, `mixed` and
+    /// `daemonize`.
+    fn id(self) -> (String, String) {
+        match self {
+            Played::Shape(shape) => (shape.shape.to_string(), shape.n.to_string()),
+            Played::Mixed { name, .. } => ("mixed".to_owned(), name.to_owned()),
+        }
+    }
+
+    /// The command that builds the tree.
+    fn command(self, rig: &Rig, placement: Placement) -> Command {
+        match self {
+            Played::Shape(shape) => rig.tree_command(shape, placement),
+            Played::Mixed { teardown, spec, .. } => rig.node_command(teardown, spec, placement),
+        }
+    }
+
+    /// Waits until the tree reported ready and the observer sees it.
+    fn await_ready(self, rig: &mut Rig, view: PidView) -> Result<(), RigFailure> {
+        match self {
+            Played::Shape(shape) => rig.await_ready(shape, view).map(drop),
+            Played::Mixed { .. } => rig.await_node_ready(view).map(drop),
+        }
+    }
 }
 
 impl Bench<'_, '_> {
@@ -95,7 +121,7 @@ impl Bench<'_, '_> {
             .bench_function(BenchmarkId::new(function, n), |b| {
                 b.iter_custom(|iters| {
                     let total = floor_request(&mut server, iters)
-                        .unwrap_or_else(|e| panic!("{id}: floor helper: {}", error_chain(&*e)));
+                        .unwrap_or_else(|e| panic!("{id}: floor helper: {}", error_chain(&e)));
                     stats.record_batch(iters, total);
                     total
                 })
@@ -105,15 +131,16 @@ impl Bench<'_, '_> {
         self.report(id, stats);
     }
 
-    /// `process-wrap/SHAPE/N`: `ProcessGroup::leader()`, `kill()` then `wait()`.
-    pub fn process_wrap(&mut self, shape: TreeShape) {
-        let function = format!("process-wrap/{}", shape.shape);
-        self.run(function, shape.n.to_string(), |rig, stats| {
-            let cmd = rig.tree_command(shape, Placement::JoinObserver);
+    /// `process-wrap/SHAPE/N` or `process-wrap/mixed/NAME`:
+    /// `ProcessGroup::leader()`, `kill()` then `wait()`.
+    pub fn process_wrap(&mut self, tree: Played) {
+        let (shape, param) = tree.id();
+        self.run(format!("process-wrap/{shape}"), param, |rig, stats| {
+            let cmd = tree.command(rig, Placement::JoinObserver);
             let mut child = CommandWrap::from(cmd)
                 .wrap(ProcessGroup::leader())
                 .spawn()?;
-            rig.await_ready(shape, PidView::Ours)?;
+            tree.await_ready(rig, PidView::Ours)?;
             let (timed, result) = rig.time_teardown(stats, || {
                 child.kill()?;
                 child.wait()
@@ -123,72 +150,19 @@ impl Bench<'_, '_> {
         });
     }
 
-    /// `METHOD/SHAPE/N` through the core library.
-    pub fn method(&mut self, method: Method, shape: TreeShape) {
-        let opts = spawn_options(self.rig);
-        let (placement, view) = placement_and_view(method);
-        let function = format!("{method}/{}", shape.shape);
-        self.run(function, shape.n.to_string(), |rig, stats| {
-            let mut cmd = rig.tree_command(shape, placement);
-            let mut tree = method.spawn_with(&mut cmd, &opts)?;
+    /// `METHOD/SHAPE/N` or `METHOD/mixed/NAME` through the core library.
+    pub fn method(&mut self, method: Method, tree: Played) {
+        let opts = self.rig.spawn_options(shim());
+        let (placement, view) = Placement::of_method(method);
+        let (shape, param) = tree.id();
+        self.run(format!("{method}/{shape}"), param, |rig, stats| {
+            let mut cmd = tree.command(rig, placement);
+            let mut spawned = method.spawn_with(&mut cmd, &opts)?;
             drop(cmd);
-            rig.await_ready(shape, view)?;
-            let (timed, report) = rig.time_teardown(stats, || tree.teardown(Duration::ZERO))?;
+            tree.await_ready(rig, view)?;
+            let (timed, report) = rig.time_teardown(stats, || spawned.teardown(Duration::ZERO))?;
             stats.rounds += report?.rounds;
             Ok(timed.drained)
         });
     }
-
-    /// `process-wrap/mixed/NAME`: the node interpreter playing `spec`.
-    pub fn process_wrap_mixed(&mut self, teardown: &Path, name: &str, spec: &str) {
-        self.run("process-wrap/mixed".into(), name.into(), |rig, stats| {
-            let cmd = rig.node_command(teardown, spec, Placement::JoinObserver);
-            let mut child = CommandWrap::from(cmd)
-                .wrap(ProcessGroup::leader())
-                .spawn()?;
-            rig.await_node_ready(PidView::Ours)?;
-            let (timed, result) = rig.time_teardown(stats, || {
-                child.kill()?;
-                child.wait()
-            })?;
-            result?;
-            Ok(timed.drained)
-        });
-    }
-
-    /// `METHOD/mixed/NAME`: the node interpreter playing `spec`.
-    pub fn method_mixed(&mut self, method: Method, teardown: &Path, name: &str, spec: &str) {
-        let opts = spawn_options(self.rig);
-        let (placement, view) = placement_and_view(method);
-        self.run(format!("{method}/mixed"), name.into(), |rig, stats| {
-            let mut cmd = rig.node_command(teardown, spec, placement);
-            let mut tree = method.spawn_with(&mut cmd, &opts)?;
-            drop(cmd);
-            rig.await_node_ready(view)?;
-            let (timed, report) = rig.time_teardown(stats, || tree.teardown(Duration::ZERO))?;
-            stats.rounds += report?.rounds;
-            Ok(timed.drained)
-        });
-    }
-}
-
-/// The bench's shim, and the observer cgroup as the `cgroup` method's parent (so
-/// the observer sees the method's leaf too).
-fn spawn_options(rig: &Rig) -> SpawnOptions {
-    let opts = SpawnOptions::default().with_shim(shim(), Vec::new());
-    match rig.observer_cgroup() {
-        Some(dir) => opts.with_cgroup_parent(dir),
-        None => opts,
-    }
-}
-
-/// Asks the floor server for `iters` kill-and-reap rounds; returns their total time.
-fn floor_request(server: &mut Child, iters: u64) -> BenchResult<Duration> {
-    let stdin = server.stdin.as_mut().ok_or("floor server has no stdin")?;
-    stdin.write_all(&iters.to_ne_bytes())?;
-    stdin.flush()?;
-    let stdout = server.stdout.as_mut().ok_or("floor server has no stdout")?;
-    let mut reply = [0u8; 8];
-    stdout.read_exact(&mut reply)?;
-    Ok(Duration::from_nanos(u64::from_ne_bytes(reply)))
 }

@@ -2,5 +2,5 @@
 //! teardown-benches` has it (cargo builds a package's own binaries for its benches,
 //! not its dependencies'). See `teardown::shim`.
 fn main() {
-    teardown::shim::run(std::env::args_os().skip(1));
+    teardown::run_shim(std::env::args_os().skip(1));
 }

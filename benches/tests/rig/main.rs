@@ -1,7 +1,8 @@
 //! The bench rig against real processes: the helper builds exactly the trees it
 //! is asked for, and the observer tells a drained tree from one that is not —
-//! with a cgroup where the host has a writable cgroup2, and with the pidfd
-//! fallback everywhere.
+//! with a cgroup (the host needs a writable cgroup2: without one that test fails
+//! and says why), and with the pidfd fallback. The node-interpreter test needs the
+//! harness's `teardown` binary built, and fails saying so when it is not.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -71,7 +72,10 @@ fn observer_tells_a_leaking_teardown_from_a_drain(mut rig: Rig) {
 fn the_cgroup_observer_tells_a_leaking_teardown_from_a_drain() {
     let rig = Rig::new(helper()).unwrap();
     if let Some(reason) = rig.fallback() {
-        eprintln!("no writable cgroup2 here ({reason}): this test runs the pidfd fallback");
+        panic!(
+            "the cgroup observer cannot run here, it fell back to pidfds: {reason} \
+             (it needs a writable cgroup2; the pidfd observer has its own test)"
+        );
     }
     observer_tells_a_leaking_teardown_from_a_drain(rig);
 }
@@ -163,22 +167,16 @@ fn reap(mut leader: Child) {
     leader.wait().unwrap();
 }
 
-/// The harness's `teardown` binary, if built (`cargo test --workspace` builds it).
-fn teardown_bin() -> Option<PathBuf> {
-    match teardown_harness::locate::teardown_bin() {
-        Ok(path) => Some(path),
-        Err(error) => {
-            eprintln!("SKIPPED: {error}");
-            None
-        }
-    }
+/// The harness's `teardown` binary, the node interpreter: `cargo test --workspace`
+/// builds it; a test of this package alone needs it built first.
+fn teardown_bin() -> PathBuf {
+    teardown_harness::locate::teardown_bin()
+        .unwrap_or_else(|error| panic!("the node interpreter: {error}"))
 }
 
 #[test]
 fn a_node_tree_reports_every_node_with_the_leader_last_and_escapes_stay_observed() {
-    let Some(teardown) = teardown_bin() else {
-        return;
-    };
+    let teardown = teardown_bin();
     let mut rig = Rig::new(helper()).unwrap();
     // The setsid child leaves the leader's group and session: killing the group
     // must leave the tree undrained in the observer's eyes.

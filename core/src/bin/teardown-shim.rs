@@ -1,4 +1,4 @@
 //! The stand-alone shim binary. See [`teardown::shim`].
 fn main() {
-    teardown::shim::run(std::env::args_os().skip(1));
+    teardown::run_shim(std::env::args_os().skip(1));
 }

@@ -17,7 +17,7 @@
 //! subreapers), and only then does the work that tells for sure (the shim's
 //! `unshare`, the leaf's `mkdir`) as part of the spawn itself. Where the first
 //! choice runs, which is the common case, that is the spawn and nothing more. The
-//! host probe ([`crate::probe`]) is not consulted: it runs every check, the
+//! host probe ([`crate::probe()`]) is not consulted: it runs every check, the
 //! `probe-pidns` shim included, and its [`crate::Probe::auto`] says what this
 //! order ends up with.
 //!
@@ -45,7 +45,9 @@
 
 use std::process::Command;
 
-use crate::tree::{Driver, SpawnOptions};
+use super::spawn_driver;
+use crate::driver::Driver;
+use crate::options::SpawnOptions;
 use crate::{Method, SpawnError};
 
 /// The order `auto` tries. `pidns` first: it is the only method whose
@@ -70,7 +72,7 @@ pub(crate) fn spawn(cmd: &mut Command, opts: &SpawnOptions) -> Result<Picked, Sp
         // The caller named a cgroup: use it (its errors are the caller's to see).
         return Ok(Picked {
             method: Method::Cgroup,
-            driver: crate::tree::spawn_driver(Method::Cgroup, cmd, opts)?,
+            driver: spawn_driver(Method::Cgroup, cmd, opts)?,
             passed_over: Vec::new(),
         });
     }
@@ -78,7 +80,7 @@ pub(crate) fn spawn(cmd: &mut Command, opts: &SpawnOptions) -> Result<Picked, Sp
     for method in PREFERENCE {
         let attempt = match precondition(method, opts) {
             Some(reason) => Err(SpawnError::Unsupported { method, reason }),
-            None => crate::tree::spawn_driver(method, cmd, opts),
+            None => spawn_driver(method, cmd, opts),
         };
         match attempt {
             Ok(driver) => {
@@ -113,7 +115,31 @@ fn precondition(method: Method, opts: &SpawnOptions) -> Option<String> {
     match method {
         Method::ProcWalk => crate::shim::locate(opts.shim.as_ref())
             .err()
-            .or_else(crate::probe::proc_walk_missing),
+            .or_else(proc_walk_missing),
         _ => None,
     }
+}
+
+/// Why `proc-walk` cannot run here besides a missing shim program, or `None`:
+/// pidfd, `/proc/<pid>/task/<tid>/children` and subreapers. Cheap (no process is
+/// started, nothing is created): `auto` checks it before it tries `proc-walk`.
+pub(crate) fn proc_walk_missing() -> Option<String> {
+    let children_file =
+        std::path::Path::new(&format!("/proc/self/task/{}/children", std::process::id())).exists();
+    if !crate::pidfd::supported() {
+        Some("pidfd_open does not work here (needs Linux 5.3)".to_owned())
+    } else if !children_file {
+        Some("/proc/<pid>/task/<tid>/children is missing (kernel built without CONFIG_PROC_CHILDREN)".to_owned())
+    } else if !subreaper_supported() {
+        Some(NO_SUBREAPER.to_owned())
+    } else {
+        None
+    }
+}
+
+pub(crate) const NO_SUBREAPER: &str = "the kernel has no PR_SET_CHILD_SUBREAPER (needs Linux 3.4)";
+
+/// Whether the kernel knows subreapers (it answers `PR_GET_CHILD_SUBREAPER`).
+pub(crate) fn subreaper_supported() -> bool {
+    rustix::process::child_subreaper().is_ok()
 }

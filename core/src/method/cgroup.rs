@@ -7,7 +7,7 @@
 //! before the fork, and the child writes "0" to it in a `pre_exec` hook, so it is
 //! in the leaf before it runs any code of its own and every descendant is born
 //! there (or in a cgroup it makes below: the subtree is the tree, see
-//! `cgroup2/leaf.rs`).
+//! `cgroup2/leaf/`).
 //!
 //! Teardown: gracefully, SIGTERM + SIGCONT to every member of the subtree (by
 //! pidfd, membership re-checked after opening it), wait up to the grace for
@@ -48,14 +48,21 @@
 //! (`pidns`, which `auto` prefers). A process with write access to another
 //! cgroup's `cgroup.procs` (root) can move itself out.
 
+use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::Instant;
 
 use crate::cgroup2::{Leaf, LeafError, own_dir};
-use crate::held::{HeldLeader, HeldTree, kernel_reaps_children, remaining, spawn_group_leader};
+use crate::driver::Driver;
+use crate::held::{
+    Drain, HeldTree, Teardown, kernel_reaps_children, remaining, spawn_group_leader,
+};
+use crate::options::SpawnOptions;
+use crate::pidfd::PidFd;
+use crate::shim::reaper::own_children;
 use crate::shim::watchdog::{self, Watchdog};
 use crate::sys::exec::write_before_exec;
-use crate::tree::{Drained, Driver, SpawnOptions, TeardownOptions};
+use crate::sys::wait::{WaitFlags, Who, wait_exit};
 use crate::{Method, SpawnError, TeardownError};
 
 /// Spawns `cmd` in a fresh leaf. `method`: [`Method::Cgroup`], or
@@ -106,16 +113,16 @@ pub(crate) fn spawn(
             return Err(e);
         }
     };
-    Ok(Box::new(CgroupTree {
-        leader,
+    let drain = LeafKill {
         leaf,
         watchdog,
         sweep: method == Method::Cgroup,
-    }))
+    };
+    Ok(HeldTree::driver(leader, drain))
 }
 
-struct CgroupTree {
-    leader: HeldLeader,
+/// Kills the leaf, reaps the leader, removes the leaf.
+struct LeafKill {
     leaf: Leaf,
     /// Taken when released (see [`release`]).
     watchdog: Option<Watchdog>,
@@ -133,7 +140,7 @@ fn release(leaf: &Leaf, watchdog: Option<Watchdog>) {
     }
 }
 
-impl Drop for CgroupTree {
+impl Drop for LeafKill {
     fn drop(&mut self) {
         // `Tree`'s drop has already tried a SIGKILL teardown; a leaf still here is
         // a failed one: kill, wait a little, remove, and if even that fails the
@@ -143,20 +150,11 @@ impl Drop for CgroupTree {
     }
 }
 
-impl HeldTree for CgroupTree {
-    fn held(&self) -> &HeldLeader {
-        &self.leader
-    }
+impl Drain for LeafKill {
+    const OVER_ONCE_REAPED: bool = false;
 
-    fn held_mut(&mut self) -> &mut HeldLeader {
-        &mut self.leader
-    }
-
-    fn drain(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
-        let mut d = Drained {
-            rounds: 1,
-            ..Drained::default()
-        };
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
         self.leaf.evict_self().map_err(TeardownError::io(
             "move this process out of the tree's cgroup",
         ))?;
@@ -210,13 +208,38 @@ impl HeldTree for CgroupTree {
                 alive: 1,
             });
         }
-        self.leader.reap_into(start, opts, &mut d)?;
-        d.reaped += self.leaf.reap_own_children(self.leader.pid());
+        leader.reap_into(start, opts, d)?;
+        d.reaped += reap_own_children(&self.leaf, leader.pid());
         d.drain = start.elapsed();
         self.leaf
             .remove()
             .map_err(TeardownError::io("remove the cgroup leaf"))?;
         release(&self.leaf, self.watchdog.take());
-        Ok(d)
+        Ok(())
     }
+}
+
+/// Reaps this process's children that died in `leaf`'s subtree: a tree process
+/// made with `clone(CLONE_PARENT)` by the leader is a child of the host (the
+/// leader's parent), and nobody else may reap it. `skip`: the leader (reaped on
+/// its own). Call once the subtree is empty. Returns how many it reaped.
+///
+/// Safe in a host with children of its own: a child is reaped only through a
+/// pidfd opened on it and only if its cgroup (a zombie still shows it) is the
+/// leaf or below.
+fn reap_own_children(leaf: &Leaf, skip: i32) -> u64 {
+    let Ok(children) = own_children() else {
+        return 0;
+    };
+    let mut n = 0;
+    for pid in children.into_iter().filter(|&p| p != skip) {
+        let Ok(fd) = PidFd::open(pid) else { continue };
+        if !leaf.contains(pid) {
+            continue;
+        }
+        if let Ok(Some(_)) = wait_exit(Who::PidFd(fd.as_fd()), WaitFlags::REAP_NOHANG) {
+            n += 1;
+        }
+    }
+    n
 }

@@ -14,14 +14,14 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::held::{HeldLeader, HeldTree, remaining, spawn_group_leader};
+use crate::driver::{Drained, Driver, Wait};
+use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
+use crate::options::TeardownOptions;
 use crate::sys::signal::kill_process_group;
-use crate::tree::{Drained, Driver, TeardownOptions, Wait};
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
-    let leader = spawn_group_leader(Method::Killpg, cmd)?;
-    Ok(Box::new(GroupTree { leader }))
+    HeldTree::spawn(Method::Killpg, cmd, GroupKill)
 }
 
 /// Sends `sig` to the leader's group; `Ok(false)` if the group is already empty.
@@ -65,31 +65,15 @@ pub(crate) fn kill_group(
     Ok(start)
 }
 
-struct GroupTree {
-    leader: HeldLeader,
-}
+/// Kills the leader's group, reaps the leader.
+struct GroupKill;
 
-impl HeldTree for GroupTree {
-    fn held(&self) -> &HeldLeader {
-        &self.leader
-    }
-
-    fn held_mut(&mut self) -> &mut HeldLeader {
-        &mut self.leader
-    }
-
-    fn drain(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
-        let mut d = Drained {
-            rounds: 1,
-            ..Drained::default()
-        };
-        if self.leader.is_reaped() {
-            d.leader = self.leader.exited();
-            return Ok(d);
-        }
-        let start = kill_group(&mut self.leader, opts, &mut d)?;
-        self.leader.reap_into(start, opts, &mut d)?;
+impl Drain for GroupKill {
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
+        let start = kill_group(leader, opts, d)?;
+        leader.reap_into(start, opts, d)?;
         d.drain = start.elapsed();
-        Ok(d)
+        Ok(())
     }
 }

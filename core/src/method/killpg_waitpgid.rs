@@ -8,46 +8,29 @@
 
 use std::process::Command;
 
-use crate::held::{HeldLeader, HeldTree, remaining, spawn_group_leader};
+use crate::driver::{Driver, Wait};
+use crate::held::{Drain, HeldTree, Teardown, remaining};
 use crate::method::killpg::kill_group;
 use crate::sys::wait::{WaitFlags, Who, wait_exit};
-use crate::tree::{Drained, Driver, TeardownOptions, Wait};
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
-    let leader = spawn_group_leader(Method::KillpgWaitpgid, cmd)?;
-    Ok(Box::new(WaitPgidTree { leader }))
+    HeldTree::spawn(Method::KillpgWaitpgid, cmd, GroupKillWaitGroup)
 }
 
-struct WaitPgidTree {
-    leader: HeldLeader,
-}
+/// Kills the leader's group, then `waitpid(-pgid)` until `ECHILD`.
+struct GroupKillWaitGroup;
 
-impl HeldTree for WaitPgidTree {
-    fn held(&self) -> &HeldLeader {
-        &self.leader
-    }
-
-    fn held_mut(&mut self) -> &mut HeldLeader {
-        &mut self.leader
-    }
-
-    fn drain(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
-        let mut d = Drained {
-            rounds: 1,
-            ..Drained::default()
-        };
-        if self.leader.is_reaped() {
-            d.leader = self.leader.exited();
-            return Ok(d);
-        }
-        let start = kill_group(&mut self.leader, opts, &mut d)?;
+impl Drain for GroupKillWaitGroup {
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
+        let start = kill_group(leader, opts, d)?;
         // Bound the blocking loop below by the deadline: it can only block on the
         // leader (our only child in the group).
         let left = remaining(start, opts.deadline);
         let seen = match left {
-            Some(t) => self.leader.observe(Wait::For(t)),
-            None => self.leader.observe(Wait::Forever),
+            Some(t) => leader.observe(Wait::For(t)),
+            None => leader.observe(Wait::Forever),
         };
         if seen
             .map_err(TeardownError::io("wait for the leader"))?
@@ -58,13 +41,13 @@ impl HeldTree for WaitPgidTree {
                 alive: 1,
             });
         }
-        let pgid = self.leader.pid();
+        let pgid = leader.pid();
         loop {
             match wait_exit(Who::Group(pgid), WaitFlags::REAP) {
                 Ok(Some((pid, status))) => {
                     d.reaped += 1;
                     if pid == pgid {
-                        self.leader.mark_reaped(status);
+                        leader.mark_reaped(status);
                     }
                 }
                 Ok(None) => continue,
@@ -72,8 +55,8 @@ impl HeldTree for WaitPgidTree {
                 Err(e) => return Err(TeardownError::io("waitpid(-pgid)")(e)),
             }
         }
-        d.leader = self.leader.exited();
+        d.leader = leader.exited();
         d.drain = start.elapsed();
-        Ok(d)
+        Ok(())
     }
 }

@@ -10,68 +10,49 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::held::{HeldLeader, HeldTree, remaining, spawn_group_leader};
-use crate::tree::{Drained, Driver, TeardownOptions, Wait};
+use crate::driver::{Driver, Wait};
+use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
-    let leader = spawn_group_leader(Method::Leader, cmd)?;
-    Ok(Box::new(LeaderTree { leader }))
+    HeldTree::spawn(Method::Leader, cmd, LeaderOnly)
 }
 
-struct LeaderTree {
-    leader: HeldLeader,
-}
+/// Signals the leader alone.
+struct LeaderOnly;
 
-impl HeldTree for LeaderTree {
-    fn held(&self) -> &HeldLeader {
-        &self.leader
-    }
-
-    fn held_mut(&mut self) -> &mut HeldLeader {
-        &mut self.leader
-    }
-
-    fn drain(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
+impl Drain for LeaderOnly {
+    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
         let start = Instant::now();
-        let mut d = Drained {
-            rounds: 1,
-            ..Drained::default()
-        };
-        if self.leader.is_reaped() {
-            d.leader = self.leader.exited();
-            return Ok(d);
-        }
         let sig = |l: &HeldLeader, s| l.signal(s).map_err(TeardownError::io("signal the leader"));
-        let running = self
-            .leader
+        let running = leader
             .observe(Wait::NoHang)
             .map_err(TeardownError::io("wait for the leader"))?
             .is_none();
         if running {
             let mut kill = true;
             if !opts.grace.is_zero() {
-                d.signalled += u64::from(sig(&self.leader, libc::SIGTERM)?);
-                sig(&self.leader, libc::SIGCONT)?;
+                d.signalled += u64::from(sig(leader, libc::SIGTERM)?);
+                sig(leader, libc::SIGCONT)?;
                 let grace =
                     remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
-                let gone = self
-                    .leader
+                let gone = leader
                     .observe(Wait::For(grace))
                     .map_err(TeardownError::io("wait for the leader"))?;
                 kill = gone.is_none();
                 d.escalated = kill;
             }
             if kill {
-                let hit = sig(&self.leader, libc::SIGKILL)?;
+                let hit = sig(leader, libc::SIGKILL)?;
                 if opts.grace.is_zero() {
                     d.signalled += u64::from(hit);
                     d.escalated = hit;
                 }
             }
         }
-        self.leader.reap_into(start, opts, &mut d)?;
+        leader.reap_into(start, opts, d)?;
         d.drain = start.elapsed();
-        Ok(d)
+        Ok(())
     }
 }

@@ -44,9 +44,10 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::TeardownError;
+use crate::driver::Drained;
+use crate::options::TeardownOptions;
 use crate::shim::kernel::Kernel;
 use crate::shim::reaper::{Left, Reaper};
-use crate::tree::{Drained, TeardownOptions};
 
 /// After the group kill: reap until no process exited for this long since the
 /// last exit, then walk. Exits of a SIGKILLed group come tens of microseconds
@@ -274,7 +275,15 @@ impl<K: Kernel> Walker<K> {
 }
 
 /// The shim side of the teardown.
-pub(crate) fn teardown<K: Kernel>(
+pub(crate) fn teardown(
+    reaper: &mut Reaper<'_>,
+    opts: TeardownOptions,
+) -> Result<Drained, TeardownError> {
+    teardown_through(reaper, opts)
+}
+
+/// [`teardown`] through any kernel: the real one, or the unit tests' fake.
+fn teardown_through<K: Kernel>(
     reaper: &mut Reaper<'_, K>,
     opts: TeardownOptions,
 ) -> Result<Drained, TeardownError> {

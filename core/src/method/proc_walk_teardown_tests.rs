@@ -21,7 +21,7 @@ fn a_leader_still_dying_after_the_group_kill_is_not_counted_twice() {
     let mut r = shim(|k| {
         k.dies_after(LEADER, QUIET * 4);
     });
-    let d = teardown(&mut r, now()).unwrap();
+    let d = teardown_through(&mut r, now()).unwrap();
     let k = r.kernel();
     assert_eq!(
         k.signals_to(LEADER),
@@ -42,7 +42,7 @@ fn with_no_grace_the_group_is_killed_at_once_and_the_walks_find_what_left_it() {
             .spawn(104, 102)
             .setsid(104);
     });
-    let d = teardown(&mut r, now()).unwrap();
+    let d = teardown_through(&mut r, now()).unwrap();
     let k = r.kernel();
     assert_eq!(k.calls()[0], Call::SignalGroup(LEADER, libc::SIGKILL));
     assert_eq!(
@@ -60,7 +60,7 @@ fn a_tree_that_dies_of_sigterm_within_the_grace_is_not_escalated() {
     let mut r = shim(|k| {
         k.spawn(102, LEADER);
     });
-    let d = teardown(&mut r, TeardownOptions::new(Duration::from_secs(1))).unwrap();
+    let d = teardown_through(&mut r, TeardownOptions::new(Duration::from_secs(1))).unwrap();
     let k = r.kernel();
     assert_eq!(k.signals_to(LEADER), [libc::SIGTERM, libc::SIGCONT]);
     assert_eq!(k.signals_to(102), [libc::SIGTERM, libc::SIGCONT]);
@@ -75,7 +75,7 @@ fn a_tree_that_ignores_sigterm_is_sigkilled_when_the_grace_is_over() {
         k.ignores_term(LEADER);
     });
     let grace = Duration::from_millis(100);
-    let d = teardown(&mut r, TeardownOptions::new(grace)).unwrap();
+    let d = teardown_through(&mut r, TeardownOptions::new(grace)).unwrap();
     let k = r.kernel();
     assert_eq!(
         k.signals_to(LEADER),
@@ -94,7 +94,7 @@ fn after_nothing_exits_for_100_ms_the_walks_start_again_from_scratch() {
     let mut r = shim(|k| {
         k.spawn(102, SHIM).hidden_until(102, STALL * 3 / 2);
     });
-    let d = teardown(&mut r, now()).unwrap();
+    let d = teardown_through(&mut r, now()).unwrap();
     let k = r.kernel();
     assert_eq!(k.signals_to(102), [libc::SIGKILL]);
     assert_eq!(
@@ -114,7 +114,7 @@ fn past_the_deadline_the_teardown_fails_counting_the_children_left() {
         k.unkillable(LEADER);
     });
     let deadline = Duration::from_secs(1);
-    let err = teardown(&mut r, now().with_deadline(deadline)).unwrap_err();
+    let err = teardown_through(&mut r, now().with_deadline(deadline)).unwrap_err();
     match err {
         TeardownError::Deadline { elapsed, alive } => {
             assert_eq!((elapsed, alive), (deadline, 1));
@@ -131,7 +131,7 @@ fn once_the_leader_is_reaped_its_group_is_not_signalled() {
     });
     r.reap_ready(false).unwrap();
     assert!(r.leader_reaped);
-    let d = teardown(&mut r, now()).unwrap();
+    let d = teardown_through(&mut r, now()).unwrap();
     let k = r.kernel();
     assert_eq!(k.count(|c| matches!(c, Call::SignalGroup(..))), 0);
     assert_eq!(k.signals_to(102), [libc::SIGKILL]);
@@ -144,6 +144,6 @@ fn with_no_grace_and_nothing_left_to_kill_the_teardown_is_not_escalated() {
         k.exit(LEADER, 0);
     });
     r.reap_ready(false).unwrap();
-    let d = teardown(&mut r, now()).unwrap();
+    let d = teardown_through(&mut r, now()).unwrap();
     assert_eq!((d.signalled, d.reaped, d.escalated), (0, 0, false), "{d:?}");
 }

@@ -17,9 +17,10 @@
 use std::time::Instant;
 
 use crate::TeardownError;
+use crate::driver::Drained;
+use crate::options::TeardownOptions;
 use crate::shim::reaper::{Left, Reaper, own_children};
 use crate::sys::signal::kill_process_group;
-use crate::tree::{Drained, TeardownOptions};
 
 /// Sends `sig` to the leader's group; `Ok(false)` if nobody was there.
 fn signal_group(reaper: &Reaper<'_>, sig: i32) -> Result<bool, TeardownError> {

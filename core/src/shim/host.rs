@@ -10,10 +10,11 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use super::protocol::{Event, LineReader, LineWriter, Next, Request, TeardownRequest};
+use crate::driver::{Drained, Driver, Wait};
+use crate::fds::pipe_cloexec;
+use crate::options::{SpawnOptions, TeardownOptions};
 use crate::sys::exec::{ExecImage, exec_instead};
-use crate::sys::fd::pipe_cloexec;
 use crate::sys::wait::RawStatus;
-use crate::tree::{Drained, Driver, SpawnOptions, TeardownOptions, Wait};
 use crate::{DrainReport, Method, SpawnError, TeardownError};
 
 /// A tree contained by a shim process.

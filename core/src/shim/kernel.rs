@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use procfs::FromRead;
 use procfs::process::Stat;
 
-use crate::sys::fd::{PollFd, poll};
-use crate::sys::pidfd::PidFd;
+use crate::fds::{PollFd, PollFlags, poll};
+use crate::pidfd::PidFd;
 use crate::sys::signal::{drain_signalfd, kill_process_group};
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
 
@@ -202,7 +202,7 @@ impl Kernel for Live<'_> {
     }
 
     fn wait_sigchld(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        let mut fds = [PollFd::new(self.sigfd, libc::POLLIN)];
+        let mut fds = [PollFd::from_borrowed_fd(self.sigfd, PollFlags::IN)];
         poll(&mut fds, timeout).map(drop)
     }
 }

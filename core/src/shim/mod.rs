@@ -49,7 +49,7 @@
 //!
 //! # Finding the shim program
 //!
-//! Any binary can host the shim by calling [`run`] (the `teardown` CLI does it as a
+//! Any binary can host the shim by calling [`crate::run_shim`] (the `teardown` CLI does it as a
 //! hidden subcommand and passes itself in [`crate::SpawnOptions::shim`]). When no
 //! shim is given, the library looks for it, in order: the environment variable
 //! `TEARDOWN_SHIM`; `teardown-shim` beside the current executable and in its parent
@@ -61,34 +61,11 @@ pub(crate) mod kernel;
 pub(crate) mod protocol;
 pub(crate) mod reaper;
 pub(crate) mod server;
+pub(crate) mod setup;
 pub(crate) mod watchdog;
 
-use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-/// The shim's entry point: `args` are the arguments after the program name (and
-/// after the hosting binary's own subcommand, if any). Never returns.
-///
-/// A binary that hosts it as a hidden subcommand (`my-tool __shim ...`), then
-/// passes `SpawnOptions::default().with_shim(current_exe, vec!["__shim".into()])`:
-///
-/// ```no_run
-/// let mut args = std::env::args_os().skip(1);
-/// if args.next().as_deref() == Some("__shim".as_ref()) {
-///     teardown::shim::run(args);
-/// }
-/// ```
-pub fn run(args: impl Iterator<Item = OsString>) -> ! {
-    let code = match server::main(args.collect()) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("teardown-shim: {e}");
-            2
-        }
-    };
-    std::process::exit(code)
-}
 
 /// The name of the stand-alone shim binary.
 pub const SHIM_BINARY: &str = "teardown-shim";

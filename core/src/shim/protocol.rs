@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use crate::sys::fd::{PollFd, poll};
+use crate::fds::{PollFd, PollFlags, poll};
 use crate::sys::wait::RawStatus;
 
 /// A message from the shim to the host.
@@ -196,7 +196,7 @@ impl LineReader {
                 return Ok(Next::Eof);
             }
             let left = end.map(|e| e.saturating_duration_since(Instant::now()));
-            let mut fds = [PollFd::new(self.file.as_fd(), libc::POLLIN)];
+            let mut fds = [PollFd::new(&self.file, PollFlags::IN)];
             if poll(&mut fds, left)? == 0 {
                 return Ok(Next::Timeout);
             }

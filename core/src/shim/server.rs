@@ -1,38 +1,39 @@
-//! The shim side: argument parsing, the common setup, and the event loop of the
-//! reaping methods (`subreaper`, `proc-walk`). `pidns` has its own loop in
-//! `method/pidns.rs`.
+//! The shim program: argument parsing, the common setup, and the event loop of
+//! the reaping methods (`subreaper`, `proc-walk`). The methods' own shim sides
+//! (their teardowns, `pidns`'s whole outer shim) live with the methods and are
+//! handed in as [`ShimSides`].
 
 use std::ffi::OsString;
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::os::fd::AsFd;
 
 use super::protocol::{Event, LineReader, LineWriter, Request};
 use super::reaper::Reaper;
+use super::setup::{Setup, errno, probe_in_shim, send_result, spawn_leader};
+use crate::driver::Drained;
 use crate::errors::ShimError;
-use crate::sys::exec::{die_with_parent_before_exec, restore_before_exec};
-use crate::sys::fd::{PollFd, adopt_inherited, poll, stdio_to_dev_null};
-use crate::sys::prctl::set_child_subreaper;
+use crate::fds::{PollFd, PollFlags, Ready, poll, stdio_to_dev_null};
+use crate::options::{DROP_DEADLINE, TeardownOptions};
+use crate::sys::fd::adopt_inherited;
 use crate::sys::signal::{
     SavedAction, block_all_signalfd, drain_signalfd, kill_child, set_default,
 };
-use crate::sys::wait::shell_status;
-use crate::tree::{DROP_DEADLINE, Drained, TeardownOptions};
-use crate::{DrainReport, Method, TeardownError};
+use crate::{Method, TeardownError};
 
-/// What every shim mode starts with.
-pub(crate) struct Setup {
-    pub method: Method,
-    pub ctl: LineReader,
-    pub out: LineWriter,
-    pub sigfd: OwnedFd,
-    pub saved: Vec<SavedAction>,
-    pub program: OsString,
-    pub args: Vec<OsString>,
+/// A reaping method's teardown, run in the shim with its reaper.
+pub(crate) type ReapingTeardown =
+    fn(&mut Reaper<'_>, TeardownOptions) -> Result<Drained, TeardownError>;
+
+/// The methods' shim sides, which live above the shim's parts (in `method/`).
+pub(crate) struct ShimSides {
+    /// `subreaper`'s teardown.
+    pub subreaper: ReapingTeardown,
+    /// `proc-walk`'s teardown.
+    pub proc_walk: ReapingTeardown,
+    /// `pidns`: the outer shim, from its setup to its exit code.
+    pub pidns: fn(Setup) -> Result<i32, ShimError>,
 }
 
-pub(crate) fn main(args: Vec<OsString>) -> Result<i32, ShimError> {
+pub(crate) fn main(args: Vec<OsString>, sides: &ShimSides) -> Result<i32, ShimError> {
     // First of all: a tree can signal its parent (the shim) and every ancestor it
     // can see. Every signal is blocked (and read from a signalfd by the modes that
     // reap); only SIGKILL and SIGSTOP still reach the shim, and only a PID
@@ -48,7 +49,7 @@ pub(crate) fn main(args: Vec<OsString>) -> Result<i32, ShimError> {
     ];
     set_default(libc::SIGCHLD).map_err(ShimError::io("reset SIGCHLD"))?;
     if mode == "probe-pidns" {
-        return Ok(crate::method::pidns::probe_in_shim());
+        return Ok(probe_in_shim());
     }
     if mode == super::watchdog::MODE {
         return super::watchdog::main(it);
@@ -75,7 +76,7 @@ pub(crate) fn main(args: Vec<OsString>) -> Result<i32, ShimError> {
     // group: a Ctrl-C meant for the host must not kill the shim and orphan the
     // tree. The host decides when to tear down. (Fails harmlessly if it already
     // leads a group or a session.)
-    let _ = crate::sys::prctl::new_process_group();
+    let _ = rustix::process::setpgid(None, None);
     let setup = Setup {
         method,
         ctl: LineReader::new(ctl),
@@ -86,30 +87,15 @@ pub(crate) fn main(args: Vec<OsString>) -> Result<i32, ShimError> {
         args,
     };
     match method {
-        Method::Subreaper | Method::ProcWalk => run_reaping(setup),
-        Method::Pidns => crate::method::pidns::run_outer(setup),
+        Method::Subreaper => run_reaping(setup, sides.subreaper),
+        Method::ProcWalk => run_reaping(setup, sides.proc_walk),
+        Method::Pidns => (sides.pidns)(setup),
         _ => Err(usage("this method does not use a shim")),
     }
 }
 
-/// Forks and execs the leader in its own process group, with the caller's signal
-/// dispositions and an empty signal mask, and `PR_SET_PDEATHSIG(SIGKILL)`: if the
-/// shim dies (it can be SIGKILLed), the leader dies with it.
-pub(crate) fn spawn_leader(setup: &Setup) -> io::Result<Child> {
-    let mut cmd = Command::new(&setup.program);
-    cmd.args(&setup.args).process_group(0);
-    restore_before_exec(&mut cmd, setup.saved.clone());
-    die_with_parent_before_exec(&mut cmd);
-    cmd.spawn()
-}
-
-/// The errno of an I/O error, for the protocol.
-pub(crate) fn errno(e: &io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EIO)
-}
-
-fn run_reaping(mut s: Setup) -> Result<i32, ShimError> {
-    if let Err(e) = set_child_subreaper() {
+fn run_reaping(mut s: Setup, teardown: ReapingTeardown) -> Result<i32, ShimError> {
+    if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         let _ = s.out.send(
             &Event::Unsupported(format!("prctl(PR_SET_CHILD_SUBREAPER) failed: {e}")).encode(),
         );
@@ -135,8 +121,8 @@ fn run_reaping(mut s: Setup) -> Result<i32, ShimError> {
     loop {
         let (ctl_ready, sig_ready) = {
             let mut fds = [
-                PollFd::new(s.ctl.as_fd(), libc::POLLIN),
-                PollFd::new(sigfd.as_fd(), libc::POLLIN),
+                PollFd::new(&s.ctl, PollFlags::IN),
+                PollFd::new(&sigfd, PollFlags::IN),
             ];
             poll(&mut fds, None).map_err(ShimError::io("poll"))?;
             (fds[0].ready(), fds[1].ready())
@@ -162,7 +148,7 @@ fn run_reaping(mut s: Setup) -> Result<i32, ShimError> {
                         grace: req.grace,
                         deadline: req.deadline,
                     };
-                    finish(&mut s, &mut reaper, opts, reported);
+                    finish(&mut s, &mut reaper, teardown, opts, reported);
                     return Ok(0);
                 }
                 // The leader is our unreaped child: its PID is reserved.
@@ -179,47 +165,22 @@ fn run_reaping(mut s: Setup) -> Result<i32, ShimError> {
                 grace: std::time::Duration::ZERO,
                 deadline: Some(DROP_DEADLINE),
             };
-            finish(&mut s, &mut reaper, opts, reported);
+            finish(&mut s, &mut reaper, teardown, opts, reported);
             return Ok(0);
         }
     }
 }
 
-fn finish(s: &mut Setup, reaper: &mut Reaper<'_>, opts: TeardownOptions, reported: bool) {
-    let result = match s.method {
-        Method::Subreaper => crate::method::subreaper::teardown(reaper, opts),
-        _ => crate::method::proc_walk::teardown(reaper, opts),
-    };
+fn finish(
+    s: &mut Setup,
+    reaper: &mut Reaper<'_>,
+    teardown: ReapingTeardown,
+    opts: TeardownOptions,
+    reported: bool,
+) {
+    let result = teardown(reaper, opts);
     if let (Some(st), false) = (reaper.leader_status, reported) {
         let _ = s.out.send(&Event::LeaderExited(st).encode());
     }
     send_result(&mut s.out, s.method, result);
-}
-
-/// Sends a teardown's outcome to the host.
-pub(crate) fn send_result(
-    out: &mut LineWriter,
-    method: Method,
-    result: Result<Drained, TeardownError>,
-) {
-    let event = match result {
-        Ok(d) => {
-            let report = DrainReport {
-                method,
-                requested: method,
-                signalled: d.signalled,
-                reaped: d.reaped,
-                rounds: d.rounds,
-                escalated: d.escalated,
-                drain: d.drain,
-                leader_status: d.leader.map(shell_status),
-            };
-            Event::Drained(serde_json::to_string(&report).unwrap_or_default())
-        }
-        Err(TeardownError::Deadline { elapsed, alive }) => {
-            Event::Deadline(elapsed.as_micros() as u64, alive as u64)
-        }
-        Err(TeardownError::Io { what, source }) => Event::Failed(errno(&source), what),
-    };
-    let _ = out.send(&event.encode());
 }

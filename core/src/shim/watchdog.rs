@@ -22,7 +22,7 @@
 //! file without that byte means the host died (or gave up on a leaf it could not
 //! remove): the watchdog kills the leaf through its descriptor as a teardown does
 //! (`cgroup.kill`, then a TGID-wide SIGKILL by pidfd, membership checked, to
-//! whatever is left at a stall: see `cgroup2/leaf.rs`), waits for `populated 0`
+//! whatever is left at a stall: see `cgroup2/leaf/kill.rs`), waits for `populated 0`
 //! with `poll(POLLPRI)` on `cgroup.events` (at most [`DROP_DEADLINE`]), removes the
 //! leaf and every cgroup below it if the path still names that directory, and
 //! exits. It has no children; it is single-threaded.
@@ -38,10 +38,11 @@ use std::time::Duration;
 
 use crate::cgroup2::Leaf;
 use crate::errors::ShimError;
+use crate::fds::pipe_cloexec;
+use crate::options::DROP_DEADLINE;
+use crate::pidfd::PidFd;
 use crate::sys::exec::keep_open_across_exec;
-use crate::sys::fd::{adopt_inherited, pipe_cloexec};
-use crate::sys::pidfd::PidFd;
-use crate::tree::DROP_DEADLINE;
+use crate::sys::fd::adopt_inherited;
 use crate::{Method, SpawnError};
 
 /// The shim mode that runs the watchdog.

@@ -159,24 +159,14 @@ pub(crate) fn write_before_exec(cmd: &mut Command, fd: RawFd, bytes: &'static [u
 /// (`PR_SET_PDEATHSIG`), before it execs; if this process is already gone by then
 /// (the child's parent changed), the child exits at once with status 127.
 pub(crate) fn die_with_parent_before_exec(cmd: &mut Command) {
-    // SAFETY: getpid is always safe; read before the fork, in the parent.
-    let parent = unsafe { libc::getpid() };
+    // Read before the fork, in the parent.
+    let parent = rustix::process::getpid();
     let hook = move || -> io::Result<()> {
-        // SAFETY: prctl and getppid are async-signal-safe; integer arguments.
-        unsafe {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) == -1
-            {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(127);
-            }
+        // Both are plain system calls through rustix: async-signal-safe.
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+        if rustix::process::getppid() != Some(parent) {
+            // SAFETY: _exit is async-signal-safe and ends the forked child at once.
+            unsafe { libc::_exit(127) };
         }
         Ok(())
     };

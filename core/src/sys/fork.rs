@@ -19,13 +19,7 @@ pub(crate) enum Forked {
 /// `fork()`—Duplicates this process. Refuses (with `EINVAL`) unless the process has
 /// exactly one thread, so the child may go on running ordinary Rust code.
 pub(crate) fn fork_single_threaded() -> io::Result<Forked> {
-    let threads = std::fs::read_dir("/proc/self/task")?.count();
-    if threads != 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "fork refused: process is multithreaded",
-        ));
-    }
+    only_thread()?;
     // SAFETY: the process is single-threaded (checked above), so the child inherits
     // a consistent heap and lock state and may run normal code.
     match cvt(unsafe { libc::fork() })? {
@@ -34,25 +28,20 @@ pub(crate) fn fork_single_threaded() -> io::Result<Forked> {
     }
 }
 
+/// `EINVAL` unless this process has exactly one thread: a child forked from it
+/// may go on running ordinary Rust code.
+fn only_thread() -> io::Result<()> {
+    if std::fs::read_dir("/proc/self/task")?.count() != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "fork refused: process is multithreaded",
+        ));
+    }
+    Ok(())
+}
+
 /// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in the cgroup given by an fd.
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// `struct clone_args` of `clone3(2)` (version 2, 88 bytes).
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
 
 /// `clone3(CLONE_INTO_CGROUP)`—[`fork_single_threaded`], with the child born in
 /// the cgroup open as `cgroup` (a cgroup2 directory): no migration afterwards, so
@@ -63,27 +52,20 @@ struct CloneArgs {
 /// <https://man7.org/linux/man-pages/man2/clone3.2.html>
 pub(crate) fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> io::Result<Forked> {
     use std::os::fd::AsRawFd;
-    let threads = std::fs::read_dir("/proc/self/task")?.count();
-    if threads != 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "fork refused: process is multithreaded",
-        ));
-    }
-    let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup.as_raw_fd() as u64,
-        ..CloneArgs::default()
-    };
+    only_thread()?;
+    // SAFETY: `clone_args` is plain integers; all zero is "no such option".
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args.cgroup = cgroup.as_raw_fd() as u64;
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the
     // child gets a copy of memory and returns here with 0. The process is
     // single-threaded (checked above), so the child may go on running normal code.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
+            &args as *const libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
         )
     };
     match ret {

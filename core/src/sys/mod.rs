@@ -1,7 +1,13 @@
-//! The only module allowed `unsafe`: thin wrappers over system calls.
+//! The only module allowed `unsafe`: what rustix has no safe call for, and the
+//! typed PIDs and signal numbers rustix takes.
 //!
-//! Each file is one syscall family; each wrapper's first doc line names the call it
-//! makes. Every `unsafe` block carries a `// SAFETY:` line.
+//! Here: `pre_exec` hooks (`exec.rs`), `fork` and `clone3` (`fork.rs`), signal
+//! dispositions, masks and `signalfd` (`signal.rs`), `waitid` with the child's
+//! PID (`wait.rs`), `unshare` (`ns.rs`), `PIDFD_GET_INFO` (`pidfd.rs`), adopting an
+//! inherited descriptor (`fd.rs`). Everything rustix offers safely (pipes, `poll`,
+//! `kill`, `prctl`, `pidfd_open`, ...) is called through rustix, outside this
+//! module ([`crate::fds`], [`crate::pidfd`]). Each wrapper's first doc line names
+//! the call it makes. Every `unsafe` block carries a `// SAFETY:` line.
 #![allow(unsafe_code)]
 
 pub(crate) mod exec;
@@ -9,7 +15,6 @@ pub(crate) mod fd;
 pub(crate) mod fork;
 pub(crate) mod ns;
 pub(crate) mod pidfd;
-pub(crate) mod prctl;
 pub(crate) mod signal;
 pub(crate) mod wait;
 

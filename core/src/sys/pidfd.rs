@@ -1,137 +1,82 @@
-//! `pidfd_open(2)`, `pidfd_send_signal(2)`: process handles that cannot be fooled by
-//! PID reuse.
+//! `ioctl(pidfd, PIDFD_GET_INFO)`: what rustix has no safe call for. The pidfd
+//! itself (open, signal, wait) is [`crate::pidfd`].
 //!
 //! # References
 //! <https://man7.org/linux/man-pages/man2/pidfd_open.2.html>
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::time::Duration;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::fd::{PollFd, poll};
+use rustix::io::Errno;
+use rustix::ioctl::{Opcode, Updater, ioctl, opcode};
 
-/// A pidfd: refers to one process for as long as it is open, whatever happens to
-/// its PID number.
-#[derive(Debug)]
-pub(crate) struct PidFd {
-    fd: OwnedFd,
-}
-
-impl PidFd {
-    /// `pidfd_open(pid, 0)`—Opens a handle on process `pid`.
-    pub(crate) fn open(pid: i32) -> io::Result<PidFd> {
-        // SAFETY: plain syscall with integer arguments.
-        let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: pidfd_open returned a new file descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(ret as i32) };
-        Ok(PidFd { fd })
-    }
-
-    /// `pidfd_send_signal(fd, sig, NULL, 0)`—Sends `sig` to the process. Fails with
-    /// `ESRCH` once it has exited.
-    pub(crate) fn signal(&self, sig: i32) -> io::Result<()> {
-        // SAFETY: plain syscall; the fd is open for the duration of the call.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.fd.as_raw_fd(),
-                sig,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        if ret < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    }
-
-    /// `ioctl(pidfd, PIDFD_GET_INFO)`—The PID of this very process's parent, read
-    /// through the pidfd (no `/proc` path, no PID-reuse window). `Ok(None)` if the
-    /// kernel has no `PIDFD_GET_INFO` (before Linux 6.13); `ESRCH` once reaped.
-    pub(crate) fn parent_pid(&self) -> io::Result<Option<i32>> {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
-        if UNSUPPORTED.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let mut info = PidfdInfo {
-            mask: PIDFD_INFO_PID,
-            ..PidfdInfo::default()
-        };
-        // SAFETY: `info` is a 64-byte struct laid out as the kernel's
-        // `struct pidfd_info` (PIDFD_INFO_SIZE_VER0), which the size encoded in
-        // the request number tells the kernel to fill.
-        let ret = unsafe {
-            libc::ioctl(
-                self.fd.as_raw_fd(),
-                PIDFD_GET_INFO as _,
-                &mut info as *mut PidfdInfo,
-            )
-        };
-        if ret == 0 {
-            return Ok(Some(info.ppid as i32));
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ENOTTY | libc::EINVAL | libc::EOPNOTSUPP) => {
-                UNSUPPORTED.store(true, Ordering::Relaxed);
-                Ok(None)
-            }
-            _ => Err(e),
-        }
-    }
-
-    /// True once the process has exited (it may still be an unreaped zombie).
-    pub(crate) fn has_exited(&self) -> io::Result<bool> {
-        self.wait_exited(Some(Duration::ZERO))
-    }
-
-    /// `poll(pidfd, POLLIN)`—Waits up to `timeout` (`None`: forever) for the process
-    /// to exit; true if it has.
-    pub(crate) fn wait_exited(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let mut fds = [PollFd::new(self.fd.as_fd(), libc::POLLIN)];
-        Ok(poll(&mut fds, timeout)? > 0)
-    }
-}
-
-impl AsFd for PidFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-/// `struct pidfd_info` as of Linux 6.13 (`PIDFD_INFO_SIZE_VER0` = 64 bytes).
+/// `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0` = 64 bytes, Linux 6.13) as far as
+/// this module reads it: `mask`, then `cgroupid` (64 bits), `pid` and `tgid`
+/// before `ppid`, and nine more 32-bit fields after it.
 #[repr(C)]
 #[derive(Default)]
 struct PidfdInfo {
     mask: u64,
-    cgroupid: u64,
-    pid: u32,
-    tgid: u32,
+    before_ppid: [u32; 4],
     ppid: u32,
-    ruid: u32,
-    rgid: u32,
-    euid: u32,
-    egid: u32,
-    suid: u32,
-    sgid: u32,
-    fsuid: u32,
-    fsgid: u32,
-    exit_code: i32,
+    after_ppid: [u32; 9],
 }
 
 const PIDFD_INFO_PID: u64 = 1;
-/// `_IOWR(0xFF, 11, struct pidfd_info)` with the 64-byte struct.
-const PIDFD_GET_INFO: u64 = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+/// `_IOWR(0xFF, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: Opcode = opcode::read_write::<PidfdInfo>(0xFF, 11);
 
-/// Whether `pidfd_open` works here (cached after the first call).
-pub(crate) fn supported() -> bool {
-    use std::sync::OnceLock;
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| PidFd::open(std::process::id() as i32).is_ok())
+/// `ioctl(pidfd, PIDFD_GET_INFO)`—The PID of the parent of the process `pidfd`
+/// refers to. `Ok(None)` if the kernel has no `PIDFD_GET_INFO` (before Linux
+/// 6.13; remembered after the first refusal); `ESRCH` once it was reaped.
+pub(crate) fn parent_pid(pidfd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
+    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+    if UNSUPPORTED.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_PID,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: the opcode is `PIDFD_GET_INFO` sized for `PidfdInfo`, which is laid
+    // out as the kernel's `struct pidfd_info` (PIDFD_INFO_SIZE_VER0): the kernel
+    // reads the mask from it and fills it in.
+    let asked = unsafe { Updater::<PIDFD_GET_INFO, PidfdInfo>::new(&mut info) };
+    // SAFETY: as above; the fd is borrowed for the call.
+    match unsafe { ioctl(pidfd, asked) } {
+        Ok(()) => Ok(Some(info.ppid as i32)),
+        Err(Errno::NOTTY | Errno::INVAL | Errno::OPNOTSUPP) => {
+            UNSUPPORTED.store(true, Ordering::Relaxed);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_is_iowr_0xff_11_of_the_64_byte_struct() {
+        assert_eq!(std::mem::size_of::<PidfdInfo>(), 64);
+        assert_eq!(std::mem::offset_of!(PidfdInfo, ppid), 24);
+        assert_eq!(
+            PIDFD_GET_INFO as u64,
+            (3 << 30) | (64 << 16) | (0xFF << 8) | 11
+        );
+    }
+
+    #[test]
+    fn the_parent_read_through_a_pidfd_is_getppid_where_the_kernel_has_it() {
+        use std::os::fd::AsFd;
+        let me = rustix::process::getpid();
+        let fd = rustix::process::pidfd_open(me, rustix::process::PidfdFlags::empty()).unwrap();
+        let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+        match parent_pid(fd.as_fd()).unwrap() {
+            Some(p) => assert_eq!(p, parent),
+            None => eprintln!("no PIDFD_GET_INFO before Linux 6.13"),
+        }
+    }
 }

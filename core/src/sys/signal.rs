@@ -1,43 +1,68 @@
-//! Signals: `kill(2)`, `sigaction(2)`, `sigprocmask(2)`, `signalfd(2)`.
+//! Signals: typed PIDs and signal numbers for rustix, the kills rustix has no
+//! safe call for (`kill(-1)`), and what only libc offers: `sigaction(2)`,
+//! `sigprocmask(2)`, `signalfd(2)`.
 //!
 //! # References
 //! <https://man7.org/linux/man-pages/man2/kill.2.html>
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+
+use rustix::process::{Pid, Signal};
 
 use super::cvt;
 
+/// A PID as rustix takes it: `EINVAL` unless positive.
+pub(crate) fn pid(raw: i32) -> io::Result<Pid> {
+    Pid::from_raw(raw).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// A signal number as rustix takes it: a named signal, or a real-time one
+/// (`SIGRTMIN..=SIGRTMAX` as libc numbers them); `EINVAL` for anything else
+/// (0, out of range, or the few libc keeps for itself).
+pub(crate) fn signal(raw: i32) -> io::Result<Signal> {
+    if let Some(sig) = Signal::from_named_raw(raw) {
+        return Ok(sig);
+    }
+    if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&raw) {
+        // SAFETY: a non-zero signal number in libc's real-time range, which libc
+        // does not reserve for itself.
+        return Ok(unsafe { Signal::from_raw_unchecked(raw) });
+    }
+    Err(io::Error::from_raw_os_error(libc::EINVAL))
+}
+
 /// `kill(pid, sig)`—Sends a signal to one process by PID. Only for a PID that
 /// cannot have been reused: an unreaped child of this process.
-pub(crate) fn kill_child(pid: i32, sig: i32) -> io::Result<()> {
-    debug_assert!(pid > 0);
-    // SAFETY: plain syscall with integer arguments; pid > 0 targets one process.
-    cvt(unsafe { libc::kill(pid, sig) }).map(drop)
+pub(crate) fn kill_child(child: i32, sig: i32) -> io::Result<()> {
+    debug_assert!(child > 0);
+    Ok(rustix::process::kill_process(pid(child)?, signal(sig)?)?)
 }
 
 /// `kill(-pgid, sig)`—Sends a signal to every process in a group. Only for a group
 /// whose leader is an unreaped child of this process (so the PGID is not reused).
 pub(crate) fn kill_process_group(pgid: i32, sig: i32) -> io::Result<()> {
     debug_assert!(pgid > 1);
-    // SAFETY: plain syscall; -pgid (< -1) targets exactly that group.
-    cvt(unsafe { libc::kill(-pgid, sig) }).map(drop)
+    Ok(rustix::process::kill_process_group(
+        pid(pgid)?,
+        signal(sig)?,
+    )?)
 }
 
 /// `kill(-1, sig)`—Sends a signal to every process this process may signal except
 /// itself. Only ever called by the init of a private PID namespace, where the kernel
 /// scopes `-1` to that namespace: it never reaches outside the tree.
 pub(crate) fn kill_all_in_own_pid_namespace(sig: i32) -> io::Result<()> {
-    // SAFETY: plain syscall. The caller is PID 1 of a namespace created for the
-    // tree (checked below), so -1 means "every process of the namespace".
-    if unsafe { libc::getpid() } != 1 {
+    // The caller is PID 1 of a namespace created for the tree (checked here), so
+    // -1 means "every process of the namespace".
+    if !rustix::process::getpid().is_init() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             "kill(-1) outside a private pid namespace",
         ));
     }
-    // SAFETY: see above.
+    // SAFETY: plain syscall with integer arguments (rustix has no kill(-1)).
     match cvt(unsafe { libc::kill(-1, sig) }) {
         Ok(_) => Ok(()),
         // Nobody else left in the namespace.
@@ -149,10 +174,8 @@ pub(crate) fn block_only(sig: i32) -> io::Result<()> {
 /// Reads and discards every queued signal from a non-blocking signalfd.
 pub(crate) fn drain_signalfd(fd: BorrowedFd<'_>) {
     let mut buf = [0u8; 128 * 8];
-    loop {
-        // SAFETY: reading into a local buffer of the stated length.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
+    while let Ok(n) = rustix::io::read(fd, &mut buf) {
+        if n == 0 {
             return;
         }
     }

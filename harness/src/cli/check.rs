@@ -1,14 +1,13 @@
 //! `teardown check -- SUPERVISOR...`: the scenarios against one external supervisor.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use teardown_harness::check::{Check, CheckReport};
-use teardown_harness::matrix::{self, Plan, Shard};
+use teardown_harness::matrix::{self, Plan};
 use teardown_harness::trial::Trigger;
 
-use super::matrix::{Format, print_report, run_with_progress};
-use super::{Fail, duration};
+use super::Fail;
+use super::matrix::{PlanArgs, print_report, run_with_progress};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -38,28 +37,8 @@ pub struct CheckArgs {
     /// Scenarios to run, comma-separated [default: all].
     #[arg(long, value_name = "NAME,..")]
     pub scenarios: Option<String>,
-    /// Add this many random trees.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub random: u32,
-    /// Seed of the random trees [default: TEARDOWN_SEED, else from the clock].
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
-    /// Trials run at once [default: 8 per core, fewer if memory or process room is short]. Trials mostly wait, so more than the cores run well
-    #[arg(long, value_name = "J")]
-    pub jobs: Option<usize>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Run only part K of N of the trials, for N machines that run the same
-    /// command with the same --seed; `teardown merge` joins their JSON.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
-    /// How long a process may outlive the supervisor and still be `early` (not a survivor).
-    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "1s")]
-    pub straggler_grace: Duration,
-    /// How long the supervisor may take after the trigger before the verdict is hang.
-    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "3s")]
-    pub deadline: Duration,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// The supervisor and its arguments.
     #[arg(last = true, required = true, num_args = 1.., value_name = "SUPERVISOR")]
     pub supervisor: Vec<String>,
@@ -73,7 +52,7 @@ pub fn main(args: CheckArgs) -> Result<ExitCode, Fail> {
         .map_err(Fail::usage)?;
     let plan = Plan::new(options, matrix::host_probe()).map_err(Fail::usage)?;
     let report = CheckReport::from_report(run_with_progress(plan));
-    print_report(report.report(), args.format);
+    print_report(report.report(), args.plan.format);
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
     } else {
@@ -83,10 +62,11 @@ pub fn main(args: CheckArgs) -> Result<ExitCode, Fail> {
 
 /// The [`Check`] the arguments describe; the error is a one-line reason.
 pub fn check(args: &CheckArgs) -> Result<Check, String> {
+    let plan = &args.plan;
     let mut check = Check::new(args.supervisor.iter().cloned())
-        .random(args.random)
-        .straggler_grace(args.straggler_grace)
-        .deadline(args.deadline);
+        .random(plan.random)
+        .straggler_grace(plan.straggler_grace)
+        .deadline(plan.deadline);
     if let Some(names) = &args.scenarios {
         let names: Vec<&str> = names
             .split(',')
@@ -98,16 +78,16 @@ pub fn check(args: &CheckArgs) -> Result<Check, String> {
         }
         check = check.scenarios(names);
     }
-    if let Some(seed) = args.seed {
+    if let Some(seed) = plan.seed {
         check = check.seed(seed);
     }
     if let Some(t) = args.trigger {
         check = check.trigger(t);
     }
-    if let Some(j) = args.jobs {
+    if let Some(j) = plan.jobs {
         check = check.jobs(j.max(1));
     }
-    if let Some(s) = args.shard {
+    if let Some(s) = plan.shard {
         check = check.shard(s);
     }
     Ok(check)
@@ -141,7 +121,7 @@ mod tests {
     fn everything_after_the_double_dash_is_the_supervisor() {
         let args = parse(&["--random", "2", "--", "tini", "--", "--random"]).unwrap();
         assert_eq!(args.supervisor, ["tini", "--", "--random"]);
-        assert_eq!(args.random, 2);
+        assert_eq!(args.plan.random, 2);
     }
 
     #[test]

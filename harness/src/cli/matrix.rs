@@ -48,10 +48,23 @@ pub struct MatrixArgs {
     /// shell would; the tree's command is appended. Not judged unless it is a peer.
     #[arg(long = "supervisor", value_name = "'CMD ARGS'")]
     pub supervisors: Vec<String>,
+    /// The methods' grace between SIGTERM and SIGKILL (and the grace a
+    /// `--supervisor` promises; a known peer's own is used for its row).
+    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "250ms")]
+    pub grace: Duration,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// The options `matrix` and `check` share: the random trees, how many trials at
+/// once, the output, the shard, and the timings every supervisor gets.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
     /// Add this many random trees as columns.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub random: u32,
-    /// Seed of the random trees [default: from the clock, printed].
+    /// Seed of the random trees [default: TEARDOWN_SEED, else from the clock,
+    /// printed].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Trials run at once [default: 8 per core, fewer if memory or process room is short]. Trials mostly wait, so more than the cores run well
@@ -60,15 +73,11 @@ pub struct MatrixArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Run only part K of N of the cells (1 ≤ K ≤ N), for N machines that run the
+    /// Run only part K of N of the trials (1 ≤ K ≤ N), for N machines that run the
     /// same command with the same --seed; `teardown merge` joins their JSON. The
-    /// parts are disjoint, cover the matrix, and do not depend on --jobs.
+    /// parts are disjoint, cover the whole run, and do not depend on --jobs.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// The methods' grace between SIGTERM and SIGKILL (and the grace a
-    /// `--supervisor` promises; a known peer's own is used for its row).
-    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "250ms")]
-    pub grace: Duration,
     /// How long a process may outlive the supervisor and still be `early` (not a survivor).
     #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "1s")]
     pub straggler_grace: Duration,
@@ -93,7 +102,7 @@ pub fn main(args: MatrixArgs) -> Result<ExitCode, Fail> {
     let options = options(&args).map_err(Fail::usage)?;
     let plan = Plan::new(options, matrix::host_probe()).map_err(Fail::usage)?;
     let report = run_with_progress(plan);
-    print_report(&report, args.format);
+    print_report(&report, args.plan.format);
     Ok(exit_status(&report))
 }
 
@@ -127,24 +136,25 @@ pub fn options(args: &MatrixArgs) -> Result<Options, String> {
         let argv = shell::split(line).map_err(|e| format!("--supervisor {line:?}: {e}"))?;
         rows.push(RowSpec::supervisor(argv));
     }
-    let seed = args.seed.or_else(teardown_harness::check::env_seed);
-    if args.shard.is_some() && args.random > 0 && seed.is_none() {
+    let plan = &args.plan;
+    let seed = plan.seed.or_else(teardown_harness::check::env_seed);
+    if plan.shard.is_some() && plan.random > 0 && seed.is_none() {
         return Err(matrix::shard::SEED_REQUIRED.to_owned());
     }
     Ok(Options {
         rows,
         scenarios: scenarios(args.scenarios.as_deref())?,
-        random: args.random,
+        random: plan.random,
         seed: seed.unwrap_or_else(teardown_harness::check::default_seed),
         timing: Timing {
             grace: args.grace,
-            straggler_grace: args.straggler_grace,
-            deadline: args.deadline,
+            straggler_grace: plan.straggler_grace,
+            deadline: plan.deadline,
         },
-        jobs: args.jobs.unwrap_or_else(matrix::default_jobs).max(1),
+        jobs: plan.jobs.unwrap_or_else(matrix::default_jobs).max(1),
         trigger: None,
         bystanders: 1,
-        shard: args.shard,
+        shard: plan.shard,
     })
 }
 
@@ -345,7 +355,7 @@ mod tests {
     fn timings_parse_with_units() {
         let args = parse(&["--grace", "0ms", "--deadline", "10s", "--jobs", "3"]);
         assert_eq!(
-            (args.grace, args.deadline, args.jobs),
+            (args.grace, args.plan.deadline, args.plan.jobs),
             (Duration::ZERO, Duration::from_secs(10), Some(3))
         );
         let bad = Cli::try_parse_from(["matrix", "--grace", "5"])

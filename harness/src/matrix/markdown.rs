@@ -11,7 +11,9 @@ use std::fmt::Write;
 
 use crate::matrix::rows::Judge;
 use crate::matrix::run::Report;
-use crate::matrix::table::{NOT_HERE, cell_text, summary_line};
+use crate::matrix::table::{
+    NOT_HERE, cell_text, external_rows, summary_line, unexpected_line, unsupported_rows,
+};
 
 /// The whole markdown document fragment.
 pub fn render(report: &Report) -> String {
@@ -48,11 +50,7 @@ pub fn render(report: &Report) -> String {
          trigger to exit for external supervisors). **Bold** with `!`: not the expected verdict.\n\n",
     );
 
-    let externals: Vec<_> = plan
-        .rows
-        .iter()
-        .filter(|r| r.label.starts_with("external:"))
-        .collect();
+    let externals = external_rows(plan);
     if !externals.is_empty() {
         out.push_str("Supervisors:\n\n");
         for r in externals {
@@ -61,11 +59,7 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
-    let unsupported: Vec<_> = plan
-        .rows
-        .iter()
-        .filter_map(|r| Some((r, r.available.as_ref().err()?)))
-        .collect();
+    let unsupported = unsupported_rows(plan);
     if !unsupported.is_empty() {
         out.push_str("Unsupported here:\n\n");
         for (r, reason) in unsupported {
@@ -87,11 +81,8 @@ pub fn render(report: &Report) -> String {
         for c in unexpected {
             let _ = writeln!(
                 out,
-                "* {} × `{}`: {}, expected {}{} — replay: `{}`",
-                plan.rows[c.row].label,
-                plan.columns[c.col].name,
-                c.verdict(),
-                c.expected.map(|e| e.to_string()).unwrap_or_default(),
+                "* {}{} — replay: `{}`",
+                unexpected_line(plan, c, "`"),
                 c.outcome
                     .detail
                     .as_ref()

@@ -8,7 +8,7 @@
 //! `stop-ancestors-on-term` pin that, so the random columns hold every
 //! escape-proof method to `clean`.
 
-use crate::spec::{End, TreeSpec};
+use crate::spec::TreeSpec;
 use crate::trial::Trigger;
 
 /// `n` random trees from `seed`, each with the trigger that fits it: `leader-exit`
@@ -49,9 +49,11 @@ pub fn specs(_seed: u64, n: u32) -> Result<Vec<(TreeSpec, Trigger)>, String> {
     }
 }
 
-/// `leader-exit` for a leader that ends on its own, else `sigterm`.
-#[cfg_attr(not(feature = "proptest"), allow(dead_code))]
+/// `leader-exit` for a leader that ends on its own, else `sigterm`: the trigger of
+/// a drawn tree (so, like the drawing, only with the `proptest` feature).
+#[cfg(feature = "proptest")]
 pub fn trigger_for(spec: &TreeSpec) -> Trigger {
+    use crate::spec::End;
     match spec.root.end {
         End::Exit | End::ExitAfterMs(_) => Trigger::LeaderExit,
         _ => Trigger::Sigterm,

@@ -127,7 +127,8 @@ pub(crate) fn resolve_rows(specs: &[RowSpec], probe: &Probe) -> Vec<Row> {
     rows
 }
 
-fn method_row(m: Method, probe: &Probe) -> Row {
+/// The row of method `m`, available as `probe` says.
+pub(crate) fn method_row(m: Method, probe: &Probe) -> Row {
     let available = match probe.methods.iter().find(|(pm, _)| *pm == m) {
         Some((_, Availability::Available)) => Ok(()),
         Some((_, Availability::Unsupported { reason })) => Err(reason.clone()),
@@ -205,7 +206,7 @@ fn external(argv: &[String], smoke: bool) -> (Supervisor, Result<(), String>) {
 }
 
 /// `argv` with a leading `teardown` replaced by this project's binary when it can
-/// be found, as [`resolve_rows`] runs it (and replay lines show it).
+/// be found, as the matrix runs a row's supervisor (and replay lines show it).
 pub fn resolve_teardown(argv: &[String]) -> Vec<String> {
     let mut resolved = argv.to_vec();
     if resolved.first().is_some_and(|p| p == "teardown")

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use teardown::Verdict;
 
+use crate::matrix::plan::Plan;
+use crate::matrix::rows::Row;
 use crate::matrix::run::{Cell, Report};
 
 /// Replay lines longer than this (a 100-deep chain's spec) are left to the JSON.
@@ -109,22 +111,14 @@ fn legend(report: &Report) -> String {
         "cell: verdict and drain latency (first kill signal to drained, as the supervisor reports it; \
          trigger to exit for external supervisors); `!` = not the expected verdict\n",
     );
-    let externals: Vec<_> = plan
-        .rows
-        .iter()
-        .filter(|r| r.label.starts_with("external:"))
-        .collect();
+    let externals = external_rows(plan);
     if !externals.is_empty() {
         out.push_str("supervisors:\n");
         for r in externals {
             let _ = writeln!(out, "  {:hw$}  {}", r.header, r.label);
         }
     }
-    let unsupported: Vec<_> = plan
-        .rows
-        .iter()
-        .filter_map(|r| Some((r, r.available.as_ref().err()?)))
-        .collect();
+    let unsupported = unsupported_rows(plan);
     if !unsupported.is_empty() {
         out.push_str("unsupported here:\n");
         for (r, reason) in unsupported {
@@ -135,14 +129,7 @@ fn legend(report: &Report) -> String {
     if !unexpected.is_empty() {
         let _ = writeln!(out, "unexpected ({}):", unexpected.len());
         for c in unexpected {
-            let _ = write!(
-                out,
-                "  {} × {}: {}, expected {}",
-                plan.rows[c.row].label,
-                plan.columns[c.col].name,
-                c.verdict(),
-                c.expected.map(|e| e.to_string()).unwrap_or_default()
-            );
+            let _ = write!(out, "  {}", unexpected_line(plan, c, ""));
             if let Some(d) = &c.outcome.detail {
                 let _ = write!(out, " ({d})");
             }
@@ -161,6 +148,34 @@ fn legend(report: &Report) -> String {
     out.push_str(&summary_line(report));
     out.push('\n');
     out
+}
+
+/// The rows of external supervisors (their labels start with `external:`).
+pub(crate) fn external_rows(plan: &Plan) -> Vec<&Row> {
+    plan.rows
+        .iter()
+        .filter(|r| r.label.starts_with("external:"))
+        .collect()
+}
+
+/// The rows that cannot run here, with why.
+pub(crate) fn unsupported_rows(plan: &Plan) -> Vec<(&Row, &str)> {
+    plan.rows
+        .iter()
+        .filter_map(|r| Some((r, r.available.as_ref().err()?.as_str())))
+        .collect()
+}
+
+/// `row × tree: verdict, expected E` of an unexpected cell, the tree's name
+/// between `quote`s.
+pub(crate) fn unexpected_line(plan: &Plan, cell: &Cell, quote: &str) -> String {
+    format!(
+        "{} × {quote}{}{quote}: {}, expected {}",
+        plan.rows[cell.row].label,
+        plan.columns[cell.col].name,
+        cell.verdict(),
+        cell.expected.map(|e| e.to_string()).unwrap_or_default()
+    )
 }
 
 /// `152 trials in 23.4 s (jobs 2): 150 as expected, 2 unexpected, 0 unjudged`;

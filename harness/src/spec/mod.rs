@@ -44,14 +44,17 @@
 
 #[cfg(feature = "arbitrary")]
 pub mod arb;
+mod cut;
 mod limits;
 mod names;
+mod number;
 mod print;
 mod signal;
 mod text;
 mod trait_kind;
 pub mod walk;
 
+pub(crate) use cut::{Burst, cut_bursts};
 pub use limits::{Limits, SpecStats};
 pub use names::{EndKind, UnknownName};
 pub use signal::Sig;

@@ -21,6 +21,7 @@
 use std::str::FromStr;
 
 use super::names::{END_NAMES, SPAWN_NAMES, TRAIT_NAMES};
+use super::number::{to_u32, unit_ms};
 use super::signal::SIGNAL_NAMES;
 use super::trait_kind::TraitArg;
 use super::{
@@ -179,12 +180,8 @@ impl<'a> Parser<'a> {
         while self.peek().is_some_and(|b| b.is_ascii_alphabetic()) {
             self.pos += 1;
         }
-        let factor = match &self.text[unit_at..self.pos] {
-            "ms" => 1,
-            "s" => 1000,
-            _ => {
-                return Err(self.expected(unit_at, "a duration unit \"ms\" or \"s\""));
-            }
+        let Some(factor) = unit_ms(&self.text[unit_at..self.pos]) else {
+            return Err(self.expected(unit_at, "a duration unit \"ms\" or \"s\""));
         };
         let ms = to_u32(digits).and_then(|v| v.checked_mul(factor));
         ms.ok_or_else(|| SpecError::TooLarge {
@@ -399,52 +396,9 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// A whole duration word (`500ms`, `2s`) in milliseconds, as the parser reads
-/// one; `None` if it is not one or does not fit a `u32`.
-pub(crate) fn duration_ms(text: &str) -> Option<u32> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (digits, unit) = text.split_at(split);
-    let factor = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        _ => return None,
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    to_u32(digits)?.checked_mul(factor)
-}
-
-/// Decimal digits to `u32`, `None` on overflow.
-fn to_u32(digits: &str) -> Option<u32> {
-    digits.bytes().try_fold(0u32, |acc, d| {
-        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digits_convert_up_to_u32_max_and_no_further() {
-        assert_eq!(to_u32("0"), Some(0));
-        assert_eq!(to_u32("007"), Some(7));
-        assert_eq!(to_u32("4294967295"), Some(u32::MAX));
-        assert_eq!(to_u32("4294967296"), None);
-        assert_eq!(to_u32("99999999999999999999999"), None);
-    }
-
-    #[test]
-    fn duration_words_read_like_the_parser() {
-        assert_eq!(duration_ms("500ms"), Some(500));
-        assert_eq!(duration_ms("2s"), Some(2000));
-        assert_eq!(duration_ms("0ms"), Some(0));
-        assert_eq!(duration_ms("4294968s"), None);
-        for bad in ["", "ms", "5", "5min", "-1s", "1.5s"] {
-            assert_eq!(duration_ms(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn quoting_cuts_long_words() {

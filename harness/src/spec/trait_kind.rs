@@ -6,53 +6,69 @@ use std::str::FromStr;
 
 use super::Trait;
 use super::names::{TRAIT_NAMES, UnknownName};
+use super::number::duration_ms;
 use super::signal::Sig;
 
-/// A [`Trait`] without its argument: what kind of trait a node has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TraitKind {
-    /// [`Trait::Setsid`].
-    Setsid,
-    /// [`Trait::Setpgid`].
-    Setpgid,
-    /// [`Trait::IgnoreTerm`].
-    IgnoreTerm,
-    /// [`Trait::IgnoreInt`].
-    IgnoreInt,
-    /// [`Trait::IgnoreHup`].
-    IgnoreHup,
-    /// [`Trait::BlockAll`].
-    BlockAll,
-    /// [`Trait::SigchldIgn`].
-    SigchldIgn,
-    /// [`Trait::RespawnOnTerm`].
-    RespawnOnTerm,
-    /// [`Trait::ExecFresh`].
-    ExecFresh,
-    /// [`Trait::Stop`].
-    Stop,
-    /// [`Trait::Subreaper`].
-    Subreaper,
-    /// [`Trait::EvilName`].
-    EvilName,
-    /// [`Trait::KillParent`].
-    KillParent,
-    /// [`Trait::KillAncestors`].
-    KillAncestors,
-    /// [`Trait::TermKillParent`].
-    TermKillParent,
-    /// [`Trait::TermKillAncestors`].
-    TermKillAncestors,
-    /// [`Trait::GracefulMs`].
-    Graceful,
-    /// [`Trait::Userns`].
-    Userns,
-    /// [`Trait::CgroupNest`].
-    CgroupNest,
-    /// [`Trait::Ignore`].
-    Ignore,
-    /// [`Trait::SlowExit`].
-    SlowExit,
+/// Declares [`TraitKind`] from one table, so that each trait word is said once:
+/// a row `Kind: Variant => "word"` (`Kind: Variant(_) => ..` for a variant with an
+/// argument) gives the kind, the [`Trait`] variant it stands for, its word, its
+/// place in [`TraitKind::ALL`] and its arm of [`Trait::kind`].
+macro_rules! trait_kinds {
+    ($($kind:ident: $variant:ident $(($($arg:tt)*))? => $word:literal,)+) => {
+        /// A [`Trait`] without its argument: what kind of trait a node has.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum TraitKind {
+            $(
+                #[doc = concat!("[`Trait::", stringify!($variant), "`].")]
+                $kind,
+            )+
+        }
+
+        impl TraitKind {
+            /// Every trait kind, in declaration order (the order of the grammar).
+            pub const ALL: [TraitKind; [$(stringify!($kind)),+].len()] = [$(TraitKind::$kind),+];
+
+            /// The word in the text form (before any `=`): `setsid`, `kill-parent`, ...
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(TraitKind::$kind => $word,)+
+                }
+            }
+        }
+
+        impl Trait {
+            /// What kind of trait this is.
+            pub const fn kind(self) -> TraitKind {
+                match self {
+                    $(Trait::$variant $(($($arg)*))? => TraitKind::$kind,)+
+                }
+            }
+        }
+    };
+}
+
+trait_kinds! {
+    Setsid: Setsid => "setsid",
+    Setpgid: Setpgid => "setpgid",
+    IgnoreTerm: IgnoreTerm => "ignore-term",
+    IgnoreInt: IgnoreInt => "ignore-int",
+    IgnoreHup: IgnoreHup => "ignore-hup",
+    BlockAll: BlockAll => "block-all",
+    SigchldIgn: SigchldIgn => "sigchld-ign",
+    RespawnOnTerm: RespawnOnTerm => "respawn-on-term",
+    ExecFresh: ExecFresh => "exec-fresh",
+    Stop: Stop => "stop",
+    Subreaper: Subreaper => "subreaper",
+    EvilName: EvilName => "evil-name",
+    KillParent: KillParent(_) => "kill-parent",
+    KillAncestors: KillAncestors(_) => "kill-ancestors",
+    TermKillParent: TermKillParent(_) => "term-kill-parent",
+    TermKillAncestors: TermKillAncestors(_) => "term-kill-ancestors",
+    Graceful: GracefulMs(_) => "graceful",
+    Userns: Userns => "userns",
+    CgroupNest: CgroupNest => "cgroup-nest",
+    Ignore: Ignore(_) => "ignore",
+    SlowExit: SlowExit => "slow-exit",
 }
 
 /// What follows the `=` of a trait word.
@@ -67,58 +83,6 @@ pub(crate) enum TraitArg {
 }
 
 impl TraitKind {
-    /// Every trait kind, in declaration order (the order of the grammar).
-    pub const ALL: [TraitKind; 21] = [
-        TraitKind::Setsid,
-        TraitKind::Setpgid,
-        TraitKind::IgnoreTerm,
-        TraitKind::IgnoreInt,
-        TraitKind::IgnoreHup,
-        TraitKind::BlockAll,
-        TraitKind::SigchldIgn,
-        TraitKind::RespawnOnTerm,
-        TraitKind::ExecFresh,
-        TraitKind::Stop,
-        TraitKind::Subreaper,
-        TraitKind::EvilName,
-        TraitKind::KillParent,
-        TraitKind::KillAncestors,
-        TraitKind::TermKillParent,
-        TraitKind::TermKillAncestors,
-        TraitKind::Graceful,
-        TraitKind::Userns,
-        TraitKind::CgroupNest,
-        TraitKind::Ignore,
-        TraitKind::SlowExit,
-    ];
-
-    /// The word in the text form (before any `=`): `setsid`, `kill-parent`, ...
-    pub const fn name(self) -> &'static str {
-        match self {
-            TraitKind::Setsid => "setsid",
-            TraitKind::Setpgid => "setpgid",
-            TraitKind::IgnoreTerm => "ignore-term",
-            TraitKind::IgnoreInt => "ignore-int",
-            TraitKind::IgnoreHup => "ignore-hup",
-            TraitKind::BlockAll => "block-all",
-            TraitKind::SigchldIgn => "sigchld-ign",
-            TraitKind::RespawnOnTerm => "respawn-on-term",
-            TraitKind::ExecFresh => "exec-fresh",
-            TraitKind::Stop => "stop",
-            TraitKind::Subreaper => "subreaper",
-            TraitKind::EvilName => "evil-name",
-            TraitKind::KillParent => "kill-parent",
-            TraitKind::KillAncestors => "kill-ancestors",
-            TraitKind::TermKillParent => "term-kill-parent",
-            TraitKind::TermKillAncestors => "term-kill-ancestors",
-            TraitKind::Graceful => "graceful",
-            TraitKind::Userns => "userns",
-            TraitKind::CgroupNest => "cgroup-nest",
-            TraitKind::Ignore => "ignore",
-            TraitKind::SlowExit => "slow-exit",
-        }
-    }
-
     /// The trait kind named `word`, if any (exact, case-sensitive).
     pub fn from_name(word: &str) -> Option<TraitKind> {
         TraitKind::ALL.into_iter().find(|k| k.name() == word)
@@ -199,33 +163,6 @@ impl Trait {
         Trait::SlowExit,
     ];
 
-    /// What kind of trait this is.
-    pub const fn kind(self) -> TraitKind {
-        match self {
-            Trait::Setsid => TraitKind::Setsid,
-            Trait::Setpgid => TraitKind::Setpgid,
-            Trait::IgnoreTerm => TraitKind::IgnoreTerm,
-            Trait::IgnoreInt => TraitKind::IgnoreInt,
-            Trait::IgnoreHup => TraitKind::IgnoreHup,
-            Trait::BlockAll => TraitKind::BlockAll,
-            Trait::SigchldIgn => TraitKind::SigchldIgn,
-            Trait::RespawnOnTerm => TraitKind::RespawnOnTerm,
-            Trait::ExecFresh => TraitKind::ExecFresh,
-            Trait::Stop => TraitKind::Stop,
-            Trait::Subreaper => TraitKind::Subreaper,
-            Trait::EvilName => TraitKind::EvilName,
-            Trait::KillParent(_) => TraitKind::KillParent,
-            Trait::KillAncestors(_) => TraitKind::KillAncestors,
-            Trait::TermKillParent(_) => TraitKind::TermKillParent,
-            Trait::TermKillAncestors(_) => TraitKind::TermKillAncestors,
-            Trait::GracefulMs(_) => TraitKind::Graceful,
-            Trait::Userns => TraitKind::Userns,
-            Trait::CgroupNest => TraitKind::CgroupNest,
-            Trait::Ignore(_) => TraitKind::Ignore,
-            Trait::SlowExit => TraitKind::SlowExit,
-        }
-    }
-
     /// The word in the text form, before any `=`: `setsid`, `ignore-term`,
     /// `kill-parent`, ...
     pub const fn name(self) -> &'static str {
@@ -278,7 +215,7 @@ impl FromStr for Trait {
                 kind.with_signal(sig).ok_or_else(unknown)
             }
             (TraitArg::Duration, Some(v)) => {
-                let ms = super::text::duration_ms(v).ok_or_else(|| UnknownName {
+                let ms = duration_ms(v).ok_or_else(|| UnknownName {
                     what: "duration",
                     word: v.to_owned(),
                     expected: "a duration such as 500ms or 2s",

@@ -2,15 +2,24 @@
 
 use super::{teardown, texts};
 
+/// `teardown replay ARGS...`: its exit status, stdout and stderr.
+fn replay(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = teardown().arg("replay").args(args).output().unwrap();
+    let (text, err) = texts(&out);
+    (out.status.code(), text, err)
+}
+
+/// `teardown replay ARGS... -- sh -c 'exec "$@"' sh`: a supervisor that becomes
+/// the leader.
+fn replay_under_exec_sh(args: &[&str]) -> (Option<i32>, String, String) {
+    replay(&[args, &["--", "sh", "-c", "exec \"$@\"", "sh"]].concat())
+}
+
 #[test]
 fn replay_shows_the_tree_the_findings_the_verdict_and_the_replay_line() {
-    let out = teardown()
-        .args(["replay", "--method", "leader", "pause [fork: pause]"])
-        .output()
-        .unwrap();
-    let (text, err) = texts(&out);
+    let (code, text, err) = replay(&["--method", "leader", "pause [fork: pause]"]);
     assert_eq!(
-        out.status.code(),
+        code,
         Some(1),
         "a leak is not the expected clean: {text}{err}"
     );
@@ -26,71 +35,42 @@ fn replay_shows_the_tree_the_findings_the_verdict_and_the_replay_line() {
 
 #[test]
 fn replay_exits_0_when_the_verdict_is_the_expected_one() {
-    let out = teardown()
-        .args([
-            "replay",
-            "--method",
-            "leader",
-            "--expect",
-            "leak",
-            "pause [fork: pause]",
-        ])
-        .output()
-        .unwrap();
-    let (text, err) = texts(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    let (code, text, err) = replay(&[
+        "--method",
+        "leader",
+        "--expect",
+        "leak",
+        "pause [fork: pause]",
+    ]);
+    assert_eq!(code, Some(0), "{text}{err}");
 }
 
 #[test]
 fn replay_of_killpg_on_a_setsid_escape_is_a_leak() {
-    let out = teardown()
-        .args([
-            "replay",
-            "--method",
-            "killpg",
-            "pause [fork: pause, fork: setsid pause]",
-        ])
-        .output()
-        .unwrap();
-    let (text, _) = texts(&out);
+    let (_, text, _) = replay(&[
+        "--method",
+        "killpg",
+        "pause [fork: pause, fork: setsid pause]",
+    ]);
     assert!(text.contains("verdict: leak"), "{text}");
 }
 
 #[test]
 fn replay_of_the_auto_method_on_an_escaping_tree_is_clean() {
-    let out = teardown()
-        .args([
-            "replay",
-            "--method",
-            "auto",
-            "pause [dfork: setsid ignore-term pause, exec: setpgid pause [fork: pause]]",
-        ])
-        .output()
-        .unwrap();
-    let (text, err) = texts(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    let (code, text, err) = replay(&[
+        "--method",
+        "auto",
+        "pause [dfork: setsid ignore-term pause, exec: setpgid pause [fork: pause]]",
+    ]);
+    assert_eq!(code, Some(0), "{text}{err}");
     assert!(text.contains("verdict: clean"), "{text}");
     assert!(text.contains("oracle: nothing left"), "{text}");
 }
 
 #[test]
 fn replay_runs_an_external_supervisor_given_after_the_double_dash() {
-    let out = teardown()
-        .args([
-            "replay",
-            "--expect",
-            "leak",
-            "pause [fork: pause]",
-            "--",
-            "sh",
-            "-c",
-            "exec \"$@\"",
-            "sh",
-        ])
-        .output()
-        .unwrap();
-    let (text, err) = texts(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    let (code, text, err) = replay_under_exec_sh(&["--expect", "leak", "pause [fork: pause]"]);
+    assert_eq!(code, Some(0), "{text}{err}");
     assert!(text.contains("external:sh -c"), "{text}");
     assert!(
         text.contains("replay: teardown replay 'pause [fork: pause]' -- sh -c 'exec \"$@\"' sh"),
@@ -100,24 +80,14 @@ fn replay_runs_an_external_supervisor_given_after_the_double_dash() {
 
 #[test]
 fn replay_json_is_the_trial_outcome() {
-    let out = teardown()
-        .args([
-            "replay",
-            "--format",
-            "json",
-            "--expect",
-            "leak",
-            "pause [fork: pause]",
-            "--",
-            "sh",
-            "-c",
-            "exec \"$@\"",
-            "sh",
-        ])
-        .output()
-        .unwrap();
-    let (text, err) = texts(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let (code, text, err) = replay_under_exec_sh(&[
+        "--format",
+        "json",
+        "--expect",
+        "leak",
+        "pause [fork: pause]",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
     let o: teardown_harness::trial::TrialOutcome = serde_json::from_str(&text).expect("an outcome");
     assert_eq!(o.verdict, teardown::Verdict::Leak);
     assert_eq!(o.nodes.len(), 2);
@@ -196,16 +166,11 @@ fn replay_and_probe_started_with_sigchld_ignored_work_as_usual() {
 fn replay_runs_a_tree_that_signals_up_under_its_warden() {
     // The warden gives the tree its PID; under pidns the leader's parent is the
     // namespace's init, which the climb never signals.
-    let out = teardown()
-        .args([
-            "replay",
-            "--method",
-            "pidns",
-            "kill-parent=usr1 pause [fork: kill-ancestors=stop pause]",
-        ])
-        .output()
-        .unwrap();
-    let (text, err) = texts(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    let (code, text, err) = replay(&[
+        "--method",
+        "pidns",
+        "kill-parent=usr1 pause [fork: kill-ancestors=stop pause]",
+    ]);
+    assert_eq!(code, Some(0), "{text}{err}");
     assert!(text.contains("verdict: clean"), "{text}");
 }

@@ -2,26 +2,22 @@
 
 use serde_json::Value;
 
-use crate::support::{BROKEN_SUPERVISOR, installed, json, method_available, teardown};
+use crate::support::{
+    BROKEN_SUPERVISOR, installed, method_available, scenarios_only, scenarios_only_json, teardown,
+};
 
 #[test]
 fn matrix_json_has_the_documented_schema_and_exits_0_when_all_is_as_expected() {
-    let out = teardown()
-        .args([
-            "matrix",
-            "--random",
-            "0",
+    let (code, doc) = scenarios_only_json(
+        "matrix",
+        &[
             "--methods",
             "leader,pidns",
             "--scenarios",
             "setsid-escape,double-fork",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let doc = json(&out);
-    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+        ],
+    );
+    assert_eq!(code, Some(0), "{doc:#}");
     for key in ["host", "supervisors", "trials", "summary"] {
         assert!(doc.get(key).is_some(), "no {key}");
     }
@@ -79,24 +75,18 @@ fn matrix_json_has_the_documented_schema_and_exits_0_when_all_is_as_expected() {
 fn matrix_exits_1_when_a_verdict_is_not_the_expected_one() {
     // With a straggler grace shorter than the late exit, the late exit is a leak,
     // not the straggler the catalog expects: the matrix must say so and exit 1.
-    let out = teardown()
-        .args([
-            "matrix",
-            "--random",
-            "0",
+    let (code, doc) = scenarios_only_json(
+        "matrix",
+        &[
             "--methods",
             "leader",
             "--scenarios",
             "escape-exits-late",
             "--straggler-grace",
             "100ms",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let doc = json(&out);
-    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+        ],
+    );
+    assert_eq!(code, Some(1), "{doc:#}");
     let t = &doc["trials"][0];
     assert_eq!(t["verdict"], "leak");
     assert_eq!(t["as_expected"], false);
@@ -111,18 +101,15 @@ fn matrix_exits_1_when_a_verdict_is_not_the_expected_one() {
 
 #[test]
 fn matrix_table_has_exactly_the_rows_and_columns_asked_for() {
-    let out = teardown()
-        .args([
-            "matrix",
-            "--random",
-            "0",
+    let out = scenarios_only(
+        "matrix",
+        &[
             "--methods",
             "killpg,proc-walk",
             "--scenarios",
             "setpgid-escape",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     assert_eq!(
@@ -149,10 +136,7 @@ fn matrix_refuses_bad_names_with_exit_2_and_lists_the_valid_ones() {
         ("--scenarios", "setsid-escap", "setsid-escape"),
         ("--peers", "runit", "dumb-init-single-child"),
     ] {
-        let out = teardown()
-            .args(["matrix", "--random", "0", flag, value])
-            .output()
-            .unwrap();
+        let out = scenarios_only("matrix", &[flag, value]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
         assert!(
@@ -170,24 +154,18 @@ fn an_external_supervisor_row_is_shown_but_not_judged() {
         .map(|w| teardown_harness::matrix::shell::quote(w))
         .collect::<Vec<_>>()
         .join(" ");
-    let out = teardown()
-        .args([
-            "matrix",
-            "--random",
-            "0",
+    let (code, doc) = scenarios_only_json(
+        "matrix",
+        &[
             "--methods",
             "none",
             "--supervisor",
             &line,
             "--scenarios",
             "double-fork",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let doc = json(&out);
-    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+        ],
+    );
+    assert_eq!(code, Some(0), "{doc:#}");
     let t = &doc["trials"][0];
     assert_eq!(
         t["supervisor"],
@@ -200,22 +178,9 @@ fn an_external_supervisor_row_is_shown_but_not_judged() {
 
 #[test]
 fn check_catches_a_supervisor_that_exits_without_killing_anything() {
-    let out = teardown()
-        .args([
-            "check",
-            "--random",
-            "0",
-            "--scenarios",
-            "aurae-534-sh-wrapper,setsid-escape",
-            "--format",
-            "json",
-            "--",
-        ])
-        .args(BROKEN_SUPERVISOR)
-        .output()
-        .unwrap();
-    let doc = json(&out);
-    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    let scenarios = ["--scenarios", "aurae-534-sh-wrapper,setsid-escape", "--"];
+    let (code, doc) = scenarios_only_json("check", &[&scenarios[..], BROKEN_SUPERVISOR].concat());
+    assert_eq!(code, Some(1), "{doc:#}");
     for t in doc["trials"].as_array().unwrap() {
         assert_eq!(t["verdict"], "leak", "{t}");
         assert_eq!(t["expected"], serde_json::json!(["clean"]));
@@ -235,19 +200,10 @@ fn check_catches_tini_leaving_the_wrappers_children_behind() {
     if !installed("tini") {
         return;
     }
-    let out = teardown()
-        .args([
-            "check",
-            "--random",
-            "0",
-            "--scenarios",
-            "aurae-534-sh-wrapper",
-            "--",
-            "tini",
-            "--",
-        ])
-        .output()
-        .unwrap();
+    let out = scenarios_only(
+        "check",
+        &["--scenarios", "aurae-534-sh-wrapper", "--", "tini", "--"],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.lines().nth(1).unwrap().contains("leak"), "{text}");
@@ -255,11 +211,9 @@ fn check_catches_tini_leaving_the_wrappers_children_behind() {
 
 #[test]
 fn check_passes_this_projects_own_supervisor() {
-    let out = teardown()
-        .args([
-            "check",
-            "--random",
-            "0",
+    let out = scenarios_only(
+        "check",
+        &[
             "--scenarios",
             "aurae-534-sh-wrapper,daemonize,stopped",
             "--",
@@ -268,9 +222,8 @@ fn check_passes_this_projects_own_supervisor() {
             "--method",
             "auto",
             "--",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

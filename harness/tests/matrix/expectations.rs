@@ -2,52 +2,51 @@
 //! methods are clean everywhere, and the weak ones fail exactly where the catalog
 //! says (a weak method that stops failing is a failure too).
 
-use rstest::rstest;
 use teardown::Method;
 use teardown_harness::matrix::{self, Options, Plan, RowSpec};
 
 use crate::support::method_available;
 
-#[rstest]
-fn each_method_gets_its_expected_verdict_on_every_scenario(
-    #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-        Method::Auto
-    )]
-    method: Method,
-) {
-    if let Err(reason) = method_available(method) {
-        eprintln!("skipped: {method} is unsupported here: {reason}");
-        return;
-    }
+/// Trials run at once: two per method row as the matrix once ran them, two rows at a
+/// time.
+const JOBS: usize = 4;
+
+#[test]
+fn each_method_gets_its_expected_verdict_on_every_scenario() {
+    let methods: Vec<Method> = Method::ALL
+        .into_iter()
+        .filter(|&method| match method_available(method) {
+            Ok(()) => true,
+            Err(reason) => {
+                eprintln!("skipped: {method} is unsupported here: {reason}");
+                false
+            }
+        })
+        .collect();
     let options = Options {
-        rows: vec![RowSpec::Method(method)],
+        rows: methods.into_iter().map(RowSpec::Method).collect(),
         scenarios: teardown_scenarios::all().iter().collect(),
-        jobs: 2,
+        jobs: JOBS,
         ..Options::new()
     };
     let report = matrix::run(
         Plan::new(options, matrix::host_probe()).unwrap(),
         &mut |_| {},
     );
-    let wrong: Vec<String> = (0..report.plan.columns.len())
-        .filter(|&c| report.cell(0, c).as_expected() != Some(true))
-        .map(|c| {
-            let cell = report.cell(0, c);
+    let plan = &report.plan;
+    let wrong: Vec<String> = (0..plan.rows.len())
+        .flat_map(|r| (0..plan.columns.len()).map(move |c| (r, c)))
+        .filter(|&(r, c)| report.cell(r, c).as_expected() != Some(true))
+        .map(|(r, c)| {
+            let cell = report.cell(r, c);
             format!(
-                "{method} × {}: {} ({:?}), expected {}\n  replay: {}",
-                report.plan.columns[c].name,
+                "{} × {}: {} ({:?}), expected {}\n  replay: {}",
+                plan.rows[r].header,
+                plan.columns[c].name,
                 cell.verdict(),
                 cell.outcome.detail,
                 cell.expected.map_or("?".into(), |e| e.to_string()),
-                report.plan.replay(0, c)
+                plan.replay(r, c)
             )
         })
         .collect();

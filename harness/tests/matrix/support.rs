@@ -13,6 +13,22 @@ pub fn teardown() -> assert_cmd::Command {
     cmd
 }
 
+/// `teardown COMMAND --random 0 ARGS...`: the named scenarios only, no random
+/// tree.
+pub fn scenarios_only(command: &str, args: &[&str]) -> Output {
+    teardown()
+        .args([command, "--random", "0"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// [`scenarios_only`] with `--format json`: the exit status and the document.
+pub fn scenarios_only_json(command: &str, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = scenarios_only(command, &[&["--format", "json"], args].concat());
+    (out.status.code(), json(&out))
+}
+
 /// `Err(reason)` if `method` cannot run on this host.
 pub fn method_available(method: Method) -> Result<(), String> {
     let probe = teardown_harness::matrix::host_probe();

@@ -180,18 +180,9 @@ fn records_from_a_tree_in_bwraps_pid_namespace_are_mapped_to_the_wardens_view() 
         eprintln!("skipped: bwrap is not installed");
         return;
     }
-    let sup = Supervisor::External(
-        [
-            "bwrap",
-            "--dev-bind",
-            "/",
-            "/",
-            "--unshare-pid",
-            "--die-with-parent",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
+    // The bwrap peer's own command line: a PID namespace of its own.
+    let bwrap = teardown_scenarios::peers::by_name("bwrap").unwrap();
+    let sup = Supervisor::External(bwrap.argv.iter().map(|&a| a.to_owned()).collect());
     let o = run(&trial(sup, "pause [fork: pause]"));
     if o.verdict == Verdict::Error {
         eprintln!("skipped: bwrap cannot run here: {:?}", o.detail);

@@ -8,17 +8,7 @@ use std::time::Duration;
 
 use teardown::{Method, SpawnOptions, Tree};
 
-use super::support::{TestCgroup, teardown, teardown_bin, texts, wait_until};
-
-const METHODS: [Method; 7] = [
-    Method::Leader,
-    Method::Killpg,
-    Method::KillpgWaitpgid,
-    Method::Subreaper,
-    Method::ProcWalk,
-    Method::Cgroup,
-    Method::Pidns,
-];
+use super::support::{METHODS, TestCgroup, run_script, teardown, teardown_bin, texts, wait_until};
 
 fn spawn(method: Method, program: &str, args: &[&str]) -> Tree {
     let opts = SpawnOptions::default().with_shim(teardown_bin(), vec!["__shim".into()]);
@@ -125,17 +115,7 @@ fn a_leader_that_exits_before_readiness_is_drained_with_its_orphans() {
         let out = cg
             .command(
                 &teardown_bin(),
-                &[
-                    "run",
-                    "--method",
-                    m.name(),
-                    "--report",
-                    report.to_str().unwrap(),
-                    "--",
-                    "sh",
-                    "-c",
-                    "sleep 100 & exit 3",
-                ],
+                &run_script(m.name(), &report, "sleep 100 & exit 3"),
             )
             // Not piped: a leaked orphan would hold a pipe open.
             .stdout(Stdio::null())
@@ -166,17 +146,7 @@ fn two_teardown_signals_racing_give_one_teardown_and_one_report() {
         let mut child = cg
             .command(
                 &teardown_bin(),
-                &[
-                    "run",
-                    "--method",
-                    m.name(),
-                    "--report",
-                    report.to_str().unwrap(),
-                    "--",
-                    "sh",
-                    "-c",
-                    "sleep 100 & sleep 100",
-                ],
+                &run_script(m.name(), &report, "sleep 100 & sleep 100"),
             )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use teardown::{Method, SpawnOptions};
+use teardown::SpawnOptions;
 
-use super::support::teardown_bin;
+use super::support::{METHODS, teardown_bin};
 
 const HELPER_ENV: &str = "RELIAB_PIDNS_HELPER";
 
@@ -109,15 +109,7 @@ fn pidns_methods_never_hit_the_bystander() {
         return;
     }
     let opts = SpawnOptions::default().with_shim(teardown_bin(), vec!["__shim".into()]);
-    for m in [
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-    ] {
+    for m in METHODS {
         let mut cmd = Command::new("true");
         let mut tree = m.spawn_with(&mut cmd, &opts).unwrap();
         let leader = tree.leader_pid();

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use teardown::Method;
+
 /// The `teardown` binary under test.
 pub fn teardown_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_teardown"))
@@ -17,6 +19,27 @@ pub fn teardown(args: &[&str]) -> Command {
     let mut c = Command::new(teardown_bin());
     c.args(args);
     c
+}
+
+/// The methods the reliability tests drive one by one: each with its own
+/// mechanism (`auto` picks one of them).
+pub const METHODS: [Method; 7] = [
+    Method::Leader,
+    Method::Killpg,
+    Method::KillpgWaitpgid,
+    Method::Subreaper,
+    Method::ProcWalk,
+    Method::Cgroup,
+    Method::Pidns,
+];
+
+/// The arguments of `teardown run --method METHOD --report REPORT -- sh -c
+/// SCRIPT`: a shell script under a method, its drain report written to a file.
+pub fn run_script<'a>(method: &'a str, report: &'a Path, script: &'a str) -> [&'a str; 9] {
+    let report = report.to_str().expect("a UTF-8 report path");
+    [
+        "run", "--method", method, "--report", report, "--", "sh", "-c", script,
+    ]
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use super::support::{TestCgroup, teardown_bin, texts};
+use super::support::{TestCgroup, run_script, teardown_bin, texts};
 
 /// A copy of the `teardown` binary in a fresh world-readable directory: the
 /// checkout (and so `target/`) may sit in a private directory (a `mktemp -d` clone
@@ -155,17 +155,7 @@ fn run_as_nobody_drains_the_tree_and_says_unsupported_for_cgroup() {
         let status = nobody_command(
             &cg,
             &bin,
-            &[
-                "run",
-                "--method",
-                method,
-                "--report",
-                report.to_str().unwrap(),
-                "--",
-                "sh",
-                "-c",
-                "sleep 100 & exit 3",
-            ],
+            &run_script(method, &report, "sleep 100 & exit 3"),
         )
         // Not piped: a leaked orphan would hold a pipe open.
         .stdout(Stdio::null())

@@ -95,10 +95,7 @@ pub(super) fn main_thread_exits() -> Scenario {
                 forever. A TGID-wide kill by pidfd ends it at once.",
         sources: &[SYSTEMD_12262, SYSTEMD_37455],
         trigger: Trigger::Sigterm,
-        expected: Expected::all_clean()
-            .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Leak, note::TERM_THEN_LEADER))
-            .with(KillpgWaitpgid, Expect::is(Leak, note::TERM_THEN_LEADER))
+        expected: weak_methods(LEADER_ONLY, Expect::is(Leak, note::TERM_THEN_LEADER))
             .with(CgroupKill, Expect::is(Hang, why::CGROUP_KILL_MISSES)),
     }
 }
@@ -144,10 +141,7 @@ pub(super) fn signals_upward() -> Scenario {
                 SIGKILL ends it.",
         sources: &[KILL_MAN],
         trigger: Trigger::Sigterm,
-        expected: Expected::all_clean()
-            .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Leak, note::TERM_THEN_LEADER))
-            .with(KillpgWaitpgid, Expect::is(Leak, note::TERM_THEN_LEADER)),
+        expected: weak_methods(LEADER_ONLY, Expect::is(Leak, note::TERM_THEN_LEADER)),
     }
 }
 
@@ -208,10 +202,7 @@ pub(super) fn subreaper_in_tree() -> Scenario {
                 reaches it, or signals only its group, never sees them.",
         sources: &[SUBREAPER_MAN],
         trigger: Trigger::Sigterm,
-        expected: Expected::all_clean()
-            .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Leak, why::ADOPTED_ESCAPE))
-            .with(KillpgWaitpgid, Expect::is(Leak, why::ADOPTED_ESCAPE))
+        expected: weak_methods(LEADER_ONLY, Expect::is(Leak, why::ADOPTED_ESCAPE))
             .with(Subreaper, Expect::is(Hang, note::SUBREAPER_HANG)),
     }
 }
@@ -255,10 +246,7 @@ pub(super) fn nested_pid_namespace() -> Scenario {
                 gone and SIGKILL the namespace a millisecond after SIGTERM.",
         sources: &[PID_NAMESPACES],
         trigger: Trigger::Sigterm,
-        expected: Expected::all_clean()
-            .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Leak, why::NESTED_INIT))
-            .with(KillpgWaitpgid, Expect::is(Leak, why::NESTED_INIT)),
+        expected: weak_methods(LEADER_ONLY, Expect::is(Leak, why::NESTED_INIT)),
     }
 }
 
@@ -273,13 +261,7 @@ pub(super) fn nested_cgroup() -> Scenario {
                 and the processes in it never got SIGTERM.",
         sources: &[CGROUP_V2_DELEGATION],
         trigger: Trigger::Sigterm,
-        expected: Expected::all_clean()
-            .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Early, why::GRACEFUL_AFTER_LEADER))
-            .with(
-                KillpgWaitpgid,
-                Expect::is(Early, why::GRACEFUL_AFTER_LEADER),
-            ),
+        expected: weak_methods(LEADER_ONLY, Expect::is(Early, why::GRACEFUL_AFTER_LEADER)),
     }
 }
 
@@ -293,10 +275,7 @@ pub(super) fn ptrace_swallows_term() -> Scenario {
                 be swallowed.",
         sources: &[PTRACE_MAN],
         trigger: Trigger::Sigterm,
-        expected: Expected::all_clean()
-            .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Leak, why::SWALLOWED))
-            .with(KillpgWaitpgid, Expect::is(Leak, why::SWALLOWED)),
+        expected: weak_methods(LEADER_ONLY, Expect::is(Leak, why::SWALLOWED)),
     }
 }
 
@@ -324,13 +303,7 @@ pub(super) fn graceful_shutdown() -> Scenario {
                 group and waits only for the leader returns while they still run.",
         sources: &[DOCKER_STOP],
         trigger: Trigger::Sigterm,
-        expected: Expected::all_clean()
-            .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-            .with(Killpg, Expect::is(Early, why::GRACEFUL_AFTER_LEADER))
-            .with(
-                KillpgWaitpgid,
-                Expect::is(Early, why::GRACEFUL_AFTER_LEADER),
-            ),
+        expected: weak_methods(LEADER_ONLY, Expect::is(Early, why::GRACEFUL_AFTER_LEADER)),
     }
 }
 

@@ -165,14 +165,24 @@ pub(crate) fn build() -> Vec<Scenario> {
     ]
 }
 
+/// The expectations of a tree that defeats `leader` one way and the two group
+/// methods (`killpg`, `killpg-waitpgid`) another, the same for both; every other
+/// method clean.
+pub(crate) const fn weak_methods(leader: Expect, group: Expect) -> Expected {
+    Expected::all_clean()
+        .with(Leader, leader)
+        .with(Killpg, group)
+        .with(KillpgWaitpgid, group)
+}
+
+/// `leader` signals only the leader: its children live on ([`note::LEADER_ONLY`]).
+pub(crate) const LEADER_ONLY: Expect = Expect::is(Leak, note::LEADER_ONLY);
+
 /// The expectations of a tree that stays in its group and dies of SIGTERM: only the
 /// leader-only method leaks; the group methods may return while members are still
 /// exiting ([`GROUP_RACE`]).
 pub(crate) fn in_group_tree() -> Expected {
-    Expected::all_clean()
-        .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-        .with(Killpg, GROUP_RACE)
-        .with(KillpgWaitpgid, GROUP_RACE)
+    weak_methods(LEADER_ONLY, GROUP_RACE)
 }
 
 /// A group method on a tree whose members all die of the group signal: `early`
@@ -181,10 +191,7 @@ pub(crate) const GROUP_RACE: Expect = Expect::any_of(&[Clean, Early], note::GROU
 
 /// The expectations of a tree with a process that escaped the group and never exits.
 pub(crate) fn escaped_tree() -> Expected {
-    Expected::all_clean()
-        .with(Leader, Expect::is(Leak, note::LEADER_ONLY))
-        .with(Killpg, Expect::is(Leak, note::ESCAPED))
-        .with(KillpgWaitpgid, Expect::is(Leak, note::ESCAPED))
+    weak_methods(LEADER_ONLY, Expect::is(Leak, note::ESCAPED))
         .with(Subreaper, Expect::is(Hang, note::SUBREAPER_HANG))
 }
 

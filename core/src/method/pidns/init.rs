@@ -2,11 +2,12 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
+use rustix::process::Signal;
+
+use crate::fds::{PollFd, PollFlags, Ready, poll, stdio_to_dev_null};
 use crate::shim::protocol::{LineReader, LineWriter, Next};
 use crate::shim::reaper::{Left, Reaper, own_ns_level};
-use crate::shim::server::{Setup, errno, spawn_leader};
-use crate::sys::fd::{PollFd, poll, stdio_to_dev_null};
-use crate::sys::prctl::set_parent_death_signal;
+use crate::shim::setup::{Setup, errno, spawn_leader};
 use crate::sys::signal::{block_only, drain_signalfd, kill_all_in_own_pid_namespace, kill_child};
 
 /// The init: PID 1 of the namespace.
@@ -14,7 +15,7 @@ pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
     // Die with the outer shim (single-threaded, so its one thread is "the parent").
     // If it died before this call, the command pipe is at EOF and we exit below.
     // (getppid() cannot tell: the parent is outside the namespace, it shows 0.)
-    let _ = set_parent_death_signal(libc::SIGKILL);
+    let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     // The outer shim blocks every signal; the init blocks only SIGCHLD (for its
     // signalfd), so that the kernel drops whatever a process of the namespace
     // sends it: a namespace's init gets only the signals it has a handler for
@@ -87,8 +88,8 @@ pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
         }
         let cmd_ready = {
             let mut fds = [
-                PollFd::new(cmd.as_fd(), libc::POLLIN),
-                PollFd::new(sigfd, libc::POLLIN),
+                PollFd::new(&cmd, PollFlags::IN),
+                PollFd::from_borrowed_fd(sigfd, PollFlags::IN),
             ];
             if poll(&mut fds, None).is_err() {
                 return 1;

@@ -2,7 +2,7 @@
 //! in a fresh cgroup leaf when this process can make one.
 //!
 //! Runs in the shim. The shim (the "outer" process) makes a cgroup leaf under its
-//! own cgroup (when cgroup2 is writable; see `cgroup2/leaf.rs`), calls
+//! own cgroup (when cgroup2 is writable; see `cgroup2/leaf/`), calls
 //! `unshare(CLONE_NEWPID)` — with `CLONE_NEWUSER` and identity uid/gid maps when it
 //! is not root — and forks the init, the namespace's PID 1, born in the leaf
 //! (`clone3(CLONE_INTO_CGROUP)`: no migration), shim code in init mode with
@@ -34,75 +34,22 @@
 //! `leader_pid()` is the leader's PID as this host sees it (found from the init's
 //! children list in the host's `/proc`).
 
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 mod init;
 
 use crate::TeardownError;
 use crate::cgroup2::{Leaf, own_dir};
+use crate::driver::Drained;
 use crate::errors::ShimError;
+use crate::fds::{PollFd, PollFlags, Ready, pipe_cloexec, poll, stdio_to_dev_null};
+use crate::options::{DROP_DEADLINE, TeardownOptions};
+use crate::pidfd::PidFd;
 use crate::shim::protocol::{Event, LineReader, LineWriter, Next, Request};
-use crate::shim::server::{Setup, errno, send_result};
-use crate::sys::fd::{PollFd, pipe_cloexec, poll, stdio_to_dev_null};
+use crate::shim::setup::{Setup, enter_namespaces, errno, send_result};
 use crate::sys::fork::{Forked, fork_into_cgroup, fork_single_threaded};
-use crate::sys::ns::unshare_pid_namespace;
-use crate::sys::pidfd::PidFd;
-use crate::sys::prctl::{effective_gid, effective_uid};
 use crate::sys::signal::kill_child;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
-use crate::tree::{DROP_DEADLINE, Drained, TeardownOptions};
-
-/// Creates the namespaces (user namespace too when not root). The next fork is
-/// the namespace's PID 1.
-fn enter_namespaces() -> Result<(), String> {
-    let uid = effective_uid();
-    let gid = effective_gid();
-    let user = uid != 0;
-    unshare_pid_namespace(user).map_err(|e| {
-        if user {
-            format!("cannot create a user and PID namespace: {e} (run as root, or allow unprivileged user namespaces: sysctl user.max_user_namespaces > 0)")
-        } else {
-            format!("cannot create a PID namespace: {e} (a seccomp profile or container may forbid unshare)")
-        }
-    })?;
-    if user {
-        let write = |path: &str, text: String| {
-            std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
-        };
-        write("/proc/self/setgroups", "deny".into())?;
-        write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
-        write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
-    }
-    Ok(())
-}
-
-/// `teardown-shim probe-pidns`: print `ok` and exit 0 if a PID namespace (and,
-/// when not root, a user namespace) can be created here; else print why and exit
-/// 1. (The words count when the prober lost the exit status: see `probe.rs`.)
-pub(crate) fn probe_in_shim() -> i32 {
-    if let Err(reason) = enter_namespaces() {
-        println!("{reason}");
-        return 1;
-    }
-    match fork_single_threaded() {
-        Ok(Forked::Child) => std::process::exit(0),
-        Ok(Forked::Parent(pid)) => match wait_exit(Who::Pid(pid), WaitFlags::REAP) {
-            Ok(Some((_, 0))) => {
-                println!("{}", crate::probe::PIDNS_OK);
-                0
-            }
-            other => {
-                println!("the namespace's first process failed: {other:?}");
-                1
-            }
-        },
-        Err(e) => {
-            println!("cannot fork into the new PID namespace: {e}");
-            1
-        }
-    }
-}
 
 /// The outer shim: creates the namespace, forks the init, relays.
 pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
@@ -191,8 +138,8 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
     let opts = loop {
         let (ctl_ready, evt_ready) = {
             let mut fds = [
-                PollFd::new(s.ctl.as_fd(), libc::POLLIN),
-                PollFd::new(ievt.as_fd(), libc::POLLIN),
+                PollFd::new(&s.ctl, PollFlags::IN),
+                PollFd::new(&ievt, PollFlags::IN),
             ];
             poll(&mut fds, None).map_err(ShimError::io("poll"))?;
             (fds[0].ready(), fds[1].ready())
@@ -234,7 +181,7 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
         }
         if ievt.is_eof() && s.ctl.pending().is_none() {
             // The init died (it should not): wait for the host's command only.
-            let mut fds = [PollFd::new(s.ctl.as_fd(), libc::POLLIN)];
+            let mut fds = [PollFd::new(&s.ctl, PollFlags::IN)];
             poll(&mut fds, None).map_err(ShimError::io("poll"))?;
         }
     };

@@ -6,38 +6,15 @@ use teardown::Method;
 
 use super::*;
 use crate::matrix::plan::{Column, Timing};
+use crate::matrix::rows::method_row;
 use crate::matrix::rows::tests::fake_probe;
-use crate::matrix::rows::{Judge, Row};
 use crate::trial::Supervisor;
 
 /// A plan over fabricated columns (no parser needed): `methods` × the named
 /// catalog scenarios, with their spec text kept as is.
 pub(crate) fn fake_plan(methods: &[Method], scenarios: &[&str]) -> Plan {
     let probe = fake_probe();
-    let rows = methods
-        .iter()
-        .map(|&m| {
-            let available = match probe
-                .methods
-                .iter()
-                .find(|(pm, _)| *pm == m)
-                .unwrap()
-                .1
-                .clone()
-            {
-                teardown::Availability::Available => Ok(()),
-                teardown::Availability::Unsupported { reason } => Err(reason),
-            };
-            Row {
-                label: Supervisor::Method(m).label(),
-                header: m.name().to_owned(),
-                supervisor: Supervisor::Method(m),
-                argv: Vec::new(),
-                available,
-                judge: Judge::Method(m),
-            }
-        })
-        .collect();
+    let rows = methods.iter().map(|&m| method_row(m, &probe)).collect();
     let columns = scenarios
         .iter()
         .map(|name| {

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::errors::ParseMethodError;
-
 /// How a tree is contained at spawn, and how it is killed and drained.
 ///
 /// See the crate docs for each method's mechanism and known weakness.
@@ -100,4 +98,17 @@ impl FromStr for Method {
             .find(|m| m.name() == s)
             .ok_or_else(|| ParseMethodError { name: s.to_owned() })
     }
+}
+
+/// A method name that is not one of [`Method::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown method \"{name}\" (expected one of: {})", method_names())]
+pub struct ParseMethodError {
+    /// The name that was given.
+    pub name: String,
+}
+
+/// Every method name, comma-separated, in [`Method::ALL`] order.
+fn method_names() -> String {
+    Method::ALL.map(Method::name).join(", ")
 }

@@ -1,0 +1,322 @@
+//! A fresh cgroup v2 leaf per tree, and every cgroup the tree makes below it.
+//!
+//! # Membership is the subtree
+//!
+//! A tree may make cgroups below its own and move into them (a nested `teardown
+//! run`, a container runtime, `systemd-run --scope`). `cgroup.procs` lists only a
+//! cgroup's own processes, so everything here reads the whole subtree
+//! ([`Leaf::members`]): the graceful SIGTERM reaches the processes of the tree's
+//! own cgroups too, the kill covers them (`cgroup.kill` is recursive), `populated`
+//! in `cgroup.events` already counts the subtree, and [`Leaf::remove`] removes it
+//! deepest first. A threaded cgroup has no readable `cgroup.procs`: its
+//! `cgroup.threads` is read instead and each thread mapped to its process.
+//!
+//! Killing the subtree, and waiting for it to empty, is [`kill`].
+
+mod kill;
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rustix::fs::{Mode, OFlags};
+
+use super::{is_cgroup2_dir, own_dir, parse_proc_cgroup, rel_path};
+
+/// How many names a new leaf tries before giving up (each name taken means a
+/// leaf of that name already exists: a stale one, or another namespace's).
+const NAME_TRIES: u64 = 64;
+
+/// Why a leaf could not be made.
+#[derive(Debug)]
+pub(crate) enum LeafError {
+    /// The host cannot do it (reason a person can act on).
+    Unsupported(String),
+    /// A step failed unexpectedly.
+    Io(&'static str, io::Error),
+}
+
+/// A fresh, empty cgroup created for one tree (with what the tree makes below
+/// it); removed on drop.
+#[derive(Debug)]
+pub(crate) struct Leaf {
+    dir: PathBuf,
+    /// The leaf's path as `/proc/<pid>/cgroup` shows it (`0::<rel>`).
+    rel: String,
+    /// The directory itself: pins its identity, and `clone3(CLONE_INTO_CGROUP)`
+    /// takes it.
+    fd: OwnedFd,
+    /// `cgroup.procs`, open for writing (a child writes "0" to join before exec).
+    procs: Option<File>,
+    events: File,
+    /// Where a host the tree moved into the leaf goes back to.
+    home: Option<PathBuf>,
+    removed: bool,
+    /// Every member PID a read of the subtree found (see [`Leaf::wait_exited`]).
+    seen: std::sync::Mutex<std::collections::BTreeSet<i32>>,
+}
+
+static NEXT_LEAF: AtomicU64 = AtomicU64::new(0);
+
+/// `teardown-<pid-namespace inode>-<pid>-<n>`: a PID alone repeats in every PID
+/// namespace (PID 3 in each container), the namespace's inode does not.
+fn leaf_name(n: u64) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino());
+    format!("teardown-{ns}-{}-{n}", std::process::id())
+}
+
+fn open_in(dir: BorrowedFd<'_>, name: &str, flags: OFlags) -> io::Result<File> {
+    let fd = rustix::fs::openat(dir, name, flags | OFlags::CLOEXEC, Mode::empty())?;
+    Ok(File::from(fd))
+}
+
+fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+impl Leaf {
+    /// Creates `teardown-<ns>-<pid>-<n>` under `parent`, checks it has
+    /// `cgroup.kill`, and opens its `cgroup.procs` (for the child to join) and
+    /// `cgroup.events`.
+    pub(crate) fn create(parent: &Path) -> Result<Leaf, LeafError> {
+        if !parent.is_dir() {
+            return Err(LeafError::Unsupported(format!(
+                "cgroup parent {} does not exist (pass an existing cgroup2 directory)",
+                parent.display()
+            )));
+        }
+        if !is_cgroup2_dir(parent) {
+            return Err(LeafError::Unsupported(format!(
+                "{} is not on a cgroup2 filesystem",
+                parent.display()
+            )));
+        }
+        let mut tries = 0;
+        let dir = loop {
+            let dir = parent.join(leaf_name(NEXT_LEAF.fetch_add(1, Ordering::Relaxed)));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < NAME_TRIES => {
+                    tries += 1;
+                }
+                Err(e) => {
+                    return Err(match e.raw_os_error() {
+                        Some(libc::EACCES | libc::EPERM | libc::EROFS) => {
+                            LeafError::Unsupported(format!(
+                                "cannot create a cgroup under {}: {e} (run as root, or delegate a writable cgroup2 subtree and pass it as cgroup_parent)",
+                                parent.display()
+                            ))
+                        }
+                        _ => LeafError::Io("create the cgroup leaf", e),
+                    });
+                }
+            }
+        };
+        let fd = match open_dir(&dir) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(LeafError::Io("open the cgroup leaf", e));
+            }
+        };
+        let mut leaf = Leaf::with(dir, fd).map_err(|e| LeafError::Io("open cgroup.events", e))?;
+        if rustix::fs::accessat(
+            leaf.fd.as_fd(),
+            "cgroup.kill",
+            rustix::fs::Access::EXISTS,
+            rustix::fs::AtFlags::empty(),
+        )
+        .is_err()
+        {
+            return Err(LeafError::Unsupported(
+                "this kernel has no cgroup.kill (needs Linux 5.14 or later)".into(),
+            ));
+        }
+        leaf.procs = Some(
+            OpenOptions::new()
+                .write(true)
+                .open(leaf.dir.join("cgroup.procs"))
+                .map_err(|e| LeafError::Io("open cgroup.procs", e))?,
+        );
+        Ok(leaf)
+    }
+
+    /// A leaf made earlier (by this process's shim, or by the host of a watchdog),
+    /// known by its open directory `fd` and its `path`: for killing and removing
+    /// it. Removal checks that `path` still names that directory.
+    pub(crate) fn adopt(fd: OwnedFd, path: &Path) -> io::Result<Leaf> {
+        Leaf::with(path.to_path_buf(), fd)
+    }
+
+    fn with(dir: PathBuf, fd: OwnedFd) -> io::Result<Leaf> {
+        let events = open_in(fd.as_fd(), "cgroup.events", OFlags::RDONLY)?;
+        let rel = rel_path(&dir);
+        let mut leaf = Leaf {
+            dir,
+            rel,
+            fd,
+            procs: None,
+            events,
+            home: None,
+            removed: false,
+            seen: Default::default(),
+        };
+        // Where the host goes back to if the tree moves it in: its cgroup now,
+        // or (already inside) the leaf's parent.
+        leaf.home = own_dir()
+            .ok()
+            .filter(|d| !d.starts_with(&leaf.dir))
+            .or_else(|| leaf.dir.parent().map(Path::to_path_buf));
+        Ok(leaf)
+    }
+
+    /// The open `cgroup.procs` (writing "0" to it moves the writer in).
+    pub(crate) fn procs_fd(&self) -> Option<RawFd> {
+        self.procs.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// The leaf's directory, open (for `clone3(CLONE_INTO_CGROUP)`).
+    pub(crate) fn dir_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The leaf's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// True once the leaf has been removed.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    /// The leaf and every cgroup below it, parents before children.
+    fn cgroups(&self) -> Vec<PathBuf> {
+        let mut out = vec![self.dir.clone()];
+        let mut i = 0;
+        while i < out.len() {
+            if let Ok(entries) = std::fs::read_dir(&out[i]) {
+                for e in entries.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        out.push(e.path());
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// The processes (by TGID) in the leaf and every cgroup below it, now; never
+    /// this process (a tree can move it in: see [`Leaf::evict_self`]).
+    pub(crate) fn members(&self) -> io::Result<Vec<i32>> {
+        let mut out = Vec::new();
+        for (i, cg) in self.cgroups().into_iter().enumerate() {
+            match read_ids(&cg.join("cgroup.procs")) {
+                Ok(pids) => out.extend(pids),
+                // A threaded cgroup: its threads, each mapped to its process.
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                    let tids = read_ids(&cg.join("cgroup.threads")).unwrap_or_default();
+                    out.extend(tids.into_iter().filter_map(tgid_of));
+                }
+                // A cgroup below the leaf removed meanwhile.
+                Err(e) if i > 0 && e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        let me = std::process::id() as i32;
+        out.retain(|&p| p != me);
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(out.iter().copied());
+        Ok(out)
+    }
+
+    /// Whether process `pid` is in the leaf or below it (`/proc/<pid>/cgroup`; a
+    /// zombie still shows the cgroup it died in).
+    pub(crate) fn contains(&self, pid: i32) -> bool {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return false;
+        };
+        parse_proc_cgroup(&text).is_some_and(|p| {
+            p == self.rel
+                || p.strip_prefix(self.rel.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    /// Removes the subtree, deepest cgroup first (the tree's own cgroups too); it
+    /// must be empty. A leaf whose path no longer names this directory (removed
+    /// by someone, another cgroup now has the name) counts as removed.
+    pub(crate) fn remove(&mut self) -> io::Result<()> {
+        if self.removed {
+            return Ok(());
+        }
+        let held = rustix::fs::fstat(&self.fd)?;
+        match rustix::fs::stat(&self.dir) {
+            Ok(named) if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino) => {}
+            Ok(_) | Err(rustix::io::Errno::NOENT) => {
+                self.removed = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut cgroups = self.cgroups();
+        cgroups.reverse();
+        for cg in cgroups {
+            match std::fs::remove_dir(&cg) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.removed = true;
+        Ok(())
+    }
+
+    /// Removes the subtree if it is still there; if it is still populated (a
+    /// failed teardown), kills it, waits up to a second and tries again. What
+    /// dropping a leaf does.
+    pub(crate) fn clean_up(&mut self) {
+        if self.removed {
+            return;
+        }
+        if self.remove().is_err() && self.kill_all(Some(Duration::from_secs(1)), true).is_ok() {
+            let _ = self.remove();
+        }
+    }
+}
+
+impl Drop for Leaf {
+    fn drop(&mut self) {
+        self.clean_up();
+    }
+}
+
+/// The numbers in a `cgroup.procs` or `cgroup.threads` file.
+fn read_ids(path: &Path) -> io::Result<Vec<i32>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// The process a thread belongs to (`Tgid:` in `/proc/<tid>/status`).
+fn tgid_of(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()
+}

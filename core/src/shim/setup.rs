@@ -1,0 +1,118 @@
+//! What every shim mode shares: the setup a mode starts with, the leader's
+//! spawn, the teardown's report to the host, and the namespaces `pidns` makes
+//! (which the `probe-pidns` mode tries out).
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+use super::protocol::{Event, LineReader, LineWriter};
+use crate::driver::Drained;
+use crate::sys::exec::{die_with_parent_before_exec, restore_before_exec};
+use crate::sys::fork::{Forked, fork_single_threaded};
+use crate::sys::ns::unshare_pid_namespace;
+use crate::sys::signal::SavedAction;
+use crate::sys::wait::{WaitFlags, Who, wait_exit};
+use crate::{Method, TeardownError};
+
+/// What every shim mode starts with.
+pub(crate) struct Setup {
+    pub method: Method,
+    pub ctl: LineReader,
+    pub out: LineWriter,
+    pub sigfd: OwnedFd,
+    pub saved: Vec<SavedAction>,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
+/// Forks and execs the leader in its own process group, with the caller's signal
+/// dispositions and an empty signal mask, and `PR_SET_PDEATHSIG(SIGKILL)`: if the
+/// shim dies (it can be SIGKILLed), the leader dies with it.
+pub(crate) fn spawn_leader(setup: &Setup) -> io::Result<Child> {
+    let mut cmd = Command::new(&setup.program);
+    cmd.args(&setup.args).process_group(0);
+    restore_before_exec(&mut cmd, setup.saved.clone());
+    die_with_parent_before_exec(&mut cmd);
+    cmd.spawn()
+}
+
+/// The errno of an I/O error, for the protocol.
+pub(crate) fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Sends a teardown's outcome to the host.
+pub(crate) fn send_result(
+    out: &mut LineWriter,
+    method: Method,
+    result: Result<Drained, TeardownError>,
+) {
+    let event = match result {
+        Ok(d) => {
+            let report = d.report(method, method);
+            Event::Drained(serde_json::to_string(&report).unwrap_or_default())
+        }
+        Err(TeardownError::Deadline { elapsed, alive }) => {
+            Event::Deadline(elapsed.as_micros() as u64, alive as u64)
+        }
+        Err(TeardownError::Io { what, source }) => Event::Failed(errno(&source), what),
+    };
+    let _ = out.send(&event.encode());
+}
+
+/// What `probe-pidns` prints when the namespaces can be made.
+pub(crate) const PIDNS_OK: &str = "ok";
+
+/// Creates the namespaces (user namespace too when not root). The next fork is
+/// the namespace's PID 1.
+pub(crate) fn enter_namespaces() -> Result<(), String> {
+    let uid = rustix::process::geteuid().as_raw();
+    let gid = rustix::process::getegid().as_raw();
+    let user = uid != 0;
+    unshare_pid_namespace(user).map_err(|e| {
+        if user {
+            format!("cannot create a user and PID namespace: {e} (run as root, or allow unprivileged user namespaces: sysctl user.max_user_namespaces > 0)")
+        } else {
+            format!("cannot create a PID namespace: {e} (a seccomp profile or container may forbid unshare)")
+        }
+    })?;
+    if user {
+        let write = |path: &str, text: String| {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
+        };
+        write("/proc/self/setgroups", "deny".into())?;
+        write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+        write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    }
+    Ok(())
+}
+
+/// `teardown-shim probe-pidns`: print `ok` and exit 0 if a PID namespace (and,
+/// when not root, a user namespace) can be created here; else print why and exit
+/// 1. (The words count when the prober lost the exit status: see `probe.rs`.)
+pub(crate) fn probe_in_shim() -> i32 {
+    if let Err(reason) = enter_namespaces() {
+        println!("{reason}");
+        return 1;
+    }
+    match fork_single_threaded() {
+        Ok(Forked::Child) => std::process::exit(0),
+        Ok(Forked::Parent(pid)) => match wait_exit(Who::Pid(pid), WaitFlags::REAP) {
+            Ok(Some((_, 0))) => {
+                println!("{PIDNS_OK}");
+                0
+            }
+            other => {
+                println!("the namespace's first process failed: {other:?}");
+                1
+            }
+        },
+        Err(e) => {
+            println!("cannot fork into the new PID namespace: {e}");
+            1
+        }
+    }
+}
