@@ -33,22 +33,21 @@
 //!
 //! Known weakness: only a fork rate that outruns the walk can race it; a SIGKILLed
 //! process cannot fork, so each walk shrinks what is left.
+//!
+//! Every system call and `/proc` read goes through [`Kernel`] (the one the
+//! shim's [`Reaper`] holds), so that the rules above are unit-tested against a
+//! fake kernel, one test a rule: `proc_walk_tests.rs` (the walks),
+//! `proc_walk_teardown_tests.rs` (the phases).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::time::{Duration, Instant};
-
-use procfs::FromRead;
-use procfs::process::Stat;
 
 use crate::TeardownError;
 use crate::driver::Drained;
 use crate::options::TeardownOptions;
-use crate::pidfd::PidFd;
+use crate::shim::kernel::Kernel;
 use crate::shim::reaper::{Left, Reaper};
-use crate::sys::signal::kill_process_group;
 
 /// After the group kill: reap until no process exited for this long since the
 /// last exit, then walk. Exits of a SIGKILLed group come tens of microseconds
@@ -74,7 +73,7 @@ struct Known {
     complete: bool,
 }
 
-struct Walker {
+struct Walker<K: Kernel> {
     shim: i32,
     sigs: &'static [i32],
     /// Fast walks (the SIGKILL phase): a process whose lists were read completely
@@ -85,9 +84,9 @@ struct Walker {
     known: HashMap<i32, Known>,
     level: Vec<(i32, i32)>,
     next: Vec<(i32, i32)>,
-    batch: Vec<(i32, PidFd, bool)>,
-    path: String,
-    buf: Vec<u8>,
+    batch: Vec<(i32, K::Handle, bool)>,
+    /// The children lists just read.
+    found: Vec<i32>,
     signalled: u64,
     /// The leader, when the group kill already counted it: signalled again by a
     /// walk (it was still dying), it is not counted twice.
@@ -101,18 +100,17 @@ struct WalkOutcome {
     incomplete: bool,
 }
 
-impl Walker {
-    fn new(sigs: &'static [i32], fast: bool) -> Walker {
+impl<K: Kernel> Walker<K> {
+    fn new(k: &K, sigs: &'static [i32], fast: bool) -> Walker<K> {
         Walker {
-            shim: std::process::id() as i32,
+            shim: k.own_pid(),
             sigs,
             fast,
             known: HashMap::new(),
             level: Vec::new(),
             next: Vec::new(),
             batch: Vec::with_capacity(BATCH),
-            path: String::with_capacity(64),
-            buf: Vec::with_capacity(1024),
+            found: Vec::new(),
             signalled: 0,
             counted: None,
             rounds: 0,
@@ -120,15 +118,15 @@ impl Walker {
     }
 
     /// Walks until a walk finds nothing new and raced with no exit, or `until`.
-    fn converge(&mut self, reaper: &mut Reaper<'_>, until: Option<Instant>) -> io::Result<()> {
+    fn converge(&mut self, reaper: &mut Reaper<'_, K>, until: Option<Instant>) -> io::Result<()> {
         loop {
-            let out = self.walk()?;
+            let out = self.walk(reaper.kernel())?;
             if out.new == 0 && !out.incomplete {
                 return Ok(());
             }
             // Clear zombies so the next walk reads shorter lists.
             reaper.reap_ready(false)?;
-            if until.is_some_and(|u| Instant::now() >= u) {
+            if until.is_some_and(|u| reaper.kernel().now() >= u) {
                 return Ok(());
             }
         }
@@ -136,24 +134,24 @@ impl Walker {
 
     /// One walk, level by level: every process of a level is checked and
     /// signalled, then the children lists of those still running are read.
-    fn walk(&mut self) -> io::Result<WalkOutcome> {
+    fn walk(&mut self, k: &mut K) -> io::Result<WalkOutcome> {
         self.rounds += 1;
         let mut out = WalkOutcome::default();
         self.level.clear();
         self.next.clear();
-        self.push_children_all_threads(self.shim, "/proc/self/task");
+        self.push_children(k, None);
         while !self.level.is_empty() {
             let mut level = std::mem::take(&mut self.level);
             for chunk in level.chunks(BATCH) {
                 for &(parent, pid) in chunk {
-                    if let Some((fd, new)) = self.check_and_signal(parent, pid)? {
+                    if let Some((fd, new)) = self.check_and_signal(k, parent, pid)? {
                         out.new += u64::from(new);
                         self.batch.push((pid, fd, new));
                     }
                 }
                 let mut batch = std::mem::take(&mut self.batch);
                 for (pid, fd, _) in batch.drain(..) {
-                    let complete = self.read_children(pid, &fd)?;
+                    let complete = self.read_children(k, pid, &fd)?;
                     out.incomplete |= !complete;
                     if let Some(k) = self.known.get_mut(&pid) {
                         k.complete = complete;
@@ -169,7 +167,12 @@ impl Walker {
 
     /// Checks one process found in `parent`'s list and signals it if it is new.
     /// Returns its pidfd (and whether it was new) if its children are to be read.
-    fn check_and_signal(&mut self, parent: i32, pid: i32) -> io::Result<Option<(PidFd, bool)>> {
+    fn check_and_signal(
+        &mut self,
+        k: &mut K,
+        parent: i32,
+        pid: i32,
+    ) -> io::Result<Option<(K::Handle, bool)>> {
         let known = self.known.get(&pid).copied();
         // Found again where it was (or re-parented to the shim): the same process.
         // A recycled PID shows up under another parent and is checked in full.
@@ -178,20 +181,20 @@ impl Walker {
         {
             return Ok(None);
         }
-        let fd = match PidFd::open(pid) {
+        let fd = match k.open(pid) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let (ppid, start) = match (self.fast, fd.parent_pid()) {
+        let (ppid, start) = match (self.fast, k.parent_of(&fd)) {
             (true, Ok(Some(ppid))) => (ppid, 0),
             (_, Err(e)) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
-            _ => match self.stat(pid) {
-                Some(st) => (st.ppid, st.starttime),
+            _ => match k.stat(pid) {
+                Some(st) => st,
                 None => return Ok(None),
             },
         };
-        if ppid != parent && ppid != self.shim && !self.descends_from_shim(ppid) {
+        if ppid != parent && ppid != self.shim && !self.descends_from_shim(k, ppid) {
             return Ok(None);
         }
         // Was it signalled by an earlier walk of this phase? In a slow walk the
@@ -200,7 +203,7 @@ impl Walker {
         let same = match known {
             None => false,
             Some(k) if start != 0 && k.start != 0 => k.start == start,
-            Some(_) => fd.has_exited()?,
+            Some(_) => k.has_exited(&fd)?,
         };
         if !same {
             // If the pidfd's process were gone (reaped) the parent read above could
@@ -208,7 +211,7 @@ impl Walker {
             // the pidfd fails with ESRCH. A process we can signal held the PID all
             // along.
             for &s in self.sigs {
-                match fd.signal(s) {
+                match k.signal(&fd, s) {
                     Ok(()) => {}
                     Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
                     Err(e) => return Err(e),
@@ -232,32 +235,16 @@ impl Walker {
     /// Reads the children lists of a signalled process. Returns whether the read
     /// is complete: false if it has exited (an exited process has no children —
     /// they went to the shim, to be found by the next walk).
-    fn read_children(&mut self, pid: i32, fd: &PidFd) -> io::Result<bool> {
-        if fd.has_exited()? {
+    fn read_children(&mut self, k: &mut K, pid: i32, fd: &K::Handle) -> io::Result<bool> {
+        if k.has_exited(fd)? {
             return Ok(false);
         }
-        let dir = std::mem::take(&mut self.path);
-        let mut dir = dir;
-        dir.clear();
-        let _ = write!(dir, "/proc/{pid}/task");
-        self.push_children_all_threads(pid, &dir);
-        self.path = dir;
-        Ok(!fd.has_exited()?)
-    }
-
-    fn stat(&mut self, pid: i32) -> Option<Stat> {
-        self.path.clear();
-        let _ = write!(self.path, "/proc/{pid}/stat");
-        self.buf.clear();
-        File::open(&self.path)
-            .ok()?
-            .read_to_end(&mut self.buf)
-            .ok()?;
-        Stat::from_read(&self.buf[..]).ok()
+        self.push_children(k, Some(pid));
+        Ok(!k.has_exited(fd)?)
     }
 
     /// Follows the parent chain from `pid` up to the shim (true) or init (false).
-    fn descends_from_shim(&mut self, mut pid: i32) -> bool {
+    fn descends_from_shim(&mut self, k: &mut K, mut pid: i32) -> bool {
         for _ in 0..4096 {
             if pid == self.shim {
                 return true;
@@ -265,8 +252,8 @@ impl Walker {
             if pid <= 1 {
                 return false;
             }
-            match self.stat(pid) {
-                Some(s) => pid = s.ppid,
+            match k.stat(pid) {
+                Some((ppid, _)) => pid = ppid,
                 None => return false,
             }
         }
@@ -274,47 +261,15 @@ impl Walker {
     }
 
     /// Queues `(pid, child)` for the children of every thread of `pid` (into the
-    /// current level for the shim itself, else the next one).
-    fn push_children_all_threads(&mut self, pid: i32, task_dir: &str) {
-        let Ok(tasks) = std::fs::read_dir(task_dir) else {
-            return;
-        };
-        let mut file = String::with_capacity(64);
-        for t in tasks {
-            let Ok(t) = t else { continue };
-            file.clear();
-            let _ = write!(
-                file,
-                "{task_dir}/{}/children",
-                t.file_name().to_string_lossy()
-            );
-            self.buf.clear();
-            let Ok(mut f) = File::open(&file) else {
-                continue;
-            };
-            if f.read_to_end(&mut self.buf).is_err() {
-                continue;
-            }
-            let into = if pid == self.shim {
-                &mut self.level
-            } else {
-                &mut self.next
-            };
-            let mut n: i32 = 0;
-            let mut digits = false;
-            for &b in &self.buf {
-                if b.is_ascii_digit() {
-                    n = n * 10 + i32::from(b - b'0');
-                    digits = true;
-                } else if digits {
-                    into.push((pid, n));
-                    n = 0;
-                    digits = false;
-                }
-            }
-            if digits {
-                into.push((pid, n));
-            }
+    /// current level for the shim itself, `None`, else the next one).
+    fn push_children(&mut self, k: &mut K, pid: Option<i32>) {
+        self.found.clear();
+        k.children(pid, &mut self.found);
+        match pid {
+            None => self
+                .level
+                .extend(self.found.iter().map(|&c| (self.shim, c))),
+            Some(pid) => self.next.extend(self.found.iter().map(|&c| (pid, c))),
         }
     }
 }
@@ -324,14 +279,22 @@ pub(crate) fn teardown(
     reaper: &mut Reaper<'_>,
     opts: TeardownOptions,
 ) -> Result<Drained, TeardownError> {
+    teardown_through(reaper, opts)
+}
+
+/// [`teardown`] through any kernel: the real one, or the unit tests' fake.
+fn teardown_through<K: Kernel>(
+    reaper: &mut Reaper<'_, K>,
+    opts: TeardownOptions,
+) -> Result<Drained, TeardownError> {
     let io = TeardownError::io;
-    let start = Instant::now();
+    let start = reaper.kernel().now();
     let deadline = opts.deadline.map(|d| start + d);
     let reaped_before = reaper.reaped;
     let mut d = Drained::default();
     if !opts.grace.is_zero() {
         let grace_end = deadline.map_or(start + opts.grace, |dl| dl.min(start + opts.grace));
-        let mut w = Walker::new(&[libc::SIGTERM, libc::SIGCONT], false);
+        let mut w = Walker::new(reaper.kernel(), &[libc::SIGTERM, libc::SIGCONT], false);
         w.converge(reaper, Some(grace_end))
             .map_err(io("walk /proc"))?;
         d.signalled += w.signalled;
@@ -350,10 +313,11 @@ pub(crate) fn teardown(
         // 2x the subreaper method (teardown-benches, chain/100).
         let mut group_killed = None;
         if !reaper.leader_reaped {
-            match kill_process_group(reaper.leader(), libc::SIGKILL) {
+            let leader = reaper.leader();
+            match reaper.kernel().signal_group(leader, libc::SIGKILL) {
                 Ok(()) => {
                     d.signalled += 1;
-                    group_killed = Some(reaper.leader());
+                    group_killed = Some(leader);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
                 Err(e) => return Err(io("signal the process group")(e)),
@@ -362,26 +326,27 @@ pub(crate) fn teardown(
                 .reap_while_exiting(QUIET, deadline)
                 .map_err(io("reap"))?;
         }
-        let mut w = Walker::new(&[libc::SIGKILL], true);
+        let mut w = Walker::new(reaper.kernel(), &[libc::SIGKILL], true);
         w.counted = group_killed;
         loop {
             w.converge(reaper, deadline).map_err(io("walk /proc"))?;
-            let until =
-                deadline.map_or(Instant::now() + STALL, |dl| dl.min(Instant::now() + STALL));
+            let stall_end = reaper.kernel().now() + STALL;
+            let until = deadline.map_or(stall_end, |dl| dl.min(stall_end));
             if reaper.reap_until(false, Some(until)).map_err(io("reap"))? == Left::Nothing {
                 break;
             }
-            if deadline.is_some_and(|dl| Instant::now() >= dl) {
-                let alive = crate::shim::reaper::own_children().map_or(0, |c| c.len());
+            let now = reaper.kernel().now();
+            if deadline.is_some_and(|dl| now >= dl) {
+                let alive = reaper.kernel().own_children().map_or(0, |c| c.len());
                 return Err(TeardownError::Deadline {
-                    elapsed: start.elapsed(),
+                    elapsed: now - start,
                     alive,
                 });
             }
             // Nothing exited for a while: walk again, trusting nothing learned.
             d.signalled += w.signalled;
             d.rounds += w.rounds;
-            w = Walker::new(&[libc::SIGKILL], false);
+            w = Walker::new(reaper.kernel(), &[libc::SIGKILL], false);
             w.counted = group_killed;
         }
         d.signalled += w.signalled;
@@ -393,6 +358,13 @@ pub(crate) fn teardown(
     }
     d.reaped = reaper.reaped - reaped_before;
     d.leader = reaper.leader_status;
-    d.drain = start.elapsed();
+    d.drain = reaper.kernel().now() - start;
     Ok(d)
 }
+
+#[cfg(test)]
+#[path = "proc_walk_teardown_tests.rs"]
+mod teardown_tests;
+#[cfg(test)]
+#[path = "proc_walk_tests.rs"]
+mod tests;

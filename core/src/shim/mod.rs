@@ -57,6 +57,7 @@
 //! `teardown-shim` in `PATH`.
 
 pub(crate) mod host;
+pub(crate) mod kernel;
 pub(crate) mod protocol;
 pub(crate) mod reaper;
 pub(crate) mod server;

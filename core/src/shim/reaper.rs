@@ -3,14 +3,18 @@
 //!
 //! `waitpid(-1)` is fine here and only here: the shim is a process of its own
 //! whose children are all part of the tree.
+//!
+//! The waits and `/proc` reads go through a [`Kernel`] (the real one by default),
+//! so that the rules are unit-tested against a fake (`reaper_tests.rs`).
 
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
-use crate::fds::{PollFd, PollFlags, poll};
-use crate::sys::signal::drain_signalfd;
-use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
+use super::kernel::{Kernel, Live};
+pub(crate) use super::kernel::{own_children, own_ns_level};
+use crate::sys::wait::{RawStatus, WaitFlags};
 
 /// What is left after reaping everything that had exited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,9 +27,10 @@ pub(crate) enum Left {
     Running,
 }
 
-/// Reaps the shim's children and remembers the leader's status.
-pub(crate) struct Reaper<'a> {
-    sigfd: BorrowedFd<'a>,
+/// Reaps the shim's children and remembers the leader's status. `K` is the
+/// kernel it works through: the real one, or a fake in the unit tests.
+pub(crate) struct Reaper<'a, K: Kernel = Live<'a>> {
+    kernel: K,
     leader: i32,
     /// The leader's status once it has exited (observed or reaped).
     pub leader_status: Option<RawStatus>,
@@ -38,18 +43,35 @@ pub(crate) struct Reaper<'a> {
     /// this index is a process's PID in the init's namespace (the init's own
     /// depth below the host's `/proc`).
     ns_level: Option<usize>,
+    /// The real kernel borrows the signalfd for `'a`.
+    _sigfd: PhantomData<BorrowedFd<'a>>,
 }
 
 impl<'a> Reaper<'a> {
+    /// A reaper of the real kernel's children, woken by the `SIGCHLD` signalfd
+    /// `sigfd`.
     pub(crate) fn new(sigfd: BorrowedFd<'a>, leader: i32) -> Reaper<'a> {
+        Reaper::on(Live::new(sigfd), leader)
+    }
+}
+
+impl<K: Kernel> Reaper<'_, K> {
+    /// A reaper working through `kernel`.
+    pub(crate) fn on(kernel: K, leader: i32) -> Self {
         Reaper {
-            sigfd,
+            kernel,
             leader,
             leader_status: None,
             leader_reaped: false,
             reaped: 0,
             ns_level: None,
+            _sigfd: PhantomData,
         }
+    }
+
+    /// The kernel it works through (the walker shares it).
+    pub(crate) fn kernel(&mut self) -> &mut K {
+        &mut self.kernel
     }
 
     /// For the init of a PID namespace whose `/proc` is the host's: `level` is the
@@ -72,7 +94,7 @@ impl<'a> Reaper<'a> {
             } else {
                 WaitFlags::REAP_NOHANG
             };
-            match wait_exit(Who::Any, flags) {
+            match self.kernel.wait_any(flags) {
                 Ok(None) => return Ok(Left::Running),
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(Left::Nothing),
                 Err(e) => return Err(e),
@@ -86,7 +108,7 @@ impl<'a> Reaper<'a> {
                         self.reaped += 1;
                     } else if flags.keep {
                         // Peeked at someone else: reap exactly that one.
-                        if wait_exit(Who::Pid(pid), WaitFlags::REAP_NOHANG)?.is_some() {
+                        if self.kernel.reap(pid)?.is_some() {
                             self.reaped += 1;
                         }
                     } else {
@@ -114,9 +136,9 @@ impl<'a> Reaper<'a> {
         loop {
             let mut others = false;
             let mut running = false;
-            for pid in own_children()? {
+            for pid in self.kernel.own_children()? {
                 let pid = match self.ns_level {
-                    Some(level) => match namespace_pid(pid, level) {
+                    Some(level) => match self.kernel.namespace_pid(pid, level) {
                         Some(p) => p,
                         // Unreadable: it is still listed, so it is still ours.
                         None => {
@@ -130,7 +152,7 @@ impl<'a> Reaper<'a> {
                     continue;
                 }
                 others = true;
-                match wait_exit(Who::Pid(pid), WaitFlags::REAP_NOHANG) {
+                match self.kernel.reap(pid) {
                     Ok(Some(_)) => self.reaped += 1,
                     Ok(None) => running = true,
                     Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {}
@@ -154,17 +176,16 @@ impl<'a> Reaper<'a> {
         until: Option<Instant>,
     ) -> io::Result<Left> {
         loop {
-            drain_signalfd(self.sigfd);
+            self.kernel.clear_sigchld();
             let left = self.reap_ready(keep_leader)?;
             if left != Left::Running {
                 return Ok(left);
             }
-            let timeout = until.map(|u| u.saturating_duration_since(Instant::now()));
+            let timeout = until.map(|u| u.saturating_duration_since(self.kernel.now()));
             if timeout == Some(Duration::ZERO) {
                 return Ok(left);
             }
-            let mut fds = [PollFd::from_borrowed_fd(self.sigfd, PollFlags::IN)];
-            poll(&mut fds, timeout)?;
+            self.kernel.wait_sigchld(timeout)?;
         }
     }
 
@@ -176,15 +197,15 @@ impl<'a> Reaper<'a> {
         quiet: Duration,
         until: Option<Instant>,
     ) -> io::Result<Left> {
-        let mut last = Instant::now();
+        let mut last = self.kernel.now();
         loop {
-            drain_signalfd(self.sigfd);
+            self.kernel.clear_sigchld();
             let before = self.reaped;
             let left = self.reap_ready(false)?;
             if left != Left::Running {
                 return Ok(left);
             }
-            let now = Instant::now();
+            let now = self.kernel.now();
             if self.reaped != before {
                 last = now;
             }
@@ -192,62 +213,11 @@ impl<'a> Reaper<'a> {
             if now >= end {
                 return Ok(left);
             }
-            let mut fds = [PollFd::from_borrowed_fd(self.sigfd, PollFlags::IN)];
-            poll(&mut fds, Some(end - now))?;
+            self.kernel.wait_sigchld(Some(end - now))?;
         }
     }
 }
 
-/// The PIDs of this process's children (every thread's list).
-pub(crate) fn own_children() -> io::Result<Vec<i32>> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task")? {
-        let t = t?;
-        let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        out.extend(
-            text.split_ascii_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok()),
-        );
-    }
-    Ok(out)
-}
-
-/// The PID of host process `pid` in the PID namespace `level` levels below the
-/// host's `/proc`: field `level` of `NSpid:` in `/proc/<pid>/status`. Not the
-/// last field: a child of the init that is itself the init of a nested namespace
-/// shows `<host pid> <pid here> 1`, and 1 is the init's own PID.
-fn namespace_pid(pid: i32, level: usize) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    nspid_at(&status, level)
-}
-
-fn nspid_at(status: &str, level: usize) -> Option<i32> {
-    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-    line.split_ascii_whitespace().nth(level)?.parse().ok()
-}
-
-/// The index of this process's PID in its own `NSpid:` line: how many PID
-/// namespaces it is below the one `/proc` shows (the init of a namespace made by
-/// a host process: 1).
-pub(crate) fn own_ns_level() -> io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix("NSpid:"))
-        .ok_or_else(|| io::Error::other("no NSpid line in /proc/self/status"))?;
-    Ok(line.split_ascii_whitespace().count().saturating_sub(1))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_nested_init_is_found_at_the_init_s_level_not_by_its_last_pid() {
-        let status = "Name:\tx\nNSpid:\t4242\t7\t1\n";
-        assert_eq!(nspid_at(status, 1), Some(7));
-        assert_eq!(nspid_at(status, 0), Some(4242));
-        assert_eq!(nspid_at(status, 3), None);
-        assert_eq!(nspid_at("Name:\tx\n", 1), None);
-    }
-}
+#[path = "reaper_tests.rs"]
+mod tests;

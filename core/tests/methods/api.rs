@@ -9,72 +9,50 @@ use std::time::Duration;
 use rstest::rstest;
 use teardown::{Availability, Method, SpawnError, SpawnOptions};
 
-use crate::support::{Cleanup, alive, opts, spawn_sh};
+use crate::support::{Cleanup, alive, all_but_auto, for_each_method, opts, spawn_sh};
 
-#[rstest]
-fn teardown_twice_returns_the_same_report(
-    #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-        Method::Auto
-    )]
-    method: Method,
-) {
-    let s = spawn_sh(method, r#"(eval "$R"; exec sleep 60) & wait"#, 1);
-    let _guard = Cleanup(s.all());
-    let mut tree = s.tree;
-    let first = tree.teardown(Duration::ZERO).unwrap();
-    let second = tree.teardown(Duration::from_secs(1)).unwrap();
-    assert_eq!(first, second);
-    assert_eq!(
-        first.leader_status,
-        Some(128 + 9),
-        "{method}: the leader was SIGKILLed"
-    );
-    assert_eq!(
-        tree.try_wait_leader().unwrap().and_then(|s| s.signal()),
-        Some(9)
-    );
+#[test]
+fn teardown_twice_returns_the_same_report() {
+    for_each_method(Method::ALL, |method| {
+        let s = spawn_sh(method, r#"(eval "$R"; exec sleep 60) & wait"#, 1);
+        let _guard = Cleanup(s.all());
+        let mut tree = s.tree;
+        let first = tree.teardown(Duration::ZERO).unwrap();
+        let second = tree.teardown(Duration::from_secs(1)).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(
+            first.leader_status,
+            Some(128 + 9),
+            "{method}: the leader was SIGKILLed"
+        );
+        assert_eq!(
+            tree.try_wait_leader().unwrap().and_then(|s| s.signal()),
+            Some(9)
+        );
+    });
 }
 
-#[rstest]
-fn teardown_after_the_leader_exited_reports_its_status(
-    #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-        Method::Auto
-    )]
-    method: Method,
-) {
-    // The leader leaves a background child behind and exits 3.
-    let s = spawn_sh(method, r#"(eval "$R"; exec sleep 60) & exit 3"#, 1);
-    let _guard = Cleanup(s.all());
-    let mut tree = s.tree;
-    let status = tree.wait_leader().unwrap();
-    assert_eq!(status.code(), Some(3), "{method}");
-    // Observing the exit does not reap the leader: its PID stays reserved.
-    assert!(
-        std::path::Path::new(&format!("/proc/{}", s.leader.pid)).exists()
-            || method == Method::Pidns
-    );
-    let report = tree.teardown(Duration::ZERO).unwrap();
-    assert_eq!(report.leader_status, Some(3), "{method}");
-    if method.is_escape_proof() {
-        assert_eq!(alive(&s.reported), vec![], "{method}: the orphan is gone");
-    }
-    assert_eq!(tree.wait_leader().unwrap().code(), Some(3));
+#[test]
+fn teardown_after_the_leader_exited_reports_its_status() {
+    for_each_method(Method::ALL, |method| {
+        // The leader leaves a background child behind and exits 3.
+        let s = spawn_sh(method, r#"(eval "$R"; exec sleep 60) & exit 3"#, 1);
+        let _guard = Cleanup(s.all());
+        let mut tree = s.tree;
+        let status = tree.wait_leader().unwrap();
+        assert_eq!(status.code(), Some(3), "{method}");
+        // Observing the exit does not reap the leader: its PID stays reserved.
+        assert!(
+            std::path::Path::new(&format!("/proc/{}", s.leader.pid)).exists()
+                || method == Method::Pidns
+        );
+        let report = tree.teardown(Duration::ZERO).unwrap();
+        assert_eq!(report.leader_status, Some(3), "{method}");
+        if method.is_escape_proof() {
+            assert_eq!(alive(&s.reported), vec![], "{method}: the orphan is gone");
+        }
+        assert_eq!(tree.wait_leader().unwrap().code(), Some(3));
+    });
 }
 
 #[rstest]
@@ -170,29 +148,19 @@ fn clear_env_starts_the_command_with_only_what_it_set() {
     tree.teardown(Duration::ZERO).unwrap();
 }
 
-#[rstest]
-fn a_missing_program_fails_to_spawn(
-    #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns
-    )]
-    method: Method,
-) {
-    let err = method
-        .spawn_with(&mut Command::new("/nonexistent/program"), &opts())
-        .unwrap_err();
-    match err {
-        SpawnError::Spawn { source, .. } => {
-            assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{method}")
+#[test]
+fn a_missing_program_fails_to_spawn() {
+    for_each_method(all_but_auto(), |method| {
+        let err = method
+            .spawn_with(&mut Command::new("/nonexistent/program"), &opts())
+            .unwrap_err();
+        match err {
+            SpawnError::Spawn { source, .. } => {
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{method}")
+            }
+            other => panic!("{method}: expected a spawn error, got {other:?}"),
         }
-        other => panic!("{method}: expected a spawn error, got {other:?}"),
-    }
+    });
 }
 
 #[test]
@@ -261,7 +229,7 @@ fn pidns_runs_without_root_through_a_user_namespace() {
         .uid(65534)
         .gid(65534)
         .stdout(Stdio::piped());
-    let (_stage, shim) = crate::support::stage_for_any_user(env!("CARGO_BIN_EXE_teardown-shim"));
+    let (_stage, shim) = crate::helpers::stage_for_any_user(env!("CARGO_BIN_EXE_teardown-shim"));
     let mut tree = match Method::Pidns.spawn_with(&mut cmd, &opts().with_shim(shim, Vec::new())) {
         Ok(t) => t,
         Err(SpawnError::Unsupported { reason, .. }) => {
@@ -351,32 +319,21 @@ fn probe_with_a_bogus_shim_says_the_shim_methods_cannot_run() {
     );
 }
 
-#[rstest]
-fn the_leader_starts_with_no_signal_blocked(
-    #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-        Method::Auto
-    )]
-    method: Method,
-) {
-    // The shim blocks SIGCHLD for its own signalfd; a leader that inherited that
-    // mask would never see its children exit through a handler.
-    let mut cmd = Command::new("grep");
-    cmd.args(["^SigBlk:", "/proc/self/status"])
-        .stdout(Stdio::piped());
-    let mut tree = method.spawn_with(&mut cmd, &opts()).unwrap();
-    let mut out = String::new();
-    tree.take_stdout()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    tree.teardown(Duration::ZERO).unwrap();
-    assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "{method}");
+#[test]
+fn the_leader_starts_with_no_signal_blocked() {
+    for_each_method(Method::ALL, |method| {
+        // The shim blocks SIGCHLD for its own signalfd; a leader that inherited that
+        // mask would never see its children exit through a handler.
+        let mut cmd = Command::new("grep");
+        cmd.args(["^SigBlk:", "/proc/self/status"])
+            .stdout(Stdio::piped());
+        let mut tree = method.spawn_with(&mut cmd, &opts()).unwrap();
+        let mut out = String::new();
+        tree.take_stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        tree.teardown(Duration::ZERO).unwrap();
+        assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "{method}");
+    });
 }

@@ -10,7 +10,8 @@ use rstest::rstest;
 use teardown::{Method, ProcessIdentity, TeardownError, TeardownOptions};
 
 use crate::support::{
-    Cleanup, Scripted, alive, settle_dead, spawn_reporting, spawn_sh, state, wait_until,
+    Cleanup, Scripted, alive, for_each_method, settle_dead, spawn_reporting, spawn_sh, state,
+    wait_until,
 };
 
 /// A tree shape, named after where it bit someone.
@@ -120,18 +121,6 @@ fn pgid(id: &ProcessIdentity) -> Option<i32> {
 #[rstest]
 fn method_leaves_what_it_is_known_to_leave(
     #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-        Method::Auto
-    )]
-    method: Method,
-    #[values(
         Case::BackgroundChildren,
         Case::GrandchildOutlivesParent,
         Case::SetsidEscape,
@@ -141,6 +130,13 @@ fn method_leaves_what_it_is_known_to_leave(
     )]
     case: Case,
 ) {
+    for_each_method(Method::ALL, |method| {
+        leaves_what_it_is_known_to_leave(method, case)
+    });
+}
+
+/// One row of the table: `method` on `case`, with a bystander that must survive.
+fn leaves_what_it_is_known_to_leave(method: Method, case: Case) {
     let mut bystander = Command::new("sleep")
         .arg("60")
         .spawn()

@@ -10,7 +10,9 @@ use std::time::Duration;
 use rstest::rstest;
 use teardown::{Method, TeardownError, TeardownOptions};
 
-use crate::support::{Cleanup, alive, cgroup_dir_of, settle_dead, spawn_reporting, spawn_sh};
+use crate::support::{
+    Cleanup, alive, cgroup_dir_of, for_each_method, settle_dead, spawn_reporting, spawn_sh,
+};
 
 /// A Python process that ignores SIGTERM, starts a thread that sleeps, reports
 /// its PID (as `/proc` shows it) and ends its main thread alone
@@ -100,39 +102,28 @@ eval "$R"; while :; do sleep 0.02; done"#,
     assert!(alive(&all).is_empty(), "{method}: {:?} alive", alive(&all));
 }
 
-#[rstest]
-fn signal_leader_reaches_the_leader_alone(
-    #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-        Method::Auto
-    )]
-    method: Method,
-) {
-    let s = spawn_sh(
-        method,
-        r#"trap 'echo usr1' USR1; eval "$R"; while :; do sleep 0.02; done"#,
-        1,
-    );
-    let leader = s.reported[0];
-    let _guard = Cleanup(vec![leader]);
-    let (mut tree, mut out) = (s.tree, s.out);
-    assert!(tree.signal_leader(libc::SIGUSR1).unwrap(), "{method}: sent");
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "usr1", "{method}");
-    tree.teardown(Duration::ZERO).unwrap();
-    assert!(
-        !tree.signal_leader(libc::SIGUSR1).unwrap(),
-        "{method}: nothing to send to after the teardown"
-    );
-    assert!(settle_dead(&[leader]).is_empty());
+#[test]
+fn signal_leader_reaches_the_leader_alone() {
+    for_each_method(Method::ALL, |method| {
+        let s = spawn_sh(
+            method,
+            r#"trap 'echo usr1' USR1; eval "$R"; while :; do sleep 0.02; done"#,
+            1,
+        );
+        let leader = s.reported[0];
+        let _guard = Cleanup(vec![leader]);
+        let (mut tree, mut out) = (s.tree, s.out);
+        assert!(tree.signal_leader(libc::SIGUSR1).unwrap(), "{method}: sent");
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "usr1", "{method}");
+        tree.teardown(Duration::ZERO).unwrap();
+        assert!(
+            !tree.signal_leader(libc::SIGUSR1).unwrap(),
+            "{method}: nothing to send to after the teardown"
+        );
+        assert!(settle_dead(&[leader]).is_empty());
+    });
 }
 
 #[rstest]
@@ -211,45 +202,34 @@ wait"#,
     assert!(report.drain >= Duration::from_millis(300), "{report:?}");
 }
 
-#[rstest]
-fn escalated_says_whether_sigkill_reached_the_tree(
-    #[values(
-        Method::Leader,
-        Method::Killpg,
-        Method::KillpgWaitpgid,
-        Method::Subreaper,
-        Method::CgroupKill,
-        Method::ProcWalk,
-        Method::Cgroup,
-        Method::Pidns,
-        Method::Auto
-    )]
-    method: Method,
-) {
-    // A tree that dies of SIGTERM, torn down gracefully: no SIGKILL.
-    let s = spawn_sh(method, r#"eval "$R"; exec sleep 60"#, 1);
-    let _guard = Cleanup(s.all());
-    let mut tree = s.tree;
-    let r = tree.teardown(Duration::from_secs(5)).unwrap();
-    assert!(!r.escalated, "{method}: {r:?}");
-    // The same torn down with no grace: SIGKILL reached it.
-    let s = spawn_sh(method, r#"eval "$R"; exec sleep 60"#, 1);
-    let _guard = Cleanup(s.all());
-    let mut tree = s.tree;
-    let r = tree.teardown(Duration::ZERO).unwrap();
-    assert!(r.escalated, "{method}: {r:?}");
-    // A tree whose leader exited and left nothing: nothing to SIGKILL. The
-    // group methods cannot tell (the group still holds the leader's zombie, and
-    // a group kill succeeds on it): only the methods that see their whole tree
-    // are held to it.
-    if matches!(
-        method,
-        Method::CgroupKill | Method::Cgroup | Method::Pidns | Method::Auto
-    ) {
-        let s = spawn_sh(method, r#"eval "$R"; exit 0"#, 1);
+#[test]
+fn escalated_says_whether_sigkill_reached_the_tree() {
+    for_each_method(Method::ALL, |method| {
+        // A tree that dies of SIGTERM, torn down gracefully: no SIGKILL.
+        let s = spawn_sh(method, r#"eval "$R"; exec sleep 60"#, 1);
+        let _guard = Cleanup(s.all());
         let mut tree = s.tree;
-        tree.wait_leader().unwrap();
-        let r = tree.teardown(Duration::ZERO).unwrap();
+        let r = tree.teardown(Duration::from_secs(5)).unwrap();
         assert!(!r.escalated, "{method}: {r:?}");
-    }
+        // The same torn down with no grace: SIGKILL reached it.
+        let s = spawn_sh(method, r#"eval "$R"; exec sleep 60"#, 1);
+        let _guard = Cleanup(s.all());
+        let mut tree = s.tree;
+        let r = tree.teardown(Duration::ZERO).unwrap();
+        assert!(r.escalated, "{method}: {r:?}");
+        // A tree whose leader exited and left nothing: nothing to SIGKILL. The
+        // group methods cannot tell (the group still holds the leader's zombie, and
+        // a group kill succeeds on it): only the methods that see their whole tree
+        // are held to it.
+        if matches!(
+            method,
+            Method::CgroupKill | Method::Cgroup | Method::Pidns | Method::Auto
+        ) {
+            let s = spawn_sh(method, r#"eval "$R"; exit 0"#, 1);
+            let mut tree = s.tree;
+            tree.wait_leader().unwrap();
+            let r = tree.teardown(Duration::ZERO).unwrap();
+            assert!(!r.escalated, "{method}: {r:?}");
+        }
+    });
 }

@@ -5,6 +5,7 @@
 mod api;
 mod auto;
 mod cases;
+mod helpers;
 mod host_death;
 mod hostile;
 mod shapes;

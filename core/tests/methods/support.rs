@@ -1,46 +1,54 @@
 //! Helpers: spawning scripted trees whose processes report their PIDs, and judging
-//! liveness by identity from `/proc`.
+//! liveness by identity from `/proc`. Shared with the test host
+//! (`tests/host/test_host.rs`), so nothing here uses a dev-dependency.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use teardown::{Method, ProcessIdentity, SpawnOptions, Tree};
+use teardown::{DrainReport, Method, ProcessIdentity, SpawnOptions, Tree};
+
+/// Runs `check` for each of `methods` in turn (a test over many methods iterates
+/// [`Method::ALL`], or part of it, rather than repeating the list), and fails
+/// naming every method whose check failed; each one's panic is printed as it
+/// happens, and its guards are dropped before the next method runs.
+pub fn for_each_method(methods: impl IntoIterator<Item = Method>, check: impl Fn(Method)) {
+    let failed: Vec<Method> = methods
+        .into_iter()
+        .filter(|&m| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(m))).is_err())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed for {failed:?} (each panic is above)"
+    );
+}
+
+/// Every method but `auto` (which only ever runs one of the others).
+pub fn all_but_auto() -> impl Iterator<Item = Method> {
+    Method::ALL.into_iter().filter(|m| *m != Method::Auto)
+}
 
 /// `eval "$R"` in a tree script prints the PID of the shell running it, as the
 /// host's `/proc` shows it (so it is right inside a PID namespace too). Used as
 /// `(eval "$R"; exec sleep 60) &`: the subshell reports itself, then becomes sleep.
 pub const REPORT: &str = "read p _ < /proc/self/stat; echo $p";
 
-/// Options that point at the shim binary built with this package.
-pub fn opts() -> SpawnOptions {
-    SpawnOptions::default().with_shim(env!("CARGO_BIN_EXE_teardown-shim"), Vec::new())
+/// The shim binary built with this package: the tests know its path; the test
+/// host (`teardown-test-host`, which shares this file) is told in
+/// `TEARDOWN_SHIM` by the test that runs it.
+pub fn shim() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_teardown-shim") {
+        Some(path) => path.into(),
+        None => std::env::var_os("TEARDOWN_SHIM")
+            .expect("TEARDOWN_SHIM names the shim (the methods tests set it for the test host)")
+            .into(),
+    }
 }
 
-/// A copy of `binary` in a fresh world-readable directory, for a child that runs
-/// as another uid: the checkout (and so `target/`) may sit in a private directory
-/// (a `mktemp -d` clone is mode 0700). Keep the `TempDir` alive while it runs.
-pub fn stage_for_any_user(binary: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix("teardown-stage-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = dir
-        .path()
-        .join(std::path::Path::new(binary).file_name().unwrap());
-    // Copied by a child process, not `fs::copy`: a write descriptor open in this
-    // multithreaded process leaks into whatever another test thread forks at that
-    // moment, and exec'ing the copy then fails with ETXTBSY until that child execs.
-    let st = std::process::Command::new("install")
-        .args(["-m", "755"])
-        .arg(binary)
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(st.success(), "install {binary}: {st}");
-    (dir, copy)
+/// Options that point at the shim binary built with this package.
+pub fn opts() -> SpawnOptions {
+    SpawnOptions::default().with_shim(shim(), Vec::new())
 }
 
 /// A spawned scripted tree and the identities of its processes.
@@ -203,4 +211,39 @@ pub fn processes_with_arg(needle: &str) -> Vec<(ProcessIdentity, u32)> {
         }
     }
     out
+}
+
+/// `sh` that appends a line to `marker` and prints one: how many times it ran.
+pub fn counting_command(marker: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#"echo ran >> "$MARKER"; echo out"#])
+        .env("MARKER", marker)
+        .stdout(Stdio::piped());
+    cmd
+}
+
+/// Spawns the counting command (appending to `marker`) with `auto`, waits for
+/// it, tears it down; returns the method, what was passed over, the report, and
+/// how many times it ran (checking it printed once on the pipe the caller asked
+/// for).
+pub fn spawn_counting(marker: &Path) -> (Method, Vec<(Method, String)>, DrainReport, usize) {
+    let mut tree = Method::Auto
+        .spawn_with(&mut counting_command(marker), &opts())
+        .unwrap_or_else(|e| panic!("auto: spawn failed: {e}"));
+    let method = tree.method();
+    let passed_over = tree.passed_over().to_vec();
+    let mut out = String::new();
+    tree.take_stdout()
+        .expect("stdout is piped")
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(out, "out\n");
+    let status = tree.wait_leader().unwrap();
+    assert!(status.success(), "{status}");
+    let report = tree.teardown(Duration::from_secs(2)).unwrap();
+    let runs = std::fs::read_to_string(marker)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    (method, passed_over, report, runs)
 }

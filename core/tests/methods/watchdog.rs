@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use teardown::{Method, ProcessIdentity, SpawnError, SpawnOptions};
+use teardown::{Method, ProcessIdentity, SpawnError, SpawnOptions, Tree};
 
 use crate::support::{
     Cleanup, alive, cgroup_dir_of, opts, processes_with_arg, spawn_reporting_with, wait_until,
@@ -102,30 +102,28 @@ fn the_watchdog(parent: &TestParent, leaf: &Path) -> ProcessIdentity {
 
 #[test]
 fn a_torn_down_cgroup_tree_leaves_no_watchdog_and_no_leaf() {
-    let parent = TestParent::new();
-    let s = spawn_tree(&parent, &parent.opts());
-    let _guard = Cleanup(s.all());
-    let leaf = cgroup_dir_of(s.leader.pid).unwrap();
-    let dog = the_watchdog(&parent, &leaf);
-    let all = s.all();
-    let mut tree = s.tree;
-    tree.teardown(Duration::ZERO).unwrap();
-    assert_eq!(alive(&all), vec![]);
-    assert!(reaped(&dog), "teardown disarmed and reaped the watchdog");
-    assert_eq!(parent.leaves(), Vec::<PathBuf>::new());
+    ends_leaving_no_watchdog_and_no_leaf("teardown", |mut tree| {
+        tree.teardown(Duration::ZERO).unwrap();
+    });
 }
 
 #[test]
 fn a_dropped_cgroup_tree_leaves_no_watchdog_and_no_leaf() {
+    ends_leaving_no_watchdog_and_no_leaf("drop", drop);
+}
+
+/// Spawns a cgroup tree with its watchdog, ends it by `end` (`how`), and checks
+/// the tree is gone, the watchdog disarmed and reaped, the leaf removed.
+fn ends_leaving_no_watchdog_and_no_leaf(how: &str, end: impl FnOnce(Tree)) {
     let parent = TestParent::new();
     let s = spawn_tree(&parent, &parent.opts());
     let _guard = Cleanup(s.all());
     let leaf = cgroup_dir_of(s.leader.pid).unwrap();
     let dog = the_watchdog(&parent, &leaf);
     let all = s.all();
-    drop(s.tree);
+    end(s.tree);
     assert_eq!(alive(&all), vec![]);
-    assert!(reaped(&dog), "drop disarmed and reaped the watchdog");
+    assert!(reaped(&dog), "{how} disarmed and reaped the watchdog");
     assert_eq!(parent.leaves(), Vec::<PathBuf>::new());
 }
 

@@ -1,0 +1,149 @@
+//! The teardown's phases, one rule per test, against a fake kernel: the
+//! graceful walks, the group kill, the SIGKILL walks, the stall, the deadline,
+//! and what the drain report counts.
+
+use std::time::Duration;
+
+use super::tests::{LEADER, shim};
+use super::*;
+use crate::shim::kernel::fake::{Call, SHIM};
+use crate::sys::wait::killed_by;
+
+fn now() -> TeardownOptions {
+    TeardownOptions::new(Duration::ZERO)
+}
+
+#[test]
+fn a_leader_still_dying_after_the_group_kill_is_not_counted_twice() {
+    // 8f17bc7: on a busy machine the leader had not exited within the quiet
+    // window after killpg(SIGKILL), so the first walk SIGKILLed it again, and a
+    // one-node tree was reported with 2 processes signalled.
+    let mut r = shim(|k| {
+        k.dies_after(LEADER, QUIET * 4);
+    });
+    let d = teardown_through(&mut r, now()).unwrap();
+    let k = r.kernel();
+    assert_eq!(
+        k.signals_to(LEADER),
+        [libc::SIGKILL, libc::SIGKILL],
+        "the group kill, then the walk's (the leader was still there)"
+    );
+    assert_eq!(d.signalled, 1, "{d:?}");
+    assert_eq!((d.reaped, d.leader), (1, Some(killed_by(libc::SIGKILL))));
+}
+
+#[test]
+fn with_no_grace_the_group_is_killed_at_once_and_the_walks_find_what_left_it() {
+    // 101 -> 102 -> 103 in the leader's group, and 104, a child of 102 in a
+    // session of its own: the group kill takes three, a walk finds the fourth.
+    let mut r = shim(|k| {
+        k.spawn(102, LEADER)
+            .spawn(103, 102)
+            .spawn(104, 102)
+            .setsid(104);
+    });
+    let d = teardown_through(&mut r, now()).unwrap();
+    let k = r.kernel();
+    assert_eq!(k.calls()[0], Call::SignalGroup(LEADER, libc::SIGKILL));
+    assert_eq!(
+        (k.count(|c| matches!(c, Call::Signal(..)))),
+        1,
+        "only 104 is signalled by pidfd: the group was reaped before the walk"
+    );
+    assert_eq!(k.signals_to(104), [libc::SIGKILL]);
+    assert_eq!((d.signalled, d.reaped, d.escalated), (2, 4, true), "{d:?}");
+    assert_eq!(d.leader, Some(killed_by(libc::SIGKILL)));
+}
+
+#[test]
+fn a_tree_that_dies_of_sigterm_within_the_grace_is_not_escalated() {
+    let mut r = shim(|k| {
+        k.spawn(102, LEADER);
+    });
+    let d = teardown_through(&mut r, TeardownOptions::new(Duration::from_secs(1))).unwrap();
+    let k = r.kernel();
+    assert_eq!(k.signals_to(LEADER), [libc::SIGTERM, libc::SIGCONT]);
+    assert_eq!(k.signals_to(102), [libc::SIGTERM, libc::SIGCONT]);
+    assert_eq!(k.count(|c| matches!(c, Call::SignalGroup(..))), 0);
+    assert_eq!((d.signalled, d.reaped, d.escalated), (2, 2, false), "{d:?}");
+    assert_eq!(d.leader, Some(killed_by(libc::SIGTERM)));
+}
+
+#[test]
+fn a_tree_that_ignores_sigterm_is_sigkilled_when_the_grace_is_over() {
+    let mut r = shim(|k| {
+        k.ignores_term(LEADER);
+    });
+    let grace = Duration::from_millis(100);
+    let d = teardown_through(&mut r, TeardownOptions::new(grace)).unwrap();
+    let k = r.kernel();
+    assert_eq!(
+        k.signals_to(LEADER),
+        [libc::SIGTERM, libc::SIGCONT, libc::SIGKILL]
+    );
+    assert_eq!(k.elapsed(), grace);
+    assert_eq!((d.signalled, d.escalated), (2, true), "{d:?}");
+    assert_eq!(d.drain, grace);
+}
+
+#[test]
+fn after_nothing_exits_for_100_ms_the_walks_start_again_from_scratch() {
+    // 102 is out of every list the walks read until 150 ms (as a process below
+    // a subreaper of the tree's own would be): the fast walks miss it; after a
+    // stall a new walker, reading everything from /proc, tries again.
+    let mut r = shim(|k| {
+        k.spawn(102, SHIM).hidden_until(102, STALL * 3 / 2);
+    });
+    let d = teardown_through(&mut r, now()).unwrap();
+    let k = r.kernel();
+    assert_eq!(k.signals_to(102), [libc::SIGKILL]);
+    assert_eq!(
+        k.elapsed(),
+        QUIET + STALL * 2,
+        "the group kill's quiet spell, then two stalls"
+    );
+    assert!(k.calls().contains(&Call::Stat(102)), "a slow walk found it");
+    // Walks: the fast one, one after the first stall, then one that finds 102
+    // and one that finds nothing new.
+    assert_eq!((d.signalled, d.reaped, d.rounds), (2, 2, 4), "{d:?}");
+}
+
+#[test]
+fn past_the_deadline_the_teardown_fails_counting_the_children_left() {
+    let mut r = shim(|k| {
+        k.unkillable(LEADER);
+    });
+    let deadline = Duration::from_secs(1);
+    let err = teardown_through(&mut r, now().with_deadline(deadline)).unwrap_err();
+    match err {
+        TeardownError::Deadline { elapsed, alive } => {
+            assert_eq!((elapsed, alive), (deadline, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn once_the_leader_is_reaped_its_group_is_not_signalled() {
+    // Its PGID could belong to a new group by now. 102 stays in it.
+    let mut r = shim(|k| {
+        k.spawn(102, LEADER).exit(LEADER, 0);
+    });
+    r.reap_ready(false).unwrap();
+    assert!(r.leader_reaped);
+    let d = teardown_through(&mut r, now()).unwrap();
+    let k = r.kernel();
+    assert_eq!(k.count(|c| matches!(c, Call::SignalGroup(..))), 0);
+    assert_eq!(k.signals_to(102), [libc::SIGKILL]);
+    assert_eq!((d.signalled, d.reaped, d.leader), (1, 1, Some(0)), "{d:?}");
+}
+
+#[test]
+fn with_no_grace_and_nothing_left_to_kill_the_teardown_is_not_escalated() {
+    let mut r = shim(|k| {
+        k.exit(LEADER, 0);
+    });
+    r.reap_ready(false).unwrap();
+    let d = teardown_through(&mut r, now()).unwrap();
+    assert_eq!((d.signalled, d.reaped, d.escalated), (0, 0, false), "{d:?}");
+}
