@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::options::TeardownOptions;
 use crate::sys::wait::{RawStatus, shell_status};
-use crate::{DrainReport, Method, TeardownError};
+use crate::{CgroupEntry, DrainReport, Method, TeardownError};
 
 /// How long a wait for the leader may block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,4 +60,9 @@ pub(crate) trait Driver: Send {
     fn signal_leader(&mut self, sig: i32) -> io::Result<bool>;
     /// Kills and drains the tree. May be called again after an error.
     fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError>;
+    /// How the leader got into its cgroup leaf, for the methods that make one in
+    /// this process (`cgroup`, `cgroup-kill`).
+    fn cgroup_entry(&self) -> Option<CgroupEntry> {
+        None
+    }
 }

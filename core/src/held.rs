@@ -19,7 +19,7 @@ use crate::driver::{Drained, Driver, Wait};
 use crate::options::TeardownOptions;
 use crate::pidfd::PidFd;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
-use crate::{Method, SpawnError, TeardownError};
+use crate::{CgroupEntry, Method, SpawnError, TeardownError};
 
 /// The leader: a direct child of this process, in its own process group.
 #[derive(Debug)]
@@ -36,15 +36,22 @@ impl HeldLeader {
     pub(crate) fn spawn(cmd: &mut Command) -> io::Result<HeldLeader> {
         let child = cmd.spawn()?;
         let pid = child.id() as i32;
+        Ok(HeldLeader::hold(child, pid))
+    }
+
+    /// Holds `pid`, an unreaped direct child of this process, as the leader;
+    /// `child` is what `Command::spawn` returned, kept for the leader's stdio (it
+    /// is `pid` itself, or the reaped intermediate of a spawn born in a cgroup).
+    pub(crate) fn hold(child: Child, pid: i32) -> HeldLeader {
         // Falls back to PID-based waits (never reaping early) if pidfds are missing.
         let pidfd = PidFd::open(pid).ok();
-        Ok(HeldLeader {
+        HeldLeader {
             child,
             pid,
             pidfd,
             exited: None,
             reaped: false,
-        })
+        }
     }
 
     pub(crate) fn pid(&self) -> i32 {
@@ -228,6 +235,11 @@ pub(crate) trait Drain: Send {
     /// Kills and drains the tree (see [`Driver::teardown`]). May be called again
     /// after an error.
     fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError>;
+
+    /// How the leader got into its cgroup (`cgroup`, `cgroup-kill`).
+    fn cgroup_entry(&self) -> Option<CgroupEntry> {
+        None
+    }
 }
 
 /// One teardown of a held tree, as a [`Drain`] gets it.
@@ -271,6 +283,10 @@ impl<D: Drain> Driver for HeldTree<D> {
 
     fn child(&mut self) -> &mut Child {
         self.leader.child()
+    }
+
+    fn cgroup_entry(&self) -> Option<CgroupEntry> {
+        self.drain.cgroup_entry()
     }
 
     fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {

@@ -200,6 +200,6 @@ pub use method::run_shim;
 pub use method_name::Method;
 pub use options::{DROP_DEADLINE, SpawnOptions, TeardownOptions};
 pub use probe::{Availability, HostFacts, Probe, probe, probe_with};
-pub use report::DrainReport;
+pub use report::{CgroupEntry, DrainReport};
 pub use tree::Tree;
 pub use verdict::{ParseVerdictError, Verdict};

@@ -45,3 +45,21 @@ mod micros {
         Ok(Duration::from_micros(us))
     }
 }
+
+/// How a `cgroup` or `cgroup-kill` leader got into its cgroup leaf
+/// ([`crate::Tree::cgroup_entry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CgroupEntry {
+    /// Born there by `clone3(CLONE_INTO_CGROUP)`: no cgroup migration, no wait.
+    Born,
+    /// The kernel refused `clone3` with this errno (`ENOSYS`: older than 5.7 or a
+    /// seccomp filter; `EACCES`: a uid set on the `Command` cannot write the leaf;
+    /// `EPERM`, `EINVAL`, `E2BIG`), so the leader wrote itself into the leaf's
+    /// `cgroup.procs` before exec: a migration, which waits for an RCU grace
+    /// period after a quiet spell (~13–16 ms here).
+    Moved {
+        /// The errno `clone3` failed with.
+        clone3_errno: i32,
+    },
+}

@@ -10,7 +10,7 @@ use crate::method::auto::{self, Picked};
 use crate::method::spawn_driver;
 use crate::options::{DROP_DEADLINE, SpawnOptions, TeardownOptions};
 use crate::sys::wait::RawStatus;
-use crate::{DrainReport, Method, SignalError, SpawnError, TeardownError, WaitError};
+use crate::{CgroupEntry, DrainReport, Method, SignalError, SpawnError, TeardownError, WaitError};
 
 /// A command spawned as a contained tree by a [`Method`].
 ///
@@ -91,6 +91,15 @@ impl Tree {
     /// The leader's PID, as seen from this process.
     pub fn leader_pid(&self) -> u32 {
         self.driver.leader_pid()
+    }
+
+    /// For `cgroup` and `cgroup-kill`: how the leader got into its cgroup leaf —
+    /// born there by `clone3(CLONE_INTO_CGROUP)`, or moved in by a write to
+    /// `cgroup.procs` when the kernel refused that (see [`CgroupEntry`]). `None`
+    /// for the other methods (`pidns` makes its leaf in the shim, and its init is
+    /// always born there).
+    pub fn cgroup_entry(&self) -> Option<CgroupEntry> {
+        self.driver.cgroup_entry()
     }
 
     /// The write end of the leader's stdin, if the command had `Stdio::piped()`.

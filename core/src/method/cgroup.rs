@@ -3,11 +3,20 @@
 //! without the TGID-wide kill (systemd's path), kept as a negative control.
 //!
 //! Containment: the leaf `teardown-<ns>-<pid>-<n>` is created under this process's
-//! own cgroup (or [`SpawnOptions::cgroup_parent`]); its `cgroup.procs` is opened
-//! before the fork, and the child writes "0" to it in a `pre_exec` hook, so it is
-//! in the leaf before it runs any code of its own and every descendant is born
-//! there (or in a cgroup it makes below: the subtree is the tree, see
-//! `cgroup2/leaf/`).
+//! own cgroup (or [`SpawnOptions::cgroup_parent`]), and the leader is *born* in
+//! it: std's `Command::spawn` forks and applies everything the caller set (stdio,
+//! cwd, environment, uid/gid, process group, the caller's `pre_exec` hooks), and
+//! a last hook makes the leader from there with `clone3(CLONE_INTO_CGROUP |
+//! CLONE_PARENT)` — a child of the host, in the leaf before it runs any code of
+//! its own — which execs the program (see `sys/born_in_cgroup.rs` for what a
+//! caller's hook sets that is carried over, and what is not). So the spawn costs
+//! one more fork, never a cgroup migration's wait (~13–16 ms after a quiet
+//! spell). If the kernel refuses the `clone3` (older than 5.7, a seccomp filter,
+//! or a uid set on the `Command` that cannot write the leaf), the child joins the
+//! leaf by writing "0" to its `cgroup.procs` (opened by the host) and is the
+//! leader itself: [`crate::Tree::cgroup_entry`] says which happened. Every
+//! descendant is born in the leaf (or in a cgroup it makes below: the subtree is
+//! the tree, see `cgroup2/leaf/`).
 //!
 //! Teardown: gracefully, SIGTERM + SIGCONT to every member of the subtree (by
 //! pidfd, membership re-checked after opening it), wait up to the grace for
@@ -48,22 +57,24 @@
 //! (`pidns`, which `auto` prefers). A process with write access to another
 //! cgroup's `cgroup.procs` (root) can move itself out.
 
-use std::os::fd::AsFd;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Instant;
 
 use crate::cgroup2::{Leaf, LeafError, own_dir};
 use crate::driver::Driver;
-use crate::held::{
-    Drain, HeldTree, Teardown, kernel_reaps_children, remaining, spawn_group_leader,
-};
+use crate::fds::pipe_cloexec;
+use crate::held::{Drain, HeldLeader, HeldTree, Teardown, kernel_reaps_children, remaining};
 use crate::options::SpawnOptions;
 use crate::pidfd::PidFd;
 use crate::shim::reaper::own_children;
 use crate::shim::watchdog::{self, Watchdog};
-use crate::sys::exec::write_before_exec;
+use crate::sys::born_in_cgroup::{Joined, be_born_in_cgroup};
 use crate::sys::wait::{WaitFlags, Who, wait_exit};
-use crate::{Method, SpawnError, TeardownError};
+use crate::{CgroupEntry, Method, SpawnError, TeardownError};
 
 /// Spawns `cmd` in a fresh leaf. `method`: [`Method::Cgroup`], or
 /// [`Method::CgroupKill`] (no TGID-wide kill after `cgroup.kill`).
@@ -100,15 +111,12 @@ pub(crate) fn spawn(
         Some(p) => Some(Watchdog::spawn(p, &leaf)?),
         None => None,
     };
-    let hook = write_before_exec(cmd, leaf.procs_fd().expect("a created leaf"), b"0");
-    let leader = match spawn_group_leader(method, cmd) {
+    let (leader, entry) = match spawn_in_leaf(method, cmd, &leaf) {
         Ok(l) => l,
         Err(e) => {
-            // The descriptor goes with the leaf: a later spawn of `cmd` must not
-            // write to it.
-            hook.disarm();
             let mut leaf = leaf;
             leaf.clean_up();
+            reap_own_children(&leaf, 0);
             release(&leaf, watchdog);
             return Err(e);
         }
@@ -117,8 +125,72 @@ pub(crate) fn spawn(
         leaf,
         watchdog,
         sweep: method == Method::Cgroup,
+        entry,
     };
     Ok(HeldTree::driver(leader, drain))
+}
+
+/// Spawns `cmd` as a group leader born in `leaf` (see the module docs): the
+/// leader, and how it got into the leaf.
+fn spawn_in_leaf(
+    method: Method,
+    cmd: &mut Command,
+    leaf: &Leaf,
+) -> Result<(HeldLeader, CgroupEntry), SpawnError> {
+    if let Some(reason) = kernel_reaps_children() {
+        return Err(SpawnError::Unsupported { method, reason });
+    }
+    let (report_r, report_w) =
+        pipe_cloexec().map_err(SpawnError::setup("create the spawn's report pipe"))?;
+    cmd.process_group(0);
+    let procs = leaf.procs_fd().expect("a created leaf");
+    let hook = be_born_in_cgroup(cmd, leaf.dir_fd().as_raw_fd(), procs, report_w.as_raw_fd());
+    let spawned = cmd.spawn();
+    // The descriptors go with this spawn: a later spawn of `cmd` (`auto` moving
+    // on, a caller's mistake) must not use them.
+    hook.disarm();
+    drop(report_w);
+    // Every write end is closed by now (the intermediate exited, or became the
+    // leader and exec'd; the leader exec'd or died): this read cannot block.
+    let mut bytes = [0u8; 8];
+    let joined = File::from(report_r)
+        .read_exact(&mut bytes)
+        .ok()
+        .and_then(|()| Joined::decode(bytes));
+    let program = format!("{:?}", cmd.get_program());
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(Joined::Born(pid)) = joined {
+                // The leader failed to exec (std reaped the intermediate).
+                let _ = wait_exit(Who::Pid(pid), WaitFlags::REAP);
+            }
+            return Err(SpawnError::spawn(program)(e));
+        }
+    };
+    let intermediate = child.id() as i32;
+    match joined {
+        Some(Joined::Born(pid)) => {
+            wait_exit(Who::Pid(intermediate), WaitFlags::REAP)
+                .map_err(SpawnError::setup("reap the spawn's intermediate process"))?;
+            Ok((HeldLeader::hold(child, pid), CgroupEntry::Born))
+        }
+        Some(Joined::Moved(errno)) => Ok((
+            HeldLeader::hold(child, intermediate),
+            CgroupEntry::Moved {
+                clone3_errno: errno,
+            },
+        )),
+        None => {
+            // The intermediate could not say (its write failed): whatever it made
+            // is in the leaf, which the caller kills.
+            let _ = wait_exit(Who::Pid(intermediate), WaitFlags::REAP);
+            Err(SpawnError::Setup {
+                what: "learn how the leader joined its cgroup".to_owned(),
+                source: std::io::Error::from_raw_os_error(libc::EIO),
+            })
+        }
+    }
 }
 
 /// Kills the leaf, reaps the leader, removes the leaf.
@@ -128,6 +200,8 @@ struct LeafKill {
     watchdog: Option<Watchdog>,
     /// Kill what `cgroup.kill` left by pidfd (`cgroup`); not for `cgroup-kill`.
     sweep: bool,
+    /// How the leader got into the leaf.
+    entry: CgroupEntry,
 }
 
 /// Ends the watchdog: disarmed (and reaped) if the leaf is removed, else handed
@@ -152,6 +226,10 @@ impl Drop for LeafKill {
 
 impl Drain for LeafKill {
     const OVER_ONCE_REAPED: bool = false;
+
+    fn cgroup_entry(&self) -> Option<CgroupEntry> {
+        Some(self.entry)
+    }
 
     fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
         let Teardown { leader, opts, d } = t;

@@ -30,12 +30,12 @@ use super::signal::SavedAction;
 pub(crate) struct HookSwitch(Arc<AtomicBool>);
 
 impl HookSwitch {
-    fn new() -> HookSwitch {
+    pub(crate) fn new() -> HookSwitch {
         HookSwitch(Arc::new(AtomicBool::new(true)))
     }
 
     /// Whether the hook still acts (read in the child).
-    fn is_armed(&self) -> bool {
+    pub(crate) fn is_armed(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 
@@ -126,33 +126,6 @@ pub(crate) fn keep_open_across_exec(cmd: &mut Command, fds: Vec<RawFd>) {
     };
     // SAFETY: the hook only calls fcntl(2) on pre-built data.
     unsafe { cmd.pre_exec(hook) };
-}
-
-/// Makes the child write `bytes` to the open descriptor `fd` before it execs (the
-/// `cgroup` method writes "0" to the leaf's `cgroup.procs`: the child joins the
-/// cgroup before running any code of its own). A failed or short write fails
-/// `spawn` with its errno. The returned switch turns the hook off.
-pub(crate) fn write_before_exec(cmd: &mut Command, fd: RawFd, bytes: &'static [u8]) -> HookSwitch {
-    let switch = HookSwitch::new();
-    let armed = switch.clone();
-    let hook = move || -> io::Result<()> {
-        if !armed.is_armed() {
-            return Ok(());
-        }
-        // SAFETY: async-signal-safe write of a static buffer to a descriptor the
-        // parent keeps open until spawn returns.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if n as usize != bytes.len() {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
-        }
-        Ok(())
-    };
-    // SAFETY: the hook only calls write(2) (and reads an atomic flag).
-    unsafe { cmd.pre_exec(hook) };
-    switch
 }
 
 /// Makes the child ask for SIGKILL when this (single-threaded) process dies

@@ -4,6 +4,7 @@
 
 mod api;
 mod auto;
+mod born_in_cgroup;
 mod cases;
 mod helpers;
 mod host_death;
