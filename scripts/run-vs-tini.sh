@@ -7,8 +7,9 @@
 #   bash scripts/run-vs-tini.sh [-n PAIRS] [METHOD...]   # default: 200 pairs; default auto
 #
 # METHOD is a `--method` value, or `default` for no `--method` flag. Each run is a
-# posix_spawn + waitpid timed with CLOCK_MONOTONIC (python3), so the two commands
-# pay the same measuring cost.
+# posix_spawn + waitpid timed with CLOCK_MONOTONIC (python3), so the commands pay
+# the same measuring cost. TEARDOWN_BEFORE=path/to/another/teardown adds it to
+# every round (before and after a change, in the same rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=200
@@ -18,35 +19,44 @@ methods=("$@")
 bin=${TEARDOWN_BIN:-target/release/teardown}
 tini=$(command -v tini) || { echo "run-vs-tini: tini is not installed" >&2; exit 2; }
 [[ -x "$bin" ]] || { echo "run-vs-tini: $bin missing: cargo build --release -p teardown-harness" >&2; exit 2; }
-exec python3 - "$pairs" "$bin" "$tini" "${methods[@]}" <<'PY'
+exec python3 - "$pairs" "$bin" "$tini" "${TEARDOWN_BEFORE:-}" "${methods[@]}" <<'PY'
 import os, statistics, sys, time
 
-pairs, td, tini, methods = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+pairs, td, tini, before, methods = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 true = "/bin/true"
+# tini warns on stderr that it is not PID 1 nor a subreaper: both run with stderr at /dev/null.
+QUIET = [(os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)]
 
 def once(argv):
     t = time.perf_counter_ns()
-    pid = os.posix_spawn(argv[0], argv, os.environ)
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=QUIET)
     _, st = os.waitpid(pid, 0)
     dt = time.perf_counter_ns() - t
     if os.waitstatus_to_exitcode(st) != 0:
         sys.exit(f"run-vs-tini: {' '.join(argv)} exited {os.waitstatus_to_exitcode(st)}")
     return dt / 1e3
 
-print(f"{pairs} pairs each, median wall time (posix_spawn to waitpid), {os.uname().release}")
+print(f"{pairs} rounds each, median wall time (posix_spawn to waitpid), {os.uname().release}")
 for m in methods:
-    ours = [td, "run"] + ([] if m == "default" else ["--method", m]) + ["--", true]
-    theirs = [tini, "--", true]
+    flag = [] if m == "default" else ["--method", m]
+    cmds = {"teardown run": [td, "run"] + flag + ["--", true], "tini": [tini, "--", true]}
+    if before:
+        cmds["before"] = [before, "run"] + flag + ["--", true]
+    names = list(cmds)
     for _ in range(5):  # warm the page cache
-        once(ours), once(theirs)
-    a, b = [], []
+        for n in names:
+            once(cmds[n])
+    t = {n: [] for n in names}
     for i in range(pairs):
-        if i % 2:
-            b.append(once(theirs)); a.append(once(ours))
-        else:
-            a.append(once(ours)); b.append(once(theirs))
-    ma, mb = statistics.median(a), statistics.median(b)
-    ratios = sorted(x / y for x, y in zip(a, b))
-    print(f"{m:>16}: teardown run {ma:8.0f} µs  tini {mb:6.0f} µs  ratio {ma / mb:5.2f}×"
-          f"  (median of pair ratios {statistics.median(ratios):.2f}×)")
+        k = i % len(names)
+        for n in names[k:] + names[:k]:  # rotate which goes first
+            t[n].append(once(cmds[n]))
+    med = {n: statistics.median(v) for n, v in t.items()}
+    ratios = [a / b for a, b in zip(t["teardown run"], t["tini"])]
+    line = (f"{m:>12}: teardown run {med['teardown run']:6.0f} µs  tini {med['tini']:6.0f} µs"
+            f"  ratio {med['teardown run'] / med['tini']:4.2f}×"
+            f" (median of round ratios {statistics.median(ratios):.2f}×)")
+    if before:
+        line += f"  |  before {med['before']:6.0f} µs  ratio {med['before'] / med['tini']:4.2f}×"
+    print(line)
 PY

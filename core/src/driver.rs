@@ -52,8 +52,9 @@ impl Drained {
 pub(crate) trait Driver: Send {
     /// The leader's PID as seen from this process.
     fn leader_pid(&self) -> u32;
-    /// The process this library spawned (the leader, or the shim): for its stdio.
-    fn child(&mut self) -> &mut Child;
+    /// The process this library spawned with `Command::spawn` (the leader, or the
+    /// shim): for its stdio. `None` for a forked shim.
+    fn child(&mut self) -> Option<&mut Child>;
     /// Observes the leader's exit without reaping it (the PID stays reserved).
     fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>>;
     /// Sends `sig` to the leader alone, if it has not exited. True if sent.

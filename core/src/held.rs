@@ -281,8 +281,8 @@ impl<D: Drain> Driver for HeldTree<D> {
         self.leader.pid() as u32
     }
 
-    fn child(&mut self) -> &mut Child {
-        self.leader.child()
+    fn child(&mut self) -> Option<&mut Child> {
+        Some(self.leader.child())
     }
 
     fn cgroup_entry(&self) -> Option<CgroupEntry> {

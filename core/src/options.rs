@@ -32,6 +32,20 @@ pub struct SpawnOptions {
     /// service manager that kills everything when this process dies): without it
     /// a SIGKILLed host leaves the tree running in its leaf.
     pub cgroup_watchdog: bool,
+    /// For the shim methods (`subreaper`, `proc-walk`, `pidns`), in a
+    /// single-threaded host: fork the shim from this process instead of exec'ing
+    /// the shim program (one exec less per spawn: what `teardown run` does).
+    /// Spawning fails with [`crate::SpawnError::Unsupported`] if this process has
+    /// more than one thread. The shim is then a copy of this process, and the
+    /// leader is spawned (by the shim, or `pidns`'s init) from its copy of the
+    /// `Command` itself, so everything set on it reaches the leader as with a
+    /// plain spawn: stdio, cwd, `env_clear` and `env`, uid/gid, `arg0`, the
+    /// caller's `pre_exec` hooks (which run in the leader, not in the shim). But:
+    /// `Stdio::piped()` cannot be used (its pipes would be made in the shim: the
+    /// spawn fails with `EOPNOTSUPP` after killing the leader), and the shim
+    /// keeps this process's open descriptors until the tree is torn down, as any
+    /// fork does. Default `false`.
+    pub forked_shim: bool,
 }
 
 impl Default for SpawnOptions {
@@ -41,6 +55,7 @@ impl Default for SpawnOptions {
             cgroup_parent: None,
             clear_env: false,
             cgroup_watchdog: true,
+            forked_shim: false,
         }
     }
 }
@@ -62,6 +77,12 @@ impl SpawnOptions {
     /// Options with [`SpawnOptions::clear_env`] set.
     pub fn with_clear_env(mut self, clear: bool) -> Self {
         self.clear_env = clear;
+        self
+    }
+
+    /// Options with [`SpawnOptions::forked_shim`] set.
+    pub fn with_forked_shim(mut self, forked: bool) -> Self {
+        self.forked_shim = forked;
         self
     }
 

@@ -104,17 +104,17 @@ impl Tree {
 
     /// The write end of the leader's stdin, if the command had `Stdio::piped()`.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.driver.child().stdin.take()
+        self.driver.child()?.stdin.take()
     }
 
     /// The read end of the leader's stdout, if the command had `Stdio::piped()`.
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.driver.child().stdout.take()
+        self.driver.child()?.stdout.take()
     }
 
     /// The read end of the leader's stderr, if the command had `Stdio::piped()`.
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {
-        self.driver.child().stderr.take()
+        self.driver.child()?.stderr.take()
     }
 
     /// Blocks until the leader exits; does not tear down the rest of the tree.

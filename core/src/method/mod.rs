@@ -33,7 +33,7 @@ pub(crate) fn spawn_driver(
         Method::KillpgWaitpgid => killpg_waitpgid::spawn(cmd)?,
         Method::Cgroup | Method::CgroupKill => cgroup::spawn(method, cmd, opts)?,
         Method::Subreaper | Method::ProcWalk | Method::Pidns => {
-            Box::new(ShimTree::spawn(method, cmd, opts)?)
+            Box::new(ShimTree::spawn(method, cmd, opts, &SHIM_SIDES)?)
         }
         Method::Auto => unreachable!("auto spawns with the methods it tries"),
     })

@@ -10,16 +10,42 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use super::protocol::{Event, LineReader, LineWriter, Next, Request, TeardownRequest};
+use super::server::ShimSides;
+use super::setup::PIPED_IN_FORKED_SHIM;
 use crate::driver::{Drained, Driver, Wait};
 use crate::fds::pipe_cloexec;
 use crate::options::{SpawnOptions, TeardownOptions};
 use crate::sys::exec::{ExecImage, exec_instead};
-use crate::sys::wait::RawStatus;
+use crate::sys::fork::{Forked, exit_forked, fork_single_threaded};
+use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
 use crate::{DrainReport, Method, SpawnError, TeardownError};
+
+/// The shim process: spawned (it exec'd the shim program), or forked.
+enum ShimProc {
+    Spawned(Child),
+    Forked(i32),
+}
+
+impl ShimProc {
+    /// Waits for the shim to exit and reaps it; its status, as text.
+    fn wait(&mut self) -> String {
+        match self {
+            ShimProc::Spawned(c) => c
+                .wait()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|e| e.to_string()),
+            ShimProc::Forked(pid) => match wait_exit(Who::Pid(*pid), WaitFlags::REAP) {
+                Ok(Some((_, raw))) => format!("wait status {raw}"),
+                Ok(None) => "not reaped".to_owned(),
+                Err(e) => e.to_string(),
+            },
+        }
+    }
+}
 
 /// A tree contained by a shim process.
 pub(crate) struct ShimTree {
-    shim: Child,
+    shim: ShimProc,
     ctl: Option<LineWriter>,
     evt: LineReader,
     leader_pid: u32,
@@ -39,11 +65,17 @@ enum Finished {
 }
 
 impl ShimTree {
+    /// Spawns the shim for `cmd` (forks it with [`SpawnOptions::forked_shim`],
+    /// running `sides` there).
     pub(crate) fn spawn(
         method: Method,
         cmd: &mut Command,
         opts: &SpawnOptions,
+        sides: &ShimSides,
     ) -> Result<ShimTree, SpawnError> {
+        if opts.forked_shim {
+            return Self::fork(method, cmd, sides);
+        }
         let (shim_path, lead) = super::locate(opts.shim.as_ref())
             .map_err(|reason| SpawnError::Unsupported { method, reason })?;
         let (ctl_r, ctl_w) =
@@ -77,6 +109,36 @@ impl ShimTree {
         started
     }
 
+    /// Forks the shim: the child runs the method's shim side with its copy of
+    /// `cmd` and exits; this side reads its events as [`ShimTree::start`] does.
+    fn fork(method: Method, cmd: &mut Command, sides: &ShimSides) -> Result<ShimTree, SpawnError> {
+        let (ctl_r, ctl_w) =
+            pipe_cloexec().map_err(SpawnError::setup("the shim's control pipe"))?;
+        let (evt_r, evt_w) = pipe_cloexec().map_err(SpawnError::setup("the shim's event pipe"))?;
+        match fork_single_threaded() {
+            Ok(Forked::Child) => {
+                // The host's ends must close with the host: the shim tears the
+                // tree down on its control pipe's end of file.
+                drop((ctl_w, evt_r));
+                let command = std::mem::replace(cmd, Command::new(""));
+                exit_forked(super::server::main_forked(
+                    method, ctl_r, evt_w, command, sides,
+                ));
+            }
+            Ok(Forked::Parent(pid)) => {
+                drop((ctl_r, evt_w));
+                Self::events_until_ready(cmd, method, ShimProc::Forked(pid), ctl_w, evt_r, "")
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Err(SpawnError::Unsupported {
+                method,
+                reason: "SpawnOptions::forked_shim needs a single-threaded process, and this one \
+                         has more than one thread (leave forked_shim off to exec the shim program)"
+                    .to_owned(),
+            }),
+            Err(e) => Err(SpawnError::setup("fork the shim")(e)),
+        }
+    }
+
     /// Spawns `cmd` (which execs the shim) and reads the shim's events until it
     /// reports the leader spawned, or why not.
     fn start(
@@ -91,6 +153,21 @@ impl ShimTree {
             .map_err(SpawnError::spawn(format!("shim {}", shim_path.display())))?;
         drop(ctl_r);
         drop(evt_w);
+        let path = shim_path.display().to_string();
+        Self::events_until_ready(cmd, method, ShimProc::Spawned(shim), ctl_w, evt_r, &path)
+    }
+
+    /// Reads the new shim's events until it reports the leader spawned, or why
+    /// not. `path`: the shim program, for errors (empty: a forked shim).
+    fn events_until_ready(
+        cmd: &Command,
+        method: Method,
+        shim: ShimProc,
+        ctl_w: OwnedFd,
+        evt_r: OwnedFd,
+        path: &str,
+    ) -> Result<ShimTree, SpawnError> {
+        let forked = matches!(shim, ShimProc::Forked(_));
         let mut tree = ShimTree {
             shim,
             ctl: Some(LineWriter::new(ctl_w)),
@@ -112,7 +189,15 @@ impl ShimTree {
                         continue;
                     }
                     Some(Event::SpawnFailed(errno)) => SpawnError::Spawn {
-                        what: format!("{:?}", cmd.get_program()),
+                        what: if forked && errno == PIPED_IN_FORKED_SHIM {
+                            format!(
+                                "{:?} with Stdio::piped() from a forked shim (the pipes would \
+                                 be the shim's: use pipes of your own, or leave forked_shim off)",
+                                cmd.get_program()
+                            )
+                        } else {
+                            format!("{:?}", cmd.get_program())
+                        },
                         source: io::Error::from_raw_os_error(errno),
                     },
                     // Sent only before the shim forks anything that could run the
@@ -127,7 +212,11 @@ impl ShimTree {
                 },
                 Ok(Next::Timeout) => continue,
                 Ok(Next::Eof) => SpawnError::Setup {
-                    what: format!("the shim {}", shim_path.display()),
+                    what: if forked {
+                        "the forked shim".to_owned()
+                    } else {
+                        format!("the shim {path}")
+                    },
                     source: io::Error::other("it exited before reporting ready"),
                 },
                 Err(e) => SpawnError::Setup {
@@ -136,7 +225,7 @@ impl ShimTree {
                 },
             };
             tree.ctl = None;
-            let _ = tree.shim.wait();
+            tree.shim.wait();
             tree.finished = Some(Finished::Broken("spawn failed".into()));
             tree.clean_up_leaf();
             return Err(failure);
@@ -166,11 +255,7 @@ impl ShimTree {
 
     fn shim_gone(&mut self, during: &str) -> Finished {
         self.ctl = None;
-        let status = self
-            .shim
-            .wait()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|e| e.to_string());
+        let status = self.shim.wait();
         Finished::Broken(format!("the shim exited {during} ({status})"))
     }
 
@@ -214,8 +299,11 @@ impl Driver for ShimTree {
         }
     }
 
-    fn child(&mut self) -> &mut Child {
-        &mut self.shim
+    fn child(&mut self) -> Option<&mut Child> {
+        match &mut self.shim {
+            ShimProc::Spawned(c) => Some(c),
+            ShimProc::Forked(_) => None,
+        }
     }
 
     fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
@@ -266,7 +354,7 @@ impl Driver for ShimTree {
                     Some(Event::LeaderExited(s)) => self.leader = Some(s),
                     Some(Event::Drained(json)) => {
                         self.ctl = None;
-                        let _ = self.shim.wait();
+                        self.shim.wait();
                         match serde_json::from_str::<DrainReport>(&json) {
                             Ok(r) => {
                                 break Finished::Drained(Drained {
@@ -285,12 +373,12 @@ impl Driver for ShimTree {
                     }
                     Some(Event::Deadline(us, alive)) => {
                         self.ctl = None;
-                        let _ = self.shim.wait();
+                        self.shim.wait();
                         break Finished::Deadline(Duration::from_micros(us), alive as usize);
                     }
                     Some(Event::Failed(errno, what)) => {
                         self.ctl = None;
-                        let _ = self.shim.wait();
+                        self.shim.wait();
                         let e = io::Error::from_raw_os_error(errno);
                         break Finished::Broken(format!("the shim failed to {what}: {e}"));
                     }

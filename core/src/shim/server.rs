@@ -3,8 +3,10 @@
 //! (their teardowns, `pidns`'s whole outer shim) live with the methods and are
 //! handed in as [`ShimSides`].
 
+use std::cell::RefCell;
 use std::ffi::OsString;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::Command;
 
 use super::protocol::{Event, LineReader, LineWriter, Request};
 use super::reaper::Reaper;
@@ -34,20 +36,10 @@ pub(crate) struct ShimSides {
 }
 
 pub(crate) fn main(args: Vec<OsString>, sides: &ShimSides) -> Result<i32, ShimError> {
-    // First of all: a tree can signal its parent (the shim) and every ancestor it
-    // can see. Every signal is blocked (and read from a signalfd by the modes that
-    // reap); only SIGKILL and SIGSTOP still reach the shim, and only a PID
-    // namespace (`pidns`) hides it from the tree.
-    let sigfd = block_all_signalfd().map_err(ShimError::io("block signals"))?;
+    let (sigfd, saved) = take_signals()?;
     let mut it = args.into_iter();
     let usage = |m: &str| ShimError::Usage(m.to_owned());
     let mode = it.next().ok_or_else(|| usage("missing mode"))?;
-    // The caller may have SIGCHLD ignored (it is inherited across exec): the shim
-    // needs it, and gives the leader back what the caller had.
-    let saved = vec![
-        SavedAction::get(libc::SIGCHLD).map_err(ShimError::io("read the SIGCHLD disposition"))?,
-    ];
-    set_default(libc::SIGCHLD).map_err(ShimError::io("reset SIGCHLD"))?;
     if mode == "probe-pidns" {
         return Ok(probe_in_shim());
     }
@@ -72,11 +64,6 @@ pub(crate) fn main(args: Vec<OsString>, sides: &ShimSides) -> Result<i32, ShimEr
 
     let ctl = adopt_inherited(ctl_n).map_err(ShimError::io("adopt the control pipe"))?;
     let evt = adopt_inherited(evt_n).map_err(ShimError::io("adopt the event pipe"))?;
-    // Like the in-process methods' leaders, the shim leaves the caller's process
-    // group: a Ctrl-C meant for the host must not kill the shim and orphan the
-    // tree. The host decides when to tear down. (Fails harmlessly if it already
-    // leads a group or a session.)
-    let _ = rustix::process::setpgid(None, None);
     let setup = Setup {
         method,
         ctl: LineReader::new(ctl),
@@ -85,12 +72,77 @@ pub(crate) fn main(args: Vec<OsString>, sides: &ShimSides) -> Result<i32, ShimEr
         saved,
         program,
         args,
+        command: RefCell::new(None),
     };
-    match method {
+    run(setup, sides)
+}
+
+/// A forked shim (see [`crate::SpawnOptions::forked_shim`]): the host's copy
+/// after the fork, with the protocol pipes' shim ends and the caller's `Command`.
+/// Returns the exit code.
+pub(crate) fn main_forked(
+    method: Method,
+    ctl: OwnedFd,
+    evt: OwnedFd,
+    command: Command,
+    sides: &ShimSides,
+) -> i32 {
+    let run_it = || -> Result<i32, ShimError> {
+        let (sigfd, mut saved) = take_signals()?;
+        // The host's own disposition is what a plain spawn gives the leader; the
+        // shim's default SIGCHLD already is, so only an ignored one is restored
+        // (after the caller's hooks, which run in the leader here).
+        saved.retain(SavedAction::is_ignored);
+        let setup = Setup {
+            method,
+            ctl: LineReader::new(ctl),
+            out: LineWriter::new(evt),
+            sigfd,
+            saved,
+            program: command.get_program().to_owned(),
+            args: command.get_args().map(ToOwned::to_owned).collect(),
+            command: RefCell::new(Some(command)),
+        };
+        run(setup, sides)
+    };
+    match run_it() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("teardown-shim: {e}");
+            2
+        }
+    }
+}
+
+/// First of all: a tree can signal its parent (the shim) and every ancestor it
+/// can see. Every signal is blocked (and read from a signalfd by the modes that
+/// reap); only SIGKILL and SIGSTOP still reach the shim, and only a PID
+/// namespace (`pidns`) hides it from the tree. The caller may have SIGCHLD
+/// ignored (it is inherited across exec): the shim needs it, and gives the
+/// leader back what the caller had.
+fn take_signals() -> Result<(OwnedFd, Vec<SavedAction>), ShimError> {
+    let sigfd = block_all_signalfd().map_err(ShimError::io("block signals"))?;
+    let saved = vec![
+        SavedAction::get(libc::SIGCHLD).map_err(ShimError::io("read the SIGCHLD disposition"))?,
+    ];
+    set_default(libc::SIGCHLD).map_err(ShimError::io("reset SIGCHLD"))?;
+    Ok((sigfd, saved))
+}
+
+/// The method's shim side, from its setup to its exit code.
+fn run(setup: Setup, sides: &ShimSides) -> Result<i32, ShimError> {
+    // Like the in-process methods' leaders, the shim leaves the caller's process
+    // group: a Ctrl-C meant for the host must not kill the shim and orphan the
+    // tree. The host decides when to tear down. (Fails harmlessly if it already
+    // leads a group or a session.)
+    let _ = rustix::process::setpgid(None, None);
+    match setup.method {
         Method::Subreaper => run_reaping(setup, sides.subreaper),
         Method::ProcWalk => run_reaping(setup, sides.proc_walk),
         Method::Pidns => (sides.pidns)(setup),
-        _ => Err(usage("this method does not use a shim")),
+        _ => Err(ShimError::Usage(
+            "this method does not use a shim".to_owned(),
+        )),
     }
 }
 

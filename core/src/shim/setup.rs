@@ -2,6 +2,7 @@
 //! spawn, the teardown's report to the host, and the namespaces `pidns` makes
 //! (which the `probe-pidns` mode tries out).
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -26,17 +27,40 @@ pub(crate) struct Setup {
     pub saved: Vec<SavedAction>,
     pub program: OsString,
     pub args: Vec<OsString>,
+    /// A forked shim's copy of the caller's `Command`, which the leader is
+    /// spawned from (taken by the spawn); `None` for an exec'd shim, which has
+    /// `program` and `args`.
+    pub command: RefCell<Option<Command>>,
 }
+
+/// What a forked shim reports when the caller's `Command` had `Stdio::piped()`:
+/// the pipes would be the shim's, not the host's.
+pub(crate) const PIPED_IN_FORKED_SHIM: i32 = libc::EOPNOTSUPP;
 
 /// Forks and execs the leader in its own process group, with the caller's signal
 /// dispositions and an empty signal mask, and `PR_SET_PDEATHSIG(SIGKILL)`: if the
 /// shim dies (it can be SIGKILLed), the leader dies with it.
+///
+/// A forked shim spawns the caller's own `Command` (its hooks run first); one
+/// with piped stdio is killed and reaped at once, and the spawn fails with
+/// [`PIPED_IN_FORKED_SHIM`].
 pub(crate) fn spawn_leader(setup: &Setup) -> io::Result<Child> {
-    let mut cmd = Command::new(&setup.program);
-    cmd.args(&setup.args).process_group(0);
+    let forked = setup.command.borrow_mut().take();
+    let mut cmd = forked.unwrap_or_else(|| {
+        let mut c = Command::new(&setup.program);
+        c.args(&setup.args);
+        c
+    });
+    cmd.process_group(0);
     restore_before_exec(&mut cmd, setup.saved.clone());
     die_with_parent_before_exec(&mut cmd);
-    cmd.spawn()
+    let mut child = cmd.spawn()?;
+    if child.stdin.is_some() || child.stdout.is_some() || child.stderr.is_some() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(io::Error::from_raw_os_error(PIPED_IN_FORKED_SHIM));
+    }
+    Ok(child)
 }
 
 /// The errno of an I/O error, for the protocol.

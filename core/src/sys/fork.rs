@@ -74,3 +74,11 @@ pub(crate) fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> io::Resul
         pid => Ok(Forked::Parent(pid as i32)),
     }
 }
+
+/// `_exit(code)`—Ends this process at once, without running exit handlers or
+/// flushing std's buffered stdout: what a forked copy of a process does, so that
+/// what the original had buffered is not written twice.
+pub(crate) fn exit_forked(code: i32) -> ! {
+    // SAFETY: _exit ends the process; nothing runs after it.
+    unsafe { libc::_exit(code) }
+}

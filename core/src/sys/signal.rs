@@ -91,6 +91,13 @@ impl SavedAction {
         })
     }
 
+    /// Whether the saved disposition is `SIG_IGN` (or, for SIGCHLD, has
+    /// `SA_NOCLDWAIT`).
+    pub(crate) fn is_ignored(&self) -> bool {
+        self.action.sa_sigaction == libc::SIG_IGN
+            || (self.sig == libc::SIGCHLD && self.action.sa_flags & libc::SA_NOCLDWAIT != 0)
+    }
+
     /// `sigaction(sig, &saved, NULL)`—Puts the saved disposition back.
     /// Async-signal-safe (usable in a `pre_exec` hook).
     pub(crate) fn restore(&self) -> io::Result<()> {
@@ -104,9 +111,7 @@ impl SavedAction {
 /// `exec`) or has `SA_NOCLDWAIT`. Such a child never stays a zombie, so its exit
 /// status is lost and its PID (and process group) can be recycled at once.
 pub(crate) fn children_reaped_by_kernel() -> io::Result<bool> {
-    let saved = SavedAction::get(libc::SIGCHLD)?;
-    Ok(saved.action.sa_sigaction == libc::SIG_IGN
-        || saved.action.sa_flags & libc::SA_NOCLDWAIT != 0)
+    Ok(SavedAction::get(libc::SIGCHLD)?.is_ignored())
 }
 
 /// `signal(sig, SIG_DFL)`—Resets `sig` to its default action.

@@ -42,6 +42,7 @@ fn main() {
         "sigchld-ignored" => sigchld_ignored(method()),
         "sigchld-ignored-in-process" => sigchld_ignored_in_process(method()),
         "auto-falls-back" => auto_falls_back(method()),
+        "forked-shim" => forked_shim(method()),
         _ => panic!("unknown role {role}"),
     }
     println!("helper-passed");
@@ -173,5 +174,53 @@ fn auto_falls_back(expected: Method) {
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
         let children = std::fs::read_to_string(task.unwrap().path().join("children")).unwrap();
         assert_eq!(children.trim(), "", "children left: {children}");
+    }
+}
+
+/// Spawns with a forked shim (this host is single-threaded): the leader gets
+/// what the `Command` set, `env_clear` and `arg0` included, which an exec'd shim
+/// cannot see; `Stdio::piped()` is refused with `EOPNOTSUPP`.
+fn forked_shim(method: Method) {
+    use std::os::unix::process::CommandExt;
+    let options = opts().with_forked_shim(true);
+    let dir = std::env::temp_dir().join(format!("teardown-forked-shim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_path = dir.join("out");
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        r#"printf '%s|%s|%s|%s\n' "$PWD" "$FOO" "${HOME-unset}" "$0""#,
+    ])
+    .arg0("custom-arg0")
+    .env_clear()
+    .env("FOO", "bar")
+    .env("PATH", "/usr/bin:/bin")
+    .current_dir(&dir)
+    .stdout(std::fs::File::create(&out_path).unwrap());
+    let mut tree = method.spawn_with(&mut cmd, &options).unwrap();
+    assert!(
+        tree.take_stdout().is_none(),
+        "{method}: no std Child to take from"
+    );
+    assert_eq!(tree.wait_leader().unwrap().code(), Some(0), "{method}");
+    let report = tree.teardown(Duration::ZERO).unwrap();
+    assert_eq!(report.leader_status, Some(0), "{method}");
+    let cwd = dir.canonicalize().unwrap();
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        out,
+        format!("{}|bar|unset|custom-arg0\n", cwd.display()),
+        "{method}"
+    );
+
+    let mut piped = Command::new("true");
+    piped.stdout(Stdio::piped());
+    match method.spawn_with(&mut piped, &options) {
+        Err(SpawnError::Spawn { what, source }) => {
+            assert_eq!(source.raw_os_error(), Some(libc::EOPNOTSUPP), "{method}");
+            assert!(what.contains("Stdio::piped()"), "{method}: {what}");
+        }
+        other => panic!("{method}: a piped command spawned: {other:?}"),
     }
 }

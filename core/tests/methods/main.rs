@@ -6,6 +6,7 @@ mod api;
 mod auto;
 mod born_in_cgroup;
 mod cases;
+mod forked_shim;
 mod helpers;
 mod host_death;
 mod hostile;

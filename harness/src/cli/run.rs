@@ -57,6 +57,9 @@ Examples:
   teardown run --timeout 5s --grace 1s -- make test   SIGTERM at 5 s, SIGKILL 1 s later, exit 124
   teardown run --method cgroup --report r.json -- ./server";
 
+/// `teardown run` in `teardown --help`, and its own help's first line.
+pub const ABOUT: &str = "Run a command as a contained tree; tear the whole tree down on SIGTERM/SIGINT/SIGHUP, timeout, or its exit";
+
 /// Run CMD as a contained process tree; on SIGTERM/SIGINT/SIGHUP, on --timeout, or
 /// when CMD exits, tear the whole tree down (SIGTERM, then SIGKILL after the grace),
 /// and exit only when every process is gone and reaped.
@@ -83,6 +86,21 @@ pub struct RunArgs {
         value_name = "CMD"
     )]
     command: Vec<String>,
+}
+
+/// Parses `teardown run`'s arguments (`argv[1]` is `run`) with its own parser
+/// alone: help, version and usage errors as `teardown run` shows them.
+pub fn parse_args() -> RunArgs {
+    use clap::{Args, FromArgMatches};
+    let cmd = RunArgs::augment_args(
+        clap::Command::new("teardown-run")
+            .bin_name("teardown run")
+            .version(env!("CARGO_PKG_VERSION")),
+    )
+    .about(ABOUT)
+    .long_about(None);
+    let matches = cmd.get_matches_from(std::env::args_os().skip(1));
+    RunArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// What started the teardown.
@@ -125,7 +143,8 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
     teardown_harness::sys::unblock_signals_in_child(&mut cmd);
     teardown_harness::sys::take_sigchld_for_supervisor(&mut cmd)
         .map_err(|e| Fail::usage(format!("cannot reset SIGCHLD: {e}")))?;
-    let mut opts = SpawnOptions::default();
+    // One thread: the shim methods fork their shim rather than exec it.
+    let mut opts = SpawnOptions::default().with_forked_shim(true);
     if let Ok(me) = std::env::current_exe() {
         opts = opts.with_shim(me, vec!["__shim".to_owned()]);
     }
