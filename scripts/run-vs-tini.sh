@@ -27,13 +27,17 @@ true = "/bin/true"
 # tini warns on stderr that it is not PID 1 nor a subreaper: both run with stderr at /dev/null.
 QUIET = [(os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)]
 
+cpu = {}
+
 def once(argv):
     t = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=QUIET)
-    _, st = os.waitpid(pid, 0)
+    _, st, ru = os.wait4(pid, 0)
     dt = time.perf_counter_ns() - t
     if os.waitstatus_to_exitcode(st) != 0:
         sys.exit(f"run-vs-tini: {' '.join(argv)} exited {os.waitstatus_to_exitcode(st)}")
+    # CPU of the process and of every descendant it (or they) reaped: the whole tree.
+    cpu.setdefault(argv[0] + " ".join(argv[1:4]), []).append((ru.ru_utime + ru.ru_stime) * 1e6)
     return dt / 1e3
 
 print(f"{pairs} rounds each, median wall time (posix_spawn to waitpid), {os.uname().release}")
@@ -52,11 +56,14 @@ for m in methods:
         for n in names[k:] + names[:k]:  # rotate which goes first
             t[n].append(once(cmds[n]))
     med = {n: statistics.median(v) for n, v in t.items()}
+    c = {n: statistics.median(cpu.pop(cmds[n][0] + " ".join(cmds[n][1:4]))) for n in names}
     ratios = [a / b for a, b in zip(t["teardown run"], t["tini"])]
     line = (f"{m:>12}: teardown run {med['teardown run']:6.0f} µs  tini {med['tini']:6.0f} µs"
             f"  ratio {med['teardown run'] / med['tini']:4.2f}×"
             f" (median of round ratios {statistics.median(ratios):.2f}×)")
     if before:
         line += f"  |  before {med['before']:6.0f} µs  ratio {med['before'] / med['tini']:4.2f}×"
+    line += "\n" + " " * 14 + "CPU (user+sys, whole tree): " + "  ".join(
+        f"{n} {c[n]:5.0f} µs" for n in names) + f"  ratio {c['teardown run'] / c['tini']:4.2f}×"
     print(line)
 PY

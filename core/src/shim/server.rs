@@ -3,12 +3,11 @@
 //! (their teardowns, `pidns`'s whole outer shim) live with the methods and are
 //! handed in as [`ShimSides`].
 
-use std::cell::RefCell;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Command;
 
-use super::protocol::{Event, LineReader, LineWriter, Request};
+use super::protocol::{Event, Request};
 use super::reaper::Reaper;
 use super::setup::{Setup, errno, probe_in_shim, send_result, spawn_leader};
 use crate::driver::Drained;
@@ -64,17 +63,10 @@ pub(crate) fn main(args: Vec<OsString>, sides: &ShimSides) -> Result<i32, ShimEr
 
     let ctl = adopt_inherited(ctl_n).map_err(ShimError::io("adopt the control pipe"))?;
     let evt = adopt_inherited(evt_n).map_err(ShimError::io("adopt the event pipe"))?;
-    let setup = Setup {
-        method,
-        ctl: LineReader::new(ctl),
-        out: LineWriter::new(evt),
-        sigfd,
-        saved,
-        program,
-        args,
-        command: RefCell::new(None),
-    };
-    run(setup, sides)
+    run(
+        Setup::new(method, (ctl, evt), (sigfd, saved), (program, args), None),
+        sides,
+    )
 }
 
 /// A forked shim (see [`crate::SpawnOptions::forked_shim`]): the host's copy
@@ -93,17 +85,15 @@ pub(crate) fn main_forked(
         // shim's default SIGCHLD already is, so only an ignored one is restored
         // (after the caller's hooks, which run in the leader here).
         saved.retain(SavedAction::is_ignored);
-        let setup = Setup {
-            method,
-            ctl: LineReader::new(ctl),
-            out: LineWriter::new(evt),
-            sigfd,
-            saved,
-            program: command.get_program().to_owned(),
-            args: command.get_args().map(ToOwned::to_owned).collect(),
-            command: RefCell::new(Some(command)),
-        };
-        run(setup, sides)
+        let argv = (
+            command.get_program().to_owned(),
+            command.get_args().map(ToOwned::to_owned).collect(),
+        );
+        let signals = (sigfd, saved);
+        run(
+            Setup::new(method, (ctl, evt), signals, argv, Some(command)),
+            sides,
+        )
     };
     match run_it() {
         Ok(code) => code,

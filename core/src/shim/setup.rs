@@ -33,6 +33,30 @@ pub(crate) struct Setup {
     pub command: RefCell<Option<Command>>,
 }
 
+impl Setup {
+    /// The setup of `method`'s shim side: its protocol pipes' shim ends, what
+    /// [`crate::shim::server`] made of the signals, and the command (as argv, and
+    /// for a forked shim its own `Command`).
+    pub(crate) fn new(
+        method: Method,
+        (ctl, evt): (OwnedFd, OwnedFd),
+        (sigfd, saved): (OwnedFd, Vec<SavedAction>),
+        (program, args): (OsString, Vec<OsString>),
+        command: Option<Command>,
+    ) -> Setup {
+        Setup {
+            method,
+            ctl: LineReader::new(ctl),
+            out: LineWriter::new(evt),
+            sigfd,
+            saved,
+            program,
+            args,
+            command: RefCell::new(command),
+        }
+    }
+}
+
 /// What a forked shim reports when the caller's `Command` had `Stdio::piped()`:
 /// the pipes would be the shim's, not the host's.
 pub(crate) const PIPED_IN_FORKED_SHIM: i32 = libc::EOPNOTSUPP;

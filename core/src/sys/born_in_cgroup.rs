@@ -57,9 +57,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use super::exec::HookSwitch;
-
-/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in the cgroup given by an fd.
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+use super::fork::{Forked, clone_into_cgroup};
 
 /// How the leader came to be in its cgroup, as the intermediate reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,26 +124,13 @@ pub(crate) fn be_born_in_cgroup(
             libc::prctl(libc::PR_GET_PDEATHSIG, &mut pdeath as *mut libc::c_int);
             (libc::getpid(), libc::getpgid(0), libc::getsid(0), pdeath)
         };
-        // SAFETY: `clone_args` is plain integers; all zero is "no such option".
-        let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-        args.flags = CLONE_INTO_CGROUP | libc::CLONE_PARENT as u64;
         // With CLONE_PARENT the kernel takes the exit signal from this process
-        // (SIGCHLD, as std forked it); the field must still be valid.
-        args.exit_signal = 0;
-        args.cgroup = cgroup_dir as u64;
-        // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork:
-        // the child gets a copy of this (single-threaded) forked process and
-        // returns here with 0. It then makes only async-signal-safe calls before
-        // std's exec, like this process would have.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &args as *const libc::clone_args,
-                std::mem::size_of::<libc::clone_args>(),
-            )
-        };
+        // (SIGCHLD, as std forked it).
+        // SAFETY: this forked copy (and the child, a copy of it) makes only
+        // async-signal-safe calls before std's exec.
+        let ret = unsafe { clone_into_cgroup(libc::CLONE_PARENT as u64, 0, cgroup_dir) };
         match ret {
-            0 => {
+            Ok(Forked::Child) => {
                 // The leader: take back what a fork does not inherit.
                 // SAFETY: setsid, setpgid and prctl are async-signal-safe system
                 // calls with integer arguments.
@@ -165,8 +150,8 @@ pub(crate) fn be_born_in_cgroup(
                 }
                 Ok(())
             }
-            -1 => {
-                let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(0);
                 if ![
                     libc::ENOSYS,
                     libc::EACCES,
@@ -181,8 +166,8 @@ pub(crate) fn be_born_in_cgroup(
                 write_all(procs, b"0")?;
                 write_all(report, &record(2, errno))
             }
-            pid => {
-                let r = write_all(report, &record(1, pid as i32));
+            Ok(Forked::Parent(pid)) => {
+                let r = write_all(report, &record(1, pid));
                 // SAFETY: _exit is async-signal-safe; this copy's work is done (the
                 // leader holds std's error pipe and reports its exec).
                 unsafe { libc::_exit(if r.is_ok() { 0 } else { 1 }) }

@@ -41,26 +41,29 @@ fn only_thread() -> io::Result<()> {
 }
 
 /// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in the cgroup given by an fd.
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+pub(crate) const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-/// `clone3(CLONE_INTO_CGROUP)`—[`fork_single_threaded`], with the child born in
-/// the cgroup open as `cgroup` (a cgroup2 directory): no migration afterwards, so
-/// no wait for the kernel's `cgroup_threadgroup_rwsem` (an RCU grace period, ~13
-/// ms here after a quiet spell, when a process writes itself into `cgroup.procs`).
+/// `clone3(flags | CLONE_INTO_CGROUP)`—A fork (no `CLONE_VM`, no stack) whose
+/// child is born in the cgroup open as `cgroup`. Returns the child's PID in the
+/// parent, `Forked::Child` in the child. A plain system call: async-signal-safe.
 ///
-/// # References
-/// <https://man7.org/linux/man-pages/man2/clone3.2.html>
-pub(crate) fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> io::Result<Forked> {
-    use std::os::fd::AsRawFd;
-    only_thread()?;
+/// # Safety
+///
+/// In a multithreaded process the child may only make async-signal-safe calls
+/// until it execs or exits (the `pre_exec` rule).
+pub(crate) unsafe fn clone_into_cgroup(
+    flags: u64,
+    exit_signal: i32,
+    cgroup: std::os::fd::RawFd,
+) -> io::Result<Forked> {
     // SAFETY: `clone_args` is plain integers; all zero is "no such option".
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = CLONE_INTO_CGROUP;
-    args.exit_signal = libc::SIGCHLD as u64;
-    args.cgroup = cgroup.as_raw_fd() as u64;
+    args.flags = flags | CLONE_INTO_CGROUP;
+    args.exit_signal = exit_signal as u64;
+    args.cgroup = cgroup as u64;
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the
-    // child gets a copy of memory and returns here with 0. The process is
-    // single-threaded (checked above), so the child may go on running normal code.
+    // child gets a copy of memory and returns here with 0; what it may do next is
+    // the caller's contract.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -73,6 +76,21 @@ pub(crate) fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> io::Resul
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid as i32)),
     }
+}
+
+/// `clone3(CLONE_INTO_CGROUP)`—[`fork_single_threaded`], with the child born in
+/// the cgroup open as `cgroup` (a cgroup2 directory): no migration afterwards, so
+/// no wait for the kernel's `cgroup_threadgroup_rwsem` (an RCU grace period, ~13
+/// ms here after a quiet spell, when a process writes itself into `cgroup.procs`).
+///
+/// # References
+/// <https://man7.org/linux/man-pages/man2/clone3.2.html>
+pub(crate) fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> io::Result<Forked> {
+    use std::os::fd::AsRawFd;
+    only_thread()?;
+    // SAFETY: the process is single-threaded (checked above), so the child may go
+    // on running normal code.
+    unsafe { clone_into_cgroup(0, libc::SIGCHLD, cgroup.as_raw_fd()) }
 }
 
 /// `_exit(code)`—Ends this process at once, without running exit handlers or

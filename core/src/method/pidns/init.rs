@@ -81,6 +81,11 @@ pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
         if let (Some(st), false) = (reaper.leader_status, reported) {
             let _ = out.send(&format!("exited {st}\n"));
             reported = true;
+            if left != Left::Running {
+                // Nothing of the namespace runs and nothing can start again (only
+                // a running process forks): the teardown needs no "term" round.
+                let _ = out.send("empty\n");
+            }
         }
         if term && left != Left::Running {
             let _ = out.send("empty\n");

@@ -14,7 +14,9 @@
 //! Teardown: gracefully, the init forwards SIGTERM + SIGCONT to every process of
 //! the namespace (`kill(-1, ..)` from a namespace's init is scoped by the kernel to
 //! that namespace) and reports when it has no children left but the leader's
-//! zombie; after the grace, or at once, the outer shim SIGKILLs the init. The
+//! zombie (which it also says unasked when the leader exits with nothing else
+//! running: nothing can start again, so that teardown skips the round); after the
+//! grace, or at once, the outer shim SIGKILLs the init. The
 //! kernel then SIGKILLs every other process of the namespace, and the init's
 //! `waitpid` returns only once the namespace is empty. No process can leave a PID
 //! namespace. Last, the outer shim removes the leaf and every cgroup the tree made
@@ -271,7 +273,10 @@ fn teardown_outer(
         signalled: 1,
         ..Drained::default()
     };
-    if !opts.grace.is_zero() && !init_fd.has_exited().unwrap_or(true) {
+    // `empty` before the teardown: the init said, when the leader exited, that
+    // nothing else of the namespace ran; nothing can have started since.
+    let settled = *empty;
+    if !settled && !opts.grace.is_zero() && !init_fd.has_exited().unwrap_or(true) {
         *empty = false;
         let _ = icmd.send("term\n");
         let grace_end = deadline.map_or(start + opts.grace, |dl| dl.min(start + opts.grace));
@@ -287,7 +292,7 @@ fn teardown_outer(
         }
         d.escalated = !*empty;
         d.rounds += u64::from(d.escalated);
-    } else if opts.grace.is_zero() && !init_fd.has_exited().unwrap_or(true) {
+    } else if !settled && opts.grace.is_zero() && !init_fd.has_exited().unwrap_or(true) {
         // SIGKILL at once: it reaches something of the tree unless the namespace
         // is empty but for the leader's zombie. Ask the init.
         *empty = false;
