@@ -2,8 +2,9 @@
 //! `/bin/true`, against `std::process::Command::spawn` + wait of the same, back
 //! to back; and `spawn-lone`: the same for the cgroup methods after a quiet spell
 //! (no cgroup migration for 30 ms), timing the spawn alone, where a leader that
-//! writes itself into `cgroup.procs` waits for an RCU grace period and one born
-//! there by `clone3(CLONE_INTO_CGROUP)` does not.
+//! writes itself into `cgroup.procs` waits for an RCU grace period (`moved`) and
+//! one born there by `clone3(CLONE_INTO_CGROUP)` does not (`born`; and
+//! `born-no-watchdog`, without the watchdog's fork and exec of the shim program).
 //!
 //! ```sh
 //! cargo bench -p teardown-benches --bench spawn
@@ -95,7 +96,10 @@ fn main() {
             eprintln!("spawn-lone/{method}: skipped, unsupported here: {reason}");
             continue;
         }
-        let mut paths = vec![("born", CgroupEntry::Born)];
+        let mut paths = vec![
+            ("born", CgroupEntry::Born),
+            ("born-no-watchdog", CgroupEntry::Born),
+        ];
         if root {
             paths.push((
                 "moved",
@@ -104,7 +108,13 @@ fn main() {
                 },
             ));
         }
+        let no_watchdog = opts.clone().with_cgroup_watchdog(false);
         for (name, want) in paths {
+            let opts = if name == "born-no-watchdog" {
+                &no_watchdog
+            } else {
+                &opts
+            };
             lone.bench_function(BenchmarkId::new(method.to_string(), name), |b| {
                 b.iter_custom(|iters| {
                     let mut spent = Duration::ZERO;
@@ -116,7 +126,7 @@ fn main() {
                         }
                         let t = Instant::now();
                         let mut tree = method
-                            .spawn_with(&mut cmd, &opts)
+                            .spawn_with(&mut cmd, opts)
                             .unwrap_or_else(|e| panic!("{method}: {e}"));
                         spent += t.elapsed();
                         assert_eq!(tree.cgroup_entry(), Some(want), "{method} {name}");

@@ -137,7 +137,10 @@
 //! and is named in [`SpawnOptions::shim`]. See
 //! [`shim`] for how it is found and how it keeps the caller's stdio, working
 //! directory, ids and environment. `Command::env_clear` and `arg0` cannot be seen
-//! through `Command`; use [`SpawnOptions::clear_env`].
+//! through `Command`; use [`SpawnOptions::clear_env`]. A single-threaded host
+//! (`teardown run` is one) can fork the shim instead, one exec less per spawn,
+//! with the leader spawned from the shim's copy of the `Command` itself
+//! ([`SpawnOptions::forked_shim`]; `Stdio::piped()` is refused there).
 //!
 //! # Limitations
 //!
@@ -147,13 +150,18 @@
 //!   spawn the same `Command` twice.
 //! * `cgroup`: orphans of the tree are re-parented to the nearest subreaper (or
 //!   init), which reaps them; a host that is itself a subreaper must reap them.
-//! * `cgroup`: the leader joins its leaf by writing `cgroup.procs` before it
-//!   execs, and a cgroup migration takes the kernel's `cgroup_threadgroup_rwsem`
-//!   for writing, which waits for an RCU grace period when no migration happened
-//!   lately: measured here, a lone spawn (one `teardown run`) waits ~13–16 ms in
-//!   that write, back-to-back spawns ~0.3 ms. Mounting cgroup2 with
-//!   `favordynmods` (Linux 6.0+) removes the wait; `clone3(CLONE_INTO_CGROUP)`
-//!   would too, but `std::process::Command` cannot pass it.
+//! * `cgroup`: the leader is born in its leaf by `clone3(CLONE_INTO_CGROUP)` from
+//!   the child std forked (one fork more per spawn), so it never waits for a
+//!   cgroup migration. When the kernel refuses that clone (older than 5.7, a
+//!   seccomp filter, or a uid set on the `Command` that cannot write the leaf),
+//!   the leader writes itself into `cgroup.procs` instead, and a migration takes
+//!   the kernel's `cgroup_threadgroup_rwsem` for writing, which waits for an RCU
+//!   grace period when no migration happened lately (~13–16 ms here for a lone
+//!   spawn; cgroup2's `favordynmods` mount option removes the wait):
+//!   [`Tree::cgroup_entry`] says which happened. A `pre_exec` hook of the caller's
+//!   runs in that forked child, and what a fork does not carry over is lost
+//!   (timers, record locks, a controlling terminal it acquired; group and session
+//!   leadership and `PR_SET_PDEATHSIG` are taken again).
 //! * `pidns`: if the init is SIGKILLed before it reaped the leader, the leader's
 //!   status is reported as killed by SIGKILL (which is what the namespace kill did).
 //! * A process whose children the kernel reaps as they exit (`SIGCHLD` set to

@@ -36,6 +36,15 @@
 //! `drained <report>`. If the host goes away (end of file on its control pipe)
 //! the shim tears the tree down with SIGKILL and exits.
 //!
+//! # A forked shim
+//!
+//! With [`crate::SpawnOptions::forked_shim`] (a single-threaded host only) the
+//! host forks instead: the child closes the host's ends of the protocol pipes
+//! and runs the method's shim side with its own copy of the caller's `Command`,
+//! from which the leader is spawned (so the caller's settings and hooks apply to
+//! the leader as with a plain spawn). It keeps copies of every other descriptor
+//! the host had open, as a fork does, until it exits.
+//!
 //! # The `cgroup` watchdog
 //!
 //! The `cgroup` method keeps the tree in the host, so it starts the shim program
