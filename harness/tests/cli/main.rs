@@ -4,6 +4,7 @@ mod bad_input;
 mod probe;
 mod replay;
 mod run;
+mod terminal;
 
 use assert_cmd::Command;
 
