@@ -1,5 +1,9 @@
-//! `teardown run` at a real terminal: a tmux pane running an interactive bash,
+//! `teardown run` at a real terminal: a tmux pane running an interactive shell,
 //! on a private tmux server (its own socket, no config) that the test kills.
+//!
+//! The shell is dash: it leaves the terminal's mode alone, so the pane shows the
+//! mode `run` left. (bash would hide a missing restore: it puts its own mode back
+//! when a job stops, and after a job that was stopped once.)
 //!
 //! Every check polls `tmux capture-pane` (or `/proc`) until a deadline: the
 //! deadline bounds a hung test, it is not a timing assertion.
@@ -22,7 +26,7 @@ const SCRIPT: &str = "stty -echo\n\
     read b\n\
     echo \"got2:$b\"\n";
 
-/// A tmux server of this test's own, with one pane running an interactive bash
+/// A tmux server of this test's own, with one pane running an interactive dash
 /// (job control on). Dropping it kills that server, and only that one.
 struct Tmux {
     dir: tempfile::TempDir,
@@ -44,7 +48,7 @@ impl Tmux {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("tmux.sock");
         let tmux = Tmux { dir, socket };
-        let shell = "env PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile -i";
+        let shell = "env PS1='$ ' HISTFILE=/dev/null dash -i";
         tmux.run(&["new-session", "-d", "-x", "200", "-y", "50", shell]);
         tmux.wait_for("the shell's prompt", |s| s.contains('$'));
         Some(tmux)
@@ -127,6 +131,13 @@ fn at_prompt(screen: &str) -> bool {
         == Some("$")
 }
 
+/// Whether the shell is back at its prompt after the last `marker`.
+fn prompt_after(screen: &str, marker: &str) -> bool {
+    screen
+        .rsplit_once(marker)
+        .is_some_and(|(_, after)| after.trim_end().ends_with('$') && at_prompt(after))
+}
+
 /// What follows `prefix` on each line of the screen that starts with it.
 fn values(screen: &str, prefix: &str) -> Vec<String> {
     screen
@@ -156,7 +167,7 @@ fn state(pid: i32) -> Option<char> {
 
 /// Waits until the process runs (not stopped) in the terminal's foreground group
 /// (its group is its terminal's `tpgid`). Only then does the test type for it:
-/// keys typed while the shell still reads would be the shell's (bash reads ahead).
+/// keys typed while the shell still reads would be the shell's (a shell may read ahead).
 fn wait_foreground(pid: i32, tmux: &Tmux) {
     let deadline = Instant::now() + BOUND;
     loop {
@@ -226,8 +237,13 @@ fn an_interactive_command_reads_the_terminal_and_ctrl_z_and_fg_suspend_and_resum
     tmux.type_line("fg");
     wait_foreground(pid, &tmux);
     tmux.type_line("again");
-    tmux.wait_for("got2:again", |s| values(s, "got2:") == ["again"]);
+    let screen = tmux.wait_for("got2:again", |s| values(s, "got2:") == ["again"]);
+    assert!(
+        !screen.lines().any(|l| l.trim() == "again"),
+        "{method}: after fg, the terminal echoed: the command's mode (-echo) was lost:\n{screen}"
+    );
     wait_state(pid, "gone", |s| s.is_none(), &tmux);
+    tmux.wait_for("the prompt", |s| prompt_after(s, "got2:again"));
     tmux.type_line("echo status:$?");
     tmux.wait_for("status:0", |s| values(s, "status:") == ["0"]);
     assert_eq!(tmux.mode(2), before, "{method}: the mode after run");
@@ -260,9 +276,7 @@ fn a_command_in_its_own_group_without_the_terminal_is_stopped_by_sigttin() {
 }
 
 /// The mode is restored when the command ends by itself or by Ctrl-C (SIGINT to
-/// its group): its `stty -echo` does not stay. (bash adopts the mode a job
-/// leaves when it exits without a signal, as `run` does, so the pane's shell
-/// shows what `run` left.)
+/// its group): its `stty -echo` does not stay.
 #[rstest::rstest]
 fn the_terminal_s_mode_is_restored_when_the_command_ends(
     #[values("exit", "ctrl-c")] end: &str,
@@ -289,12 +303,7 @@ fn the_terminal_s_mode_is_restored_when_the_command_ends(
             "130"
         }
     };
-    tmux.wait_for("the prompt", |s| {
-        at_prompt(s)
-            && s.trim_end()
-                .rsplit_once("ready:")
-                .is_some_and(|(_, a)| !a.is_empty())
-    });
+    tmux.wait_for("the prompt", |s| prompt_after(s, "ready:"));
     tmux.type_line("echo status:$?");
     tmux.wait_for("status", |s| !values(s, "status:").is_empty());
     assert_eq!(
