@@ -1,6 +1,7 @@
 //! The `teardown` command line, end to end (assert_cmd).
 
 mod bad_input;
+mod forward;
 mod probe;
 mod replay;
 mod run;

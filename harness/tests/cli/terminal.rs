@@ -313,3 +313,23 @@ fn the_terminal_s_mode_is_restored_when_the_command_ends(
     );
     assert_eq!(tmux.mode(1), before, "{method} {end}: the mode after run");
 }
+
+/// A resize of the terminal reaches the command: the terminal sends SIGWINCH to
+/// its foreground group, the command's.
+#[rstest::rstest]
+fn a_resize_of_the_terminal_reaches_the_command(#[values("killpg", "pidns")] method: &str) {
+    let Some(tmux) = Tmux::start() else { return };
+    let script = tmux.dir.path().join("winch.sh");
+    let text = "trap 'echo \"winch:$(stty size)\"; exit 0' WINCH\necho ready:\n\
+        while :; do sleep 0.02; done\n";
+    std::fs::write(&script, text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    tmux.type_line(&format!(
+        "{} run --method {method} -- sh {}",
+        quoted(&bin),
+        quoted(&script)
+    ));
+    tmux.wait_for("ready", |s| !values(s, "ready:").is_empty());
+    tmux.run(&["resize-window", "-x", "150", "-y", "40"]);
+    tmux.wait_for("winch", |s| values(s, "winch:") == ["40 150"]);
+}
