@@ -58,9 +58,9 @@ command's process group gets the terminal's foreground (tcsetpgrp), as a shell
 gives it to a job: the command can read it, and Ctrl-C, Ctrl-\\, Ctrl-Z and window
 resizes (SIGINT, SIGQUIT, SIGTSTP, SIGWINCH) go from the terminal to the command's
 group, not to run (run tears the tree down once the leader exits). Ctrl-Z stops
-the command, then run takes the terminal back and stops itself, so that the shell
-shows the job stopped; `fg` gives the terminal back to the command and continues
-it, `bg` only continues it. When run ends, however it ends (but SIGKILL), the
+the command, then run takes the terminal back and stops its own job, so that the
+shell shows it stopped; `fg` gives the terminal back to the command and continues
+it, `bg` only continues it (`run ... &` then `fg` works too). When run ends, however it ends (but SIGKILL), the
 terminal's foreground group and mode (termios) are as they were at the start.
 
 Report (--report FILE): one JSON line, the drain report
@@ -153,7 +153,7 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
 
     // At a terminal, the command's group gets the foreground; dropping `terminal`
     // gives it back, with the terminal's mode, on every way out of this function.
-    let mut terminal = Terminal::foreground();
+    let mut terminal = Terminal::controlling();
     if let Some(t) = terminal.as_mut()
         && let Err(e) = t.hand_over(tree.leader_pid())
     {

@@ -10,10 +10,13 @@
 //!
 //! Ctrl-Z stops the command's group, not `run` (which is not in it).
 //! [`Terminal::follow`] sees the leader stopped (`/proc/PID/stat`, state `T`),
-//! takes the terminal back with its mode as it was at the start, and stops `run`
-//! itself with SIGTSTP, so that the user's shell sees the job stopped. When the
-//! shell continues `run` (`fg`), `run` gives the terminal and the command's mode
-//! back and sends the command's group SIGCONT; after `bg`, only SIGCONT.
+//! takes the terminal back with its mode as it was at the start, and stops its
+//! own process group with SIGTSTP (`run`, and a script that started it), so that
+//! the user's shell sees the job stopped. When the shell continues the job
+//! (`fg`), `run` gives the terminal and the command's mode back and sends the
+//! command's group SIGCONT; after `bg`, only SIGCONT. A `run ... &` (a job of its
+//! own in the background) does the same: its command stops on reading (SIGTTIN),
+//! so does the job, and `fg` gives the command the terminal.
 //!
 //! Dropping the [`Terminal`] gives the foreground back to `run`'s group and
 //! restores the mode the terminal had at the start, whichever way `run` ends
@@ -24,10 +27,10 @@
 //! anyway; the guard keeps this module right on its own).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, raise};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use rustix::process::{Pid, getpgid, getpgrp, kill_process_group};
 use rustix::termios::{OptionalActions, Termios, tcgetattr, tcgetpgrp, tcsetattr, tcsetpgrp};
 
@@ -37,22 +40,25 @@ use rustix::termios::{OptionalActions, Termios, tcgetattr, tcgetpgrp, tcsetattr,
 /// what a person at a terminal notices after Ctrl-Z.
 pub(super) const TICK: Duration = Duration::from_millis(50);
 
-/// The terminal `run` was started in the foreground of, while its command uses it.
+/// `run`'s controlling terminal, while its command uses it.
 pub(super) struct Terminal {
-    /// The mode at the start: restored at the end and while the job is stopped.
-    start_mode: Termios,
-    /// stdin, the terminal.
-    stdin: io::Stdin,
+    /// The mode when `run` first had the foreground: restored at the end and
+    /// while the job is stopped.
+    start_mode: Option<Termios>,
+    /// The command's mode when it was last stopped: given back at `fg`.
+    command_mode: Option<Termios>,
     /// `run`'s own process group.
     own: Pid,
-    /// The command's process group, once handed the terminal.
+    /// The command's process group, once known.
     command: Option<Pid>,
 }
 
 impl Terminal {
     /// The terminal on stdin, if it is `run`'s controlling terminal and `run` is
-    /// in its foreground group (not `run ... &`, not a pipe, not a file).
-    pub(super) fn foreground() -> Option<Terminal> {
+    /// in its foreground group, or is a job of its own in the background (`run
+    /// ... &` from a shell with job control: `run` leads its process group). Not
+    /// a pipe, not a file, not a terminal that is not `run`'s.
+    pub(super) fn controlling() -> Option<Terminal> {
         let stdin = io::stdin();
         let tty = stdin.as_fd();
         if !rustix::termios::isatty(tty) {
@@ -61,37 +67,31 @@ impl Terminal {
         // ENOTTY unless it is our controlling terminal.
         let fg = tcgetpgrp(tty).ok()?;
         let own = getpgrp();
-        if fg != own {
+        if fg != own && own != rustix::process::getpid() {
             return None;
         }
-        let start_mode = tcgetattr(tty).ok()?;
         Some(Terminal {
-            stdin,
-            start_mode,
+            start_mode: None,
+            command_mode: None,
             own,
             command: None,
         })
     }
 
-    /// Makes the leader's process group the terminal's foreground group, then
-    /// sends it SIGCONT: a command that read the terminal before the hand-over
-    /// got SIGTTIN, and SIGCONT resumes it (or discards the stop still pending).
-    /// After the hand-over, no new SIGTTIN can reach it.
+    /// Gives the leader's process group the terminal if `run` has it now (see
+    /// `give`); a background `run` gives it once `fg` gave it to `run`
+    /// ([`Terminal::follow`]).
     pub(super) fn hand_over(&mut self, leader: u32) -> io::Result<()> {
-        let leader = pid(leader)?;
-        let group = getpgid(Some(leader))?;
+        let group = getpgid(Some(pid(leader)?))?;
         if group == self.own {
-            // Already in the foreground, with `run`.
+            // Already in the foreground with `run`, or in the background with it.
             return Ok(());
         }
-        with_sigttou_blocked(|| tcsetpgrp(self.tty(), group))?;
         self.command = Some(group);
-        kill_process_group(group, rustix::process::Signal::CONT)?;
+        if tcgetpgrp(io::stdin().as_fd())? == self.own {
+            self.give(group)?;
+        }
         Ok(())
-    }
-
-    fn tty(&self) -> BorrowedFd<'_> {
-        self.stdin.as_fd()
     }
 
     /// The poll timeout while the command has the terminal.
@@ -99,37 +99,62 @@ impl Terminal {
         self.command.map(|_| TICK)
     }
 
-    /// If the leader is stopped (Ctrl-Z, or SIGTTIN after `bg`): takes the
-    /// terminal back, stops `run` (the shell sees the job stopped), and once
-    /// continued resumes the command, with the terminal if `run` got it back (`fg`).
+    /// Follows the command as a shell follows its job. If the leader is stopped
+    /// (Ctrl-Z, or SIGTTIN in the background) and `run` does not have the
+    /// terminal: takes it back, if the command has it, and stops `run`'s group
+    /// (the shell sees the job stopped); once continued without the terminal
+    /// (`bg`), continues the command. Then, whenever `run` finds the terminal
+    /// its own (`fg`), gives it to the command.
     pub(super) fn follow(&mut self, leader: u32) -> io::Result<()> {
         let Some(group) = self.command else {
             return Ok(());
         };
-        if !is_stopped(leader) {
-            return Ok(());
+        let stdin = io::stdin();
+        let tty = stdin.as_fd();
+        // Stopped while `run` has the terminal: by SIGTTIN before `run` got it
+        // (`fg` of a `run ... &`); `give` below continues it.
+        let fg = tcgetpgrp(tty)?;
+        if fg != self.own && is_stopped(leader) {
+            if fg == group {
+                self.command_mode = tcgetattr(tty).ok();
+                let start = self.start_mode.as_ref();
+                with_sigttou_blocked(|| {
+                    tcsetpgrp(tty, self.own)?;
+                    match start {
+                        Some(mode) => tcsetattr(tty, OptionalActions::Drain, mode),
+                        None => Ok(()),
+                    }
+                })?;
+            }
+            stop_own_group(self.own)?;
+            if tcgetpgrp(tty)? != self.own {
+                // `bg`: on, without the terminal.
+                kill_process_group(group, rustix::process::Signal::CONT)?;
+            }
         }
-        let tty = self.tty();
-        let command_mode = if tcgetpgrp(tty)? == group {
-            let mode = tcgetattr(tty).ok();
-            with_sigttou_blocked(|| {
-                tcsetpgrp(tty, self.own)?;
-                tcsetattr(tty, OptionalActions::Drain, &self.start_mode)
-            })?;
-            mode
-        } else {
-            None
-        };
-        stop_self()?;
-        // Continued: by `fg` (the shell gave `run`'s group the terminal) or `bg`.
         if tcgetpgrp(tty)? == self.own {
-            with_sigttou_blocked(|| {
-                if let Some(mode) = &command_mode {
-                    tcsetattr(tty, OptionalActions::Drain, mode)?;
-                }
-                tcsetpgrp(tty, group)
-            })?;
+            self.give(group)?;
         }
+        Ok(())
+    }
+
+    /// Makes `group` the terminal's foreground group, in its own mode if it was
+    /// stopped before, then sends it SIGCONT: a command that read the terminal
+    /// before it had it got SIGTTIN, and SIGCONT resumes it (or discards the stop
+    /// still pending); with the terminal, no new SIGTTIN can reach it.
+    fn give(&mut self, group: Pid) -> io::Result<()> {
+        let stdin = io::stdin();
+        let tty = stdin.as_fd();
+        if self.start_mode.is_none() {
+            self.start_mode = Some(tcgetattr(tty)?);
+        }
+        let mode = self.command_mode.as_ref();
+        with_sigttou_blocked(|| {
+            if let Some(mode) = mode {
+                tcsetattr(tty, OptionalActions::Drain, mode)?;
+            }
+            tcsetpgrp(tty, group)
+        })?;
         kill_process_group(group, rustix::process::Signal::CONT)?;
         Ok(())
     }
@@ -140,15 +165,19 @@ impl Drop for Terminal {
     /// unless the terminal now belongs to someone else (`run` was put in the
     /// background and the shell has it).
     fn drop(&mut self) {
-        let tty = self.tty();
+        let stdin = io::stdin();
+        let tty = stdin.as_fd();
         let Ok(fg) = tcgetpgrp(tty) else {
             return;
         };
         if fg != self.own && Some(fg) != self.command {
             return;
         }
+        let start = self.start_mode.as_ref();
         let restored = with_sigttou_blocked(|| {
-            tcsetattr(tty, OptionalActions::Drain, &self.start_mode)?;
+            if let Some(mode) = start {
+                tcsetattr(tty, OptionalActions::Drain, mode)?;
+            }
             tcsetpgrp(tty, self.own)
         });
         if let Err(e) = restored {
@@ -174,15 +203,18 @@ fn with_sigttou_blocked<T>(f: impl FnOnce() -> rustix::io::Result<T>) -> io::Res
     Ok(result?)
 }
 
-/// Stops this process with SIGTSTP, as a job does on Ctrl-Z, and returns once it
-/// is continued. SIGTSTP is raised while blocked, then unblocked: it is delivered
-/// on that return from `sigprocmask`, exactly once. If it is ignored (a parent
-/// without job control started `run`), nothing stops: nobody could continue it.
-fn stop_self() -> io::Result<()> {
+/// Stops `run`'s process group with SIGTSTP, as a job does on Ctrl-Z (`run` and
+/// whatever started it in the same group: a script's shell, which would
+/// otherwise wait for a `run` that its own shell does not see stopped), and
+/// returns once continued. `run` blocks SIGTSTP while it sends it, then unblocks
+/// it: it is delivered on that return from `sigprocmask`, exactly once. If it is
+/// ignored (a parent without job control started `run`), nothing stops: nobody
+/// could continue it.
+fn stop_own_group(own: Pid) -> io::Result<()> {
     let mut tstp = SigSet::empty();
     tstp.add(Signal::SIGTSTP);
     let old = tstp.thread_swap_mask(SigmaskHow::SIG_BLOCK)?;
-    raise(Signal::SIGTSTP)?;
+    kill_process_group(own, rustix::process::Signal::TSTP)?;
     tstp.thread_unblock()?;
     old.thread_set_mask()?;
     Ok(())

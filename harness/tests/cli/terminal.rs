@@ -207,18 +207,23 @@ fn quoted(p: &Path) -> String {
     format!("'{}'", p.display())
 }
 
+/// The shell line that runs `sh SCRIPT` under `teardown run --method METHOD`.
+fn run_line(method: &str, script: &Path) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    format!(
+        "{} run --method {method} -- sh {}",
+        quoted(&bin),
+        quoted(script)
+    )
+}
+
 #[rstest::rstest]
 fn an_interactive_command_reads_the_terminal_and_ctrl_z_and_fg_suspend_and_resume_it(
     #[values("killpg", "cgroup", "subreaper", "proc-walk", "pidns")] method: &str,
 ) {
     let Some(tmux) = Tmux::start() else { return };
     let before = tmux.mode(0);
-    let bin = assert_cmd::cargo::cargo_bin("teardown");
-    tmux.type_line(&format!(
-        "{} run --method {method} -- sh {}",
-        quoted(&bin),
-        quoted(&tmux.script())
-    ));
+    tmux.type_line(&run_line(method, &tmux.script()));
     let pid = command_pid(&tmux);
 
     // It reads the terminal: it has the foreground.
@@ -286,12 +291,7 @@ fn the_terminal_s_mode_is_restored_when_the_command_ends(
     let before = tmux.mode(0);
     let script = tmux.dir.path().join("no-echo.sh");
     std::fs::write(&script, "stty -echo\necho ready:\nread x\n").unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("teardown");
-    tmux.type_line(&format!(
-        "{} run --method {method} -- sh {}",
-        quoted(&bin),
-        quoted(&script)
-    ));
+    tmux.type_line(&run_line(method, &script));
     tmux.wait_for("ready", |s| !values(s, "ready:").is_empty());
     let status = match end {
         "exit" => {
@@ -323,13 +323,79 @@ fn a_resize_of_the_terminal_reaches_the_command(#[values("killpg", "pidns")] met
     let text = "trap 'echo \"winch:$(stty size)\"; exit 0' WINCH\necho ready:\n\
         while :; do sleep 0.02; done\n";
     std::fs::write(&script, text).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("teardown");
-    tmux.type_line(&format!(
-        "{} run --method {method} -- sh {}",
-        quoted(&bin),
-        quoted(&script)
-    ));
+    tmux.type_line(&run_line(method, &script));
     tmux.wait_for("ready", |s| !values(s, "ready:").is_empty());
     tmux.run(&["resize-window", "-x", "150", "-y", "40"]);
     tmux.wait_for("winch", |s| values(s, "winch:") == ["40 150"]);
+}
+
+/// `run ... &`, then `fg`: the command, stopped by SIGTTIN in the background,
+/// gets the terminal with `fg` and reads. And `run` inside a script (not a job
+/// of its own): Ctrl-Z stops the whole job, the script's shell too, so the pane's
+/// shell sees it stopped, and `fg` resumes it.
+#[rstest::rstest]
+fn fg_after_starting_in_the_background_and_ctrl_z_inside_a_script(
+    #[values("killpg", "pidns")] method: &str,
+) {
+    let Some(tmux) = Tmux::start() else { return };
+    let dir = tmux.dir.path();
+    let reader = dir.join("reader.sh");
+    std::fs::write(
+        &reader,
+        "read a\necho \"got:$a\"\nread b\necho \"got2:$b\"\n",
+    )
+    .unwrap();
+    let run = run_line(method, &reader);
+
+    tmux.type_line(&format!("{run} &"));
+    tmux.type_line("fg");
+    // Typed only once it runs in the foreground: found by its script's name.
+    let pid = wait_for_process(&reader, &tmux);
+    wait_foreground(pid, &tmux);
+    tmux.type_line("one");
+    tmux.type_line("two");
+    tmux.wait_for("got2:two", |s| values(s, "got2:") == ["two"]);
+    wait_state(pid, "gone", |s| s.is_none(), &tmux);
+    tmux.wait_for("the prompt", |s| prompt_after(s, "got2:two"));
+
+    let wrapper = dir.join("wrapper.sh");
+    std::fs::write(&wrapper, format!("{run}\necho script:done\n")).unwrap();
+    tmux.type_line(&format!("sh {}", quoted(&wrapper)));
+    let pid = wait_for_process(&reader, &tmux);
+    wait_foreground(pid, &tmux);
+    tmux.type_line("three");
+    tmux.wait_for("got:three", |s| values(s, "got:").len() == 2);
+    tmux.run(&["send-keys", "C-z"]);
+    tmux.wait_for("the job stopped", |s| s.contains("Stopped") && at_prompt(s));
+    tmux.type_line("fg");
+    wait_foreground(pid, &tmux);
+    tmux.type_line("four");
+    tmux.wait_for("script:done", |s| {
+        values(s, "got2:") == ["two", "four"] && values(s, "script:").len() == 1
+    });
+}
+
+/// The PID of the one process running `script` (the test's own, in its temporary
+/// directory), as soon as it exists.
+fn wait_for_process(script: &Path, tmux: &Tmux) -> i32 {
+    let deadline = Instant::now() + BOUND;
+    let name = script.to_string_lossy().into_owned();
+    loop {
+        let found = std::fs::read_dir("/proc").unwrap().find_map(|e| {
+            let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).into_owned();
+            (cmdline.starts_with("sh\0") && cmdline.contains(&name) && state(pid) != Some('Z'))
+                .then_some(pid)
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no process runs {name} within {BOUND:?}; the pane:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
