@@ -340,8 +340,12 @@ fn wait_for_cause(
         if !fds[1].revents().is_empty() {
             return Ok(Cause::LeaderExit);
         }
-        if let Some(t) = terminal.as_deref_mut() {
-            t.follow(tree.leader_pid())?;
+        if let Some(t) = terminal.as_deref_mut()
+            && let Err(e) = t.follow(tree.leader_pid())
+        {
+            // A hung-up terminal, say: the command goes on, without job control.
+            eprintln!("teardown run: stopped following the terminal: {e}");
+            terminal = None;
         }
     }
 }

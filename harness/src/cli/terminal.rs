@@ -87,10 +87,10 @@ impl Terminal {
             // Already in the foreground with `run`, or in the background with it.
             return Ok(());
         }
-        self.command = Some(group);
         if tcgetpgrp(io::stdin().as_fd())? == self.own {
             self.give(group)?;
         }
+        self.command = Some(group);
         Ok(())
     }
 
