@@ -193,6 +193,7 @@ pub mod shim;
 mod sys;
 mod tree;
 mod verdict;
+mod waiter;
 
 pub use errors::{ParseMethodError, ShimError, SignalError, SpawnError, TeardownError, WaitError};
 pub use identity::ProcessIdentity;
