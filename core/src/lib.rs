@@ -31,6 +31,28 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! In a tokio program (feature `tokio`), [`tokio::spawn`](crate::tokio::spawn)
+//! gives an [`AsyncTree`](crate::tokio::AsyncTree): the same methods, awaited,
+//! with no thread blocked per tree (see [`crate::tokio`]):
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::{process::Command, time::Duration};
+//! use teardown::{Method, SpawnOptions};
+//!
+//! let mut cmd = Command::new("sh");
+//! cmd.args(["-c", "sleep 100 & setsid sleep 100 & wait"]);
+//! let mut tree = teardown::tokio::spawn(Method::Auto, &mut cmd, &SpawnOptions::default())?;
+//! tokio::select! {
+//!     status = tree.wait_leader() => println!("leader exited: {}", status?),
+//!     _ = tokio::signal::ctrl_c() => println!("stopping"),
+//! }
+//! let report = tree.teardown(Duration::from_secs(2)).await?; // no thread blocked
+//! println!("{} drained {} processes in {:?}", report.method, report.signalled, report.drain);
+//! # Ok(()) }
+//! ```
+//!
 //! [`Tree::teardown`] returns only when the tree is drained (by the method's own
 //! notion — the weak methods are weak on purpose), is idempotent, works after the
 //! leader exited on its own or was waited for, and reports what it did
@@ -172,7 +194,8 @@
 // The layers, each using only those listed before it: `sys` (the system calls
 // rustix cannot make safely), `fds` and `pidfd` (descriptors and process
 // handles over rustix), `cgroup2` (the cgroup filesystem), `options` and
-// `driver` (the contract every method implements), `held` (the in-process
+// `driver` (the contract every method implements; its waits go through
+// `waiter`, so that one implementation serves the blocking and async fronts), `held` (the in-process
 // methods' leader) and `shim` (the shim's protocol, reaper, watchdog and host
 // side), `method` (the methods), then `tree` and `probe` (the public face).
 // The public vocabulary (`Method`, the errors, `DrainReport`, `Verdict`,
@@ -191,6 +214,8 @@ pub mod probe;
 mod report;
 pub mod shim;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod tree;
 mod verdict;
 mod waiter;
