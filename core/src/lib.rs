@@ -192,14 +192,15 @@
 #![deny(unsafe_code)]
 
 // The layers, each using only those listed before it: `sys` (the system calls
-// rustix cannot make safely), `fds` and `pidfd` (descriptors and process
-// handles over rustix), `cgroup2` (the cgroup filesystem), `options` and
-// `driver` (the contract every method implements; its waits go through
-// `waiter`, so that one implementation serves the blocking and async fronts), `held` (the in-process
+// rustix cannot make safely), `fds` (descriptors over rustix), `waiter` (how a
+// method waits: one async implementation for the blocking and async fronts),
+// `pidfd` and `driver` (process handles; the contract every method
+// implements), `cgroup2` (the cgroup filesystem), `held` (the in-process
 // methods' leader) and `shim` (the shim's protocol, reaper, watchdog and host
-// side), `method` (the methods), then `tree` and `probe` (the public face).
-// The public vocabulary (`Method`, the errors, `DrainReport`, `Verdict`,
-// `ProcessIdentity`) is named through this root by every layer.
+// side), `method` (the methods), then `tree` and `probe` (the public face), and
+// `tokio` (the async face of `tree`, feature `tokio`). The public vocabulary
+// (`Method`, the errors, `DrainReport`, `Verdict`, `ProcessIdentity`) is named
+// through this root by every layer.
 mod cgroup2;
 mod driver;
 pub mod errors;
