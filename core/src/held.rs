@@ -239,11 +239,11 @@ pub(crate) trait Drain: Send {
 
     /// Kills and drains the tree (see [`Driver::teardown`]), waiting through
     /// `w`. May be called again after an error or a cancelled call.
-    fn drain<'a>(
-        &'a mut self,
-        t: Teardown<'a>,
-        w: &'a dyn Waiter,
-    ) -> BoxFuture<'a, Result<(), TeardownError>>;
+    fn drain(
+        &mut self,
+        t: Teardown<'_>,
+        w: &dyn Waiter,
+    ) -> impl Future<Output = Result<(), TeardownError>> + Send;
 }
 
 /// One teardown of a held tree, as a [`Drain`] gets it.

@@ -63,7 +63,7 @@ use crate::shim::reaper::own_children;
 use crate::shim::watchdog::{self, Watchdog};
 use crate::sys::exec::write_before_exec;
 use crate::sys::wait::{WaitFlags, Who, wait_exit};
-use crate::waiter::{BoxFuture, Waiter};
+use crate::waiter::Waiter;
 use crate::{Method, SpawnError, TeardownError};
 
 /// Spawns `cmd` in a fresh leaf. `method`: [`Method::Cgroup`], or
@@ -154,12 +154,8 @@ impl Drop for LeafKill {
 impl Drain for LeafKill {
     const OVER_ONCE_REAPED: bool = false;
 
-    fn drain<'a>(
-        &'a mut self,
-        t: Teardown<'a>,
-        w: &'a dyn Waiter,
-    ) -> BoxFuture<'a, Result<(), TeardownError>> {
-        Box::pin(self.drain_on(t, w))
+    async fn drain(&mut self, t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
+        self.drain_on(t, w).await
     }
 }
 
@@ -220,7 +216,7 @@ impl LeafKill {
         // Empty is not yet exited: see `Leaf::wait_exited_on`.
         let exited = self
             .leaf
-            .wait_exited_on(remaining(start, opts.deadline), w)
+            .wait_exited_on(opts.deadline.map(|d| start + d), w)
             .await
             .map_err(TeardownError::io("wait for the cgroup's members to exit"))?;
         if !exited {

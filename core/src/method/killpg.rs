@@ -18,7 +18,7 @@ use crate::driver::{Drained, Driver, Wait};
 use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
 use crate::options::TeardownOptions;
 use crate::sys::signal::kill_process_group;
-use crate::waiter::{BoxFuture, Waiter};
+use crate::waiter::Waiter;
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
@@ -72,17 +72,11 @@ pub(crate) async fn kill_group(
 struct GroupKill;
 
 impl Drain for GroupKill {
-    fn drain<'a>(
-        &'a mut self,
-        t: Teardown<'a>,
-        w: &'a dyn Waiter,
-    ) -> BoxFuture<'a, Result<(), TeardownError>> {
-        Box::pin(async move {
-            let Teardown { leader, opts, d } = t;
-            let start = kill_group(leader, opts, d, w).await?;
-            leader.reap_into(start, opts, d, w).await?;
-            d.drain = start.elapsed();
-            Ok(())
-        })
+    async fn drain(&mut self, t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
+        let start = kill_group(leader, opts, d, w).await?;
+        leader.reap_into(start, opts, d, w).await?;
+        d.drain = start.elapsed();
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::driver::{Driver, Wait};
 use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
-use crate::waiter::{BoxFuture, Waiter};
+use crate::waiter::Waiter;
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
@@ -23,45 +23,38 @@ pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
 struct LeaderOnly;
 
 impl Drain for LeaderOnly {
-    fn drain<'a>(
-        &'a mut self,
-        t: Teardown<'a>,
-        w: &'a dyn Waiter,
-    ) -> BoxFuture<'a, Result<(), TeardownError>> {
-        Box::pin(drain(t, w))
-    }
-}
-
-async fn drain(t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
-    let Teardown { leader, opts, d } = t;
-    let start = Instant::now();
-    let sig = |l: &HeldLeader, s| l.signal(s).map_err(TeardownError::io("signal the leader"));
-    let running = leader
-        .observe(Wait::NoHang)
-        .map_err(TeardownError::io("wait for the leader"))?
-        .is_none();
-    if running {
-        let mut kill = true;
-        if !opts.grace.is_zero() {
-            d.signalled += u64::from(sig(leader, libc::SIGTERM)?);
-            sig(leader, libc::SIGCONT)?;
-            let grace = remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
-            let gone = leader
-                .observe_on(Wait::For(grace), w)
-                .await
-                .map_err(TeardownError::io("wait for the leader"))?;
-            kill = gone.is_none();
-            d.escalated = kill;
-        }
-        if kill {
-            let hit = sig(leader, libc::SIGKILL)?;
-            if opts.grace.is_zero() {
-                d.signalled += u64::from(hit);
-                d.escalated = hit;
+    async fn drain(&mut self, t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
+        let Teardown { leader, opts, d } = t;
+        let start = Instant::now();
+        let sig = |l: &HeldLeader, s| l.signal(s).map_err(TeardownError::io("signal the leader"));
+        let running = leader
+            .observe(Wait::NoHang)
+            .map_err(TeardownError::io("wait for the leader"))?
+            .is_none();
+        if running {
+            let mut kill = true;
+            if !opts.grace.is_zero() {
+                d.signalled += u64::from(sig(leader, libc::SIGTERM)?);
+                sig(leader, libc::SIGCONT)?;
+                let grace =
+                    remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
+                let gone = leader
+                    .observe_on(Wait::For(grace), w)
+                    .await
+                    .map_err(TeardownError::io("wait for the leader"))?;
+                kill = gone.is_none();
+                d.escalated = kill;
+            }
+            if kill {
+                let hit = sig(leader, libc::SIGKILL)?;
+                if opts.grace.is_zero() {
+                    d.signalled += u64::from(hit);
+                    d.escalated = hit;
+                }
             }
         }
+        leader.reap_into(start, opts, d, w).await?;
+        d.drain = start.elapsed();
+        Ok(())
     }
-    leader.reap_into(start, opts, d, w).await?;
-    d.drain = start.elapsed();
-    Ok(())
 }

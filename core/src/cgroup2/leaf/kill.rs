@@ -48,8 +48,8 @@ const FIRST_STALL: Duration = Duration::from_millis(20);
 const MAX_STALL: Duration = Duration::from_millis(500);
 
 impl Leaf {
-    /// Waits (up to `timeout`; `None`: forever) until every member any read of
-    /// the subtree found has exited. True if they all did.
+    /// Waits (until `end`; `None`: forever) until every member any read of the
+    /// subtree found has exited. True if they all did.
     ///
     /// # The race this handles
     ///
@@ -65,10 +65,9 @@ impl Leaf {
     /// is waited for.
     pub(crate) async fn wait_exited_on(
         &self,
-        timeout: Option<Duration>,
+        end: Option<Instant>,
         w: &dyn Waiter,
     ) -> io::Result<bool> {
-        let end = timeout.map(|t| Instant::now() + t);
         let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()));
         let mut left_over = seen.into_iter();
         while let Some(pid) = left_over.next() {
