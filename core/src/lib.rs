@@ -198,7 +198,8 @@
 // implements), `cgroup2` (the cgroup filesystem), `held` (the in-process
 // methods' leader) and `shim` (the shim's protocol, reaper, watchdog and host
 // side), `method` (the methods), then `tree` and `probe` (the public face), and
-// `tokio` (the async face of `tree`, feature `tokio`). The public vocabulary
+// `tokio` and `process_wrap` (the async and process-wrap faces of `tree`,
+// features `tokio` and `process-wrap`). The public vocabulary
 // (`Method`, the errors, `DrainReport`, `Verdict`, `ProcessIdentity`) is named
 // through this root by every layer.
 mod cgroup2;
@@ -212,6 +213,8 @@ mod method_name;
 mod options;
 mod pidfd;
 pub mod probe;
+#[cfg(feature = "process-wrap")]
+pub mod process_wrap;
 mod report;
 pub mod shim;
 mod sys;
