@@ -31,9 +31,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! In a tokio program (feature `tokio`), [`tokio::spawn`](crate::tokio::spawn)
-//! gives an [`AsyncTree`](crate::tokio::AsyncTree): the same methods, awaited,
-//! with no thread blocked per tree (see [`crate::tokio`]):
+//! In a tokio program (feature `tokio`), `teardown::tokio::spawn` gives an
+//! `AsyncTree`: the same methods, awaited, with no thread blocked per tree (see
+//! the `teardown::tokio` docs):
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
