@@ -1,15 +1,18 @@
 //! A `process-wrap` child (feature `process-wrap`): a watchexec-style program on
 //! `process_wrap::std` gets drained teardown by spawning through
-//! [`spawner`] instead of its `ProcessGroup`/`ProcessSession` wrapper.
+//! [`Spawner::std`] instead of its `ProcessGroup`/`ProcessSession` wrapper; on
+//! `process_wrap::tokio` (features `process-wrap` and `tokio`), through
+//! `Spawner::tokio`.
 //!
 //! ```no_run
 //! use process_wrap::std::CommandWrap;
-//! use teardown::{Method, SpawnOptions};
+//! use teardown::Method;
+//! use teardown::process_wrap::Spawner;
 //!
 //! let mut child = CommandWrap::with_new("sh", |c| {
 //!     c.args(["-c", "sleep 100 & setsid sleep 100 & wait"]);
 //! })
-//! .spawn_with_child(teardown::process_wrap::spawner(Method::Auto, SpawnOptions::default()))?;
+//! .spawn_with_child(Spawner::new(Method::Auto).std())?;
 //! child.kill()?; // every process of the tree gone and reaped, the setsid one too
 //! # Ok::<(), std::io::Error>(())
 //! ```
@@ -46,27 +49,84 @@ use std::time::Duration;
 
 use ::process_wrap::std::ChildWrapper;
 
-use crate::{Method, SpawnOptions, Tree};
+/// The part of process-wrap's `ChildWrapper` (std and tokio alike) that a
+/// terminal child fills the same way: it is its own inner child, and hands out
+/// its `stdin`, `stdout` and `stderr` fields.
+macro_rules! terminal_child {
+    () => {
+        fn inner(&self) -> &dyn ChildWrapper {
+            self
+        }
 
-/// The spawner for `CommandWrap::spawn_with_child`: spawns the command as a
-/// tree contained by `method`. Its `wait` tears the rest of the tree down with
-/// a grace of 2 s; [`spawner_with_grace`] sets another.
-pub fn spawner(
-    method: Method,
-    opts: SpawnOptions,
-) -> impl FnOnce(&mut Command) -> io::Result<Box<dyn ChildWrapper>> {
-    spawner_with_grace(method, opts, Duration::from_secs(2))
+        fn inner_mut(&mut self) -> &mut dyn ChildWrapper {
+            self
+        }
+
+        fn into_inner(self: Box<Self>) -> Box<dyn ChildWrapper> {
+            self
+        }
+
+        fn stdin(&mut self) -> &mut Option<ChildStdin> {
+            &mut self.stdin
+        }
+
+        fn stdout(&mut self) -> &mut Option<ChildStdout> {
+            &mut self.stdout
+        }
+
+        fn stderr(&mut self) -> &mut Option<ChildStderr> {
+            &mut self.stderr
+        }
+    };
 }
 
-/// [`spawner`] with the grace `wait` gives what the leader left behind.
-pub fn spawner_with_grace(
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+use crate::{Method, SpawnOptions, Tree};
+
+/// How `CommandWrap::spawn_with_child` spawns a command as a tree: the method,
+/// the spawn options, and the grace `wait` gives what the leader left behind
+/// (2 s unless set). [`Spawner::std`] for `process_wrap::std`,
+/// `Spawner::tokio` for `process_wrap::tokio` (feature `tokio` too).
+#[derive(Clone, Debug)]
+pub struct Spawner {
     method: Method,
     opts: SpawnOptions,
     grace: Duration,
-) -> impl FnOnce(&mut Command) -> io::Result<Box<dyn ChildWrapper>> {
-    move |cmd| {
-        let tree = method.spawn_with(cmd, &opts).map_err(io::Error::other)?;
-        Ok(Box::new(TeardownChild::new(tree, grace)))
+}
+
+impl Spawner {
+    /// Spawns with `method`, default options, and a 2 s grace.
+    pub fn new(method: Method) -> Spawner {
+        Spawner {
+            method,
+            opts: SpawnOptions::default(),
+            grace: Duration::from_secs(2),
+        }
+    }
+
+    /// With these spawn options.
+    pub fn with_options(mut self, opts: SpawnOptions) -> Spawner {
+        self.opts = opts;
+        self
+    }
+
+    /// With this grace for what the leader leaves behind (`wait`).
+    pub fn with_grace(mut self, grace: Duration) -> Spawner {
+        self.grace = grace;
+        self
+    }
+
+    /// The spawner for `process_wrap::std::CommandWrap::spawn_with_child`.
+    pub fn std(self) -> impl FnOnce(&mut Command) -> io::Result<Box<dyn ChildWrapper>> {
+        move |cmd| {
+            let tree = self
+                .method
+                .spawn_with(cmd, &self.opts)
+                .map_err(io::Error::other)?;
+            Ok(Box::new(TeardownChild::new(tree, self.grace)))
+        }
     }
 }
 
@@ -115,29 +175,7 @@ impl TeardownChild {
 }
 
 impl ChildWrapper for TeardownChild {
-    fn inner(&self) -> &dyn ChildWrapper {
-        self
-    }
-
-    fn inner_mut(&mut self) -> &mut dyn ChildWrapper {
-        self
-    }
-
-    fn into_inner(self: Box<Self>) -> Box<dyn ChildWrapper> {
-        self
-    }
-
-    fn stdin(&mut self) -> &mut Option<ChildStdin> {
-        &mut self.stdin
-    }
-
-    fn stdout(&mut self) -> &mut Option<ChildStdout> {
-        &mut self.stdout
-    }
-
-    fn stderr(&mut self) -> &mut Option<ChildStderr> {
-        &mut self.stderr
-    }
+    terminal_child!();
 
     fn id(&self) -> u32 {
         self.pid
