@@ -1,7 +1,8 @@
 //! The only module allowed `unsafe`: what rustix has no safe call for, and the
 //! typed PIDs and signal numbers rustix takes.
 //!
-//! Here: `pre_exec` hooks (`exec.rs`), `fork` and `clone3` (`fork.rs`), signal
+//! Here: registering a borrowed descriptor with tokio (`async_fd.rs`, feature
+//! `tokio`), `pre_exec` hooks (`exec.rs`), `fork` and `clone3` (`fork.rs`), signal
 //! dispositions, masks and `signalfd` (`signal.rs`), `waitid` with the child's
 //! PID (`wait.rs`), `unshare` (`ns.rs`), `PIDFD_GET_INFO` (`pidfd.rs`), adopting an
 //! inherited descriptor (`fd.rs`). Everything rustix offers safely (pipes, `poll`,
@@ -10,6 +11,8 @@
 //! the call it makes. Every `unsafe` block carries a `// SAFETY:` line.
 #![allow(unsafe_code)]
 
+#[cfg(feature = "tokio")]
+pub(crate) mod async_fd;
 pub(crate) mod exec;
 pub(crate) mod fd;
 pub(crate) mod fork;
