@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::options::TeardownOptions;
 use crate::sys::wait::{RawStatus, shell_status};
+use crate::waiter::{BoxFuture, Waiter};
 use crate::{CgroupEntry, DrainReport, Method, TeardownError};
 
 /// How long a wait for the leader may block.
@@ -55,12 +56,23 @@ pub(crate) trait Driver: Send {
     /// The process this library spawned with `Command::spawn` (the leader, or the
     /// shim): for its stdio. `None` for a forked shim.
     fn child(&mut self) -> Option<&mut Child>;
-    /// Observes the leader's exit without reaping it (the PID stays reserved).
-    fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>>;
+    /// Observes the leader's exit without reaping it (the PID stays reserved),
+    /// waiting through `w` (see `waiter.rs`).
+    fn wait_leader<'a>(
+        &'a mut self,
+        wait: Wait,
+        w: &'a dyn Waiter,
+    ) -> BoxFuture<'a, io::Result<Option<RawStatus>>>;
     /// Sends `sig` to the leader alone, if it has not exited. True if sent.
     fn signal_leader(&mut self, sig: i32) -> io::Result<bool>;
-    /// Kills and drains the tree. May be called again after an error.
-    fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError>;
+    /// Kills and drains the tree, waiting through `w`. May be called again after
+    /// an error, or after the future was dropped midway (cancelled): what was
+    /// sent stays sent, and the next call carries on from what it finds.
+    fn teardown<'a>(
+        &'a mut self,
+        opts: TeardownOptions,
+        w: &'a dyn Waiter,
+    ) -> BoxFuture<'a, Result<Drained, TeardownError>>;
     /// How the leader got into its cgroup leaf, for the methods that make one in
     /// this process (`cgroup`, `cgroup-kill`).
     fn cgroup_entry(&self) -> Option<CgroupEntry> {

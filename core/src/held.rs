@@ -19,6 +19,7 @@ use crate::driver::{Drained, Driver, Wait};
 use crate::options::TeardownOptions;
 use crate::pidfd::PidFd;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
+use crate::waiter::{Blocking, BoxFuture, Ready, Waiter, block, sleep_until};
 use crate::{CgroupEntry, Method, SpawnError, TeardownError};
 
 /// The leader: a direct child of this process, in its own process group.
@@ -71,42 +72,46 @@ impl HeldLeader {
         self.reaped
     }
 
-    /// Observes the leader's exit without reaping it.
+    /// Observes the leader's exit without reaping it (blocking).
     pub(crate) fn observe(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
-        if self.exited.is_some() {
-            return Ok(self.exited);
-        }
-        let found = match (&self.pidfd, wait) {
-            (_, Wait::Forever) => self.peek(WaitFlags::PEEK)?,
-            (_, Wait::NoHang) => self.peek(WaitFlags::PEEK_NOHANG)?,
-            (Some(fd), Wait::For(t)) => {
-                if fd.wait_exited(Some(t))? {
-                    self.peek(WaitFlags::PEEK_NOHANG)?
-                } else {
-                    None
-                }
-            }
-            (None, Wait::For(t)) => self.observe_polling(t)?,
-        };
-        self.exited = found;
-        Ok(found)
+        block(self.observe_on(wait, &Blocking))
     }
 
-    /// Without pidfds there is nothing to block on with a timeout: check with a
-    /// backoff (1 ms doubling to 50 ms). Only on kernels older than 5.3.
-    fn observe_polling(&self, t: Duration) -> io::Result<Option<RawStatus>> {
-        let end = Instant::now() + t;
+    /// Observes the leader's exit without reaping it, waiting through `w`: on
+    /// the pidfd, or without pidfds (before Linux 5.3) by looking again with a
+    /// backoff (1 ms doubling to 50 ms).
+    pub(crate) async fn observe_on(
+        &mut self,
+        wait: Wait,
+        w: &dyn Waiter,
+    ) -> io::Result<Option<RawStatus>> {
+        let end = match wait {
+            Wait::NoHang => Some(Instant::now()),
+            Wait::For(t) => Some(Instant::now() + t),
+            Wait::Forever => None,
+        };
         let mut nap = Duration::from_millis(1);
         loop {
-            if let Some(s) = self.peek(WaitFlags::PEEK_NOHANG)? {
-                return Ok(Some(s));
+            if self.exited.is_none() {
+                self.exited = self.peek(WaitFlags::PEEK_NOHANG)?;
+            }
+            if self.exited.is_some() {
+                return Ok(self.exited);
             }
             let now = Instant::now();
-            if now >= end {
+            if end.is_some_and(|e| now >= e) {
                 return Ok(None);
             }
-            std::thread::sleep(nap.min(end - now));
-            nap = (nap * 2).min(Duration::from_millis(50));
+            match &self.pidfd {
+                Some(fd) => {
+                    w.wait(&[(fd.as_fd(), Ready::Read)], end).await?;
+                }
+                None => {
+                    let until = end.map_or(now + nap, |e| e.min(now + nap));
+                    sleep_until(w, until).await?;
+                    nap = (nap * 2).min(Duration::from_millis(50));
+                }
+            }
         }
     }
 
@@ -137,14 +142,16 @@ impl HeldLeader {
 
     /// Reaps the leader within what is left of `opts.deadline` since `start`, into
     /// the drain report (`leader`, `reaped`); past the deadline: `Deadline`.
-    pub(crate) fn reap_into(
+    pub(crate) async fn reap_into(
         &mut self,
         start: Instant,
         opts: TeardownOptions,
         d: &mut Drained,
+        w: &dyn Waiter,
     ) -> Result<(), TeardownError> {
         let status = self
-            .reap(remaining(start, opts.deadline))
+            .reap_on(remaining(start, opts.deadline), w)
+            .await
             .map_err(TeardownError::io("reap the leader"))?
             .ok_or_else(|| TeardownError::Deadline {
                 elapsed: start.elapsed(),
@@ -157,13 +164,17 @@ impl HeldLeader {
 
     /// Waits (up to `timeout`, `None`: forever) for the leader to exit and reaps it.
     /// Returns `None` on timeout.
-    pub(crate) fn reap(&mut self, timeout: Option<Duration>) -> io::Result<Option<RawStatus>> {
+    pub(crate) async fn reap_on(
+        &mut self,
+        timeout: Option<Duration>,
+        w: &dyn Waiter,
+    ) -> io::Result<Option<RawStatus>> {
         if self.reaped {
             return Ok(self.exited);
         }
         let observed = match timeout {
-            None => self.observe(Wait::Forever)?,
-            Some(t) => self.observe(Wait::For(t))?,
+            None => self.observe_on(Wait::Forever, w).await?,
+            Some(t) => self.observe_on(Wait::For(t), w).await?,
         };
         if observed.is_none() {
             return Ok(None);
@@ -172,6 +183,7 @@ impl HeldLeader {
             Some(fd) => Who::PidFd(fd.as_fd()),
             None => Who::Pid(self.pid),
         };
+        // It has exited (observed above): this does not block.
         let (_, s) = wait_exit(who, WaitFlags::REAP)?
             .ok_or_else(|| io::Error::other("reap found nothing"))?;
         self.exited = Some(s);
@@ -232,9 +244,13 @@ pub(crate) trait Drain: Send {
     /// (`cgroup` still has its leaf to remove.)
     const OVER_ONCE_REAPED: bool = true;
 
-    /// Kills and drains the tree (see [`Driver::teardown`]). May be called again
-    /// after an error.
-    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError>;
+    /// Kills and drains the tree (see [`Driver::teardown`]), waiting through
+    /// `w`. May be called again after an error or a cancelled call.
+    fn drain(
+        &mut self,
+        t: Teardown<'_>,
+        w: &dyn Waiter,
+    ) -> impl Future<Output = Result<(), TeardownError>> + Send;
 
     /// How the leader got into its cgroup (`cgroup`, `cgroup-kill`).
     fn cgroup_entry(&self) -> Option<CgroupEntry> {
@@ -276,7 +292,7 @@ impl<D: Drain + 'static> HeldTree<D> {
     }
 }
 
-impl<D: Drain> Driver for HeldTree<D> {
+impl<D: Drain + 'static> Driver for HeldTree<D> {
     fn leader_pid(&self) -> u32 {
         self.leader.pid() as u32
     }
@@ -289,8 +305,12 @@ impl<D: Drain> Driver for HeldTree<D> {
         self.drain.cgroup_entry()
     }
 
-    fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
-        self.leader.observe(wait)
+    fn wait_leader<'a>(
+        &'a mut self,
+        wait: Wait,
+        w: &'a dyn Waiter,
+    ) -> BoxFuture<'a, io::Result<Option<RawStatus>>> {
+        Box::pin(self.leader.observe_on(wait, w))
     }
 
     fn signal_leader(&mut self, sig: i32) -> io::Result<bool> {
@@ -298,20 +318,31 @@ impl<D: Drain> Driver for HeldTree<D> {
         self.leader.signal(sig)
     }
 
-    fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
-        let mut d = Drained {
-            rounds: 1,
-            ..Drained::default()
-        };
-        if D::OVER_ONCE_REAPED && self.leader.is_reaped() {
-            d.leader = self.leader.exited();
-            return Ok(d);
-        }
-        self.drain.drain(Teardown {
-            leader: &mut self.leader,
-            opts,
-            d: &mut d,
-        })?;
-        Ok(d)
+    fn teardown<'a>(
+        &'a mut self,
+        opts: TeardownOptions,
+        w: &'a dyn Waiter,
+    ) -> BoxFuture<'a, Result<Drained, TeardownError>> {
+        Box::pin(async move {
+            let mut d = Drained {
+                rounds: 1,
+                ..Drained::default()
+            };
+            if D::OVER_ONCE_REAPED && self.leader.is_reaped() {
+                d.leader = self.leader.exited();
+                return Ok(d);
+            }
+            self.drain
+                .drain(
+                    Teardown {
+                        leader: &mut self.leader,
+                        opts,
+                        d: &mut d,
+                    },
+                    w,
+                )
+                .await?;
+            Ok(d)
+        })
     }
 }

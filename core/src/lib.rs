@@ -31,6 +31,28 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! In a tokio program (feature `tokio`), `teardown::tokio::spawn` gives an
+//! `AsyncTree`: the same methods, awaited, with no thread blocked per tree (see
+//! the `teardown::tokio` docs):
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::{process::Command, time::Duration};
+//! use teardown::{Method, SpawnOptions};
+//!
+//! let mut cmd = Command::new("sh");
+//! cmd.args(["-c", "sleep 100 & setsid sleep 100 & wait"]);
+//! let mut tree = teardown::tokio::spawn(Method::Auto, &mut cmd, &SpawnOptions::default())?;
+//! tokio::select! {
+//!     status = tree.wait_leader() => println!("leader exited: {}", status?),
+//!     _ = tokio::signal::ctrl_c() => println!("stopping"),
+//! }
+//! let report = tree.teardown(Duration::from_secs(2)).await?; // no thread blocked
+//! println!("{} drained {} processes in {:?}", report.method, report.signalled, report.drain);
+//! # Ok(()) }
+//! ```
+//!
 //! [`Tree::teardown`] returns only when the tree is drained (by the method's own
 //! notion — the weak methods are weak on purpose), is idempotent, works after the
 //! leader exited on its own or was waited for, and reports what it did
@@ -178,13 +200,16 @@
 #![deny(unsafe_code)]
 
 // The layers, each using only those listed before it: `sys` (the system calls
-// rustix cannot make safely), `fds` and `pidfd` (descriptors and process
-// handles over rustix), `cgroup2` (the cgroup filesystem), `options` and
-// `driver` (the contract every method implements), `held` (the in-process
+// rustix cannot make safely), `fds` (descriptors over rustix), `waiter` (how a
+// method waits: one async implementation for the blocking and async fronts),
+// `pidfd` and `driver` (process handles; the contract every method
+// implements), `cgroup2` (the cgroup filesystem), `held` (the in-process
 // methods' leader) and `shim` (the shim's protocol, reaper, watchdog and host
-// side), `method` (the methods), then `tree` and `probe` (the public face).
-// The public vocabulary (`Method`, the errors, `DrainReport`, `Verdict`,
-// `ProcessIdentity`) is named through this root by every layer.
+// side), `method` (the methods), then `tree` and `probe` (the public face), and
+// `tokio` and `process_wrap` (the async and process-wrap faces of `tree`,
+// features `tokio` and `process-wrap`). The public vocabulary
+// (`Method`, the errors, `DrainReport`, `Verdict`, `ProcessIdentity`) is named
+// through this root by every layer.
 mod cgroup2;
 mod driver;
 pub mod errors;
@@ -196,11 +221,16 @@ mod method_name;
 mod options;
 mod pidfd;
 pub mod probe;
+#[cfg(feature = "process-wrap")]
+pub mod process_wrap;
 mod report;
 pub mod shim;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod tree;
 mod verdict;
+mod waiter;
 
 pub use errors::{ParseMethodError, ShimError, SignalError, SpawnError, TeardownError, WaitError};
 pub use identity::ProcessIdentity;

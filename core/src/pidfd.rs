@@ -6,12 +6,13 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::process::PidfdFlags;
 
 use crate::fds::{PollFd, PollFlags, poll};
 use crate::sys::signal::{pid, signal};
+use crate::waiter::{Ready, Waiter};
 
 /// A pidfd: refers to one process for as long as it is open, whatever happens to
 /// its PID number.
@@ -50,6 +51,24 @@ impl PidFd {
     pub(crate) fn wait_exited(&self, timeout: Option<Duration>) -> io::Result<bool> {
         let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
         Ok(poll(&mut fds, timeout)? > 0)
+    }
+
+    /// [`PidFd::wait_exited`] through a [`Waiter`] (blocking or async).
+    pub(crate) async fn wait_exited_on(
+        &self,
+        timeout: Option<Duration>,
+        w: &dyn Waiter,
+    ) -> io::Result<bool> {
+        let end = timeout.map(|t| Instant::now() + t);
+        loop {
+            if self.has_exited()? {
+                return Ok(true);
+            }
+            if end.is_some_and(|e| Instant::now() >= e) {
+                return Ok(false);
+            }
+            w.wait(&[(self.fd.as_fd(), Ready::Read)], end).await?;
+        }
     }
 }
 

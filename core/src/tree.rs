@@ -10,6 +10,7 @@ use crate::method::auto::{self, Picked};
 use crate::method::spawn_driver;
 use crate::options::{DROP_DEADLINE, SpawnOptions, TeardownOptions};
 use crate::sys::wait::RawStatus;
+use crate::waiter::{Blocking, Waiter, block};
 use crate::{CgroupEntry, DrainReport, Method, SignalError, SpawnError, TeardownError, WaitError};
 
 /// A command spawned as a contained tree by a [`Method`].
@@ -144,10 +145,23 @@ impl Tree {
     }
 
     fn wait(&mut self, wait: Wait) -> Result<Option<ExitStatus>, WaitError> {
+        block(self.wait_on(wait, &Blocking))
+    }
+
+    /// Waits for the leader through `w` (the blocking and the async front).
+    pub(crate) async fn wait_on(
+        &mut self,
+        wait: Wait,
+        w: &dyn Waiter,
+    ) -> Result<Option<ExitStatus>, WaitError> {
         if self.report.is_some() {
             return Ok(self.leader_raw.map(ExitStatus::from_raw));
         }
-        let raw = self.driver.wait_leader(wait).map_err(WaitError::Io)?;
+        let raw = self
+            .driver
+            .wait_leader(wait, w)
+            .await
+            .map_err(WaitError::Io)?;
         Ok(raw.map(ExitStatus::from_raw))
     }
 
@@ -173,10 +187,20 @@ impl Tree {
 
     /// [`Tree::teardown`] with options. A second call returns the first report.
     pub fn teardown_with(&mut self, opts: TeardownOptions) -> Result<DrainReport, TeardownError> {
+        block(self.teardown_on(opts, &Blocking))
+    }
+
+    /// Tears the tree down through `w` (the blocking and the async front). A
+    /// call cancelled midway leaves what it sent sent; the next call carries on.
+    pub(crate) async fn teardown_on(
+        &mut self,
+        opts: TeardownOptions,
+        w: &dyn Waiter,
+    ) -> Result<DrainReport, TeardownError> {
         if let Some(r) = &self.report {
             return Ok(r.clone());
         }
-        let d = self.driver.teardown(opts)?;
+        let d = self.driver.teardown(opts, w).await?;
         let report = d.report(self.method, self.requested);
         self.report = Some(report.clone());
         self.leader_raw = d.leader;

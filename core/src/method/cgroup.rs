@@ -27,7 +27,7 @@
 //! (no sleep loops: busy-polling it is harmful at small trees). Empty is not
 //! exited (a task leaves its cgroup before the end of its exit, and a nested PID
 //! namespace's init spends long there): every member PID the teardown read is
-//! waited for by pidfd too (`Leaf::wait_exited`). Then reap the
+//! waited for by pidfd too (`Leaf::wait_exited_on`). Then reap the
 //! leader, reap any other child of this process that died in the leaf (the
 //! leader's `clone(CLONE_PARENT)` children are the host's), and remove the leaf
 //! and every cgroup the tree made below it, deepest first. A tree that moved this
@@ -74,6 +74,7 @@ use crate::shim::reaper::own_children;
 use crate::shim::watchdog::{self, Watchdog};
 use crate::sys::born_in_cgroup::{Joined, be_born_in_cgroup};
 use crate::sys::wait::{WaitFlags, Who, wait_exit};
+use crate::waiter::Waiter;
 use crate::{CgroupEntry, Method, SpawnError, TeardownError};
 
 /// Spawns `cmd` in a fresh leaf. `method`: [`Method::Cgroup`], or
@@ -231,8 +232,21 @@ impl Drain for LeafKill {
         Some(self.entry)
     }
 
-    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+    async fn drain(&mut self, t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
+        self.drain_on(t, w).await
+    }
+}
+
+impl LeafKill {
+    async fn drain_on(&mut self, t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
         let Teardown { leader, opts, d } = t;
+        if self.leaf.is_removed() {
+            // A call cancelled after the leaf was removed: only the watchdog
+            // was left to reap.
+            d.leader = leader.exited();
+            self.disarm_on(w).await;
+            return Ok(());
+        }
         self.leaf.evict_self().map_err(TeardownError::io(
             "move this process out of the tree's cgroup",
         ))?;
@@ -253,7 +267,8 @@ impl Drain for LeafKill {
                 .map_err(TeardownError::io("signal the cgroup's members"))?;
             empty = self
                 .leaf
-                .wait_empty(Some(grace.saturating_sub(start.elapsed())))
+                .wait_empty_on(Some(grace.saturating_sub(start.elapsed())), w)
+                .await
                 .map_err(TeardownError::io("wait for cgroup.events"))?;
             d.escalated = !empty;
             d.rounds += u64::from(!empty);
@@ -265,7 +280,8 @@ impl Drain for LeafKill {
             }
             let drained = self
                 .leaf
-                .kill_all(remaining(start, opts.deadline), self.sweep)
+                .kill_all_on(remaining(start, opts.deadline), self.sweep, w)
+                .await
                 .map_err(TeardownError::io("kill the cgroup"))?;
             if !drained {
                 let alive = self.leaf.members().map_or(0, |p| p.len());
@@ -275,10 +291,11 @@ impl Drain for LeafKill {
                 });
             }
         }
-        // Empty is not yet exited: see `Leaf::wait_exited`.
+        // Empty is not yet exited: see `Leaf::wait_exited_on`.
         let exited = self
             .leaf
-            .wait_exited(remaining(start, opts.deadline))
+            .wait_exited_on(opts.deadline.map(|d| start + d), w)
+            .await
             .map_err(TeardownError::io("wait for the cgroup's members to exit"))?;
         if !exited {
             return Err(TeardownError::Deadline {
@@ -286,14 +303,23 @@ impl Drain for LeafKill {
                 alive: 1,
             });
         }
-        leader.reap_into(start, opts, d)?;
+        leader.reap_into(start, opts, d, w).await?;
         d.reaped += reap_own_children(&self.leaf, leader.pid());
         d.drain = start.elapsed();
         self.leaf
             .remove()
             .map_err(TeardownError::io("remove the cgroup leaf"))?;
-        release(&self.leaf, self.watchdog.take());
+        self.disarm_on(w).await;
         Ok(())
+    }
+
+    /// The leaf is gone: disarms and reaps the watchdog (kept until it is
+    /// reaped, so a cancelled call leaves it for the next one or the drop).
+    async fn disarm_on(&mut self, w: &dyn Waiter) {
+        if let Some(wd) = &mut self.watchdog {
+            wd.disarm_on(w).await;
+        }
+        self.watchdog = None;
     }
 }
 

@@ -18,6 +18,7 @@ use crate::driver::{Drained, Driver, Wait};
 use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
 use crate::options::TeardownOptions;
 use crate::sys::signal::kill_process_group;
+use crate::waiter::Waiter;
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
@@ -40,10 +41,11 @@ pub(crate) fn signal_group(leader: &HeldLeader, sig: i32) -> Result<bool, Teardo
 /// The group-kill part shared with `killpg-waitpgid`: gracefully or not, ends with
 /// the group SIGKILLed (unless the leader left within the grace). Returns when the
 /// first signal went out, and fills `signalled`/`escalated`.
-pub(crate) fn kill_group(
+pub(crate) async fn kill_group(
     leader: &mut HeldLeader,
     opts: TeardownOptions,
     d: &mut Drained,
+    w: &dyn Waiter,
 ) -> Result<Instant, TeardownError> {
     let start = Instant::now();
     let mut kill = true;
@@ -53,7 +55,8 @@ pub(crate) fn kill_group(
         d.signalled += 1;
         let grace = remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
         let gone = leader
-            .observe(Wait::For(grace))
+            .observe_on(Wait::For(grace), w)
+            .await
             .map_err(TeardownError::io("wait for the leader"))?;
         kill = gone.is_none();
         d.escalated = kill;
@@ -69,10 +72,10 @@ pub(crate) fn kill_group(
 struct GroupKill;
 
 impl Drain for GroupKill {
-    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+    async fn drain(&mut self, t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
         let Teardown { leader, opts, d } = t;
-        let start = kill_group(leader, opts, d)?;
-        leader.reap_into(start, opts, d)?;
+        let start = kill_group(leader, opts, d, w).await?;
+        leader.reap_into(start, opts, d, w).await?;
         d.drain = start.elapsed();
         Ok(())
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::driver::{Driver, Wait};
 use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
+use crate::waiter::Waiter;
 use crate::{Method, SpawnError, TeardownError};
 
 pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
@@ -22,7 +23,7 @@ pub(crate) fn spawn(cmd: &mut Command) -> Result<Box<dyn Driver>, SpawnError> {
 struct LeaderOnly;
 
 impl Drain for LeaderOnly {
-    fn drain(&mut self, t: Teardown<'_>) -> Result<(), TeardownError> {
+    async fn drain(&mut self, t: Teardown<'_>, w: &dyn Waiter) -> Result<(), TeardownError> {
         let Teardown { leader, opts, d } = t;
         let start = Instant::now();
         let sig = |l: &HeldLeader, s| l.signal(s).map_err(TeardownError::io("signal the leader"));
@@ -38,7 +39,8 @@ impl Drain for LeaderOnly {
                 let grace =
                     remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
                 let gone = leader
-                    .observe(Wait::For(grace))
+                    .observe_on(Wait::For(grace), w)
+                    .await
                     .map_err(TeardownError::io("wait for the leader"))?;
                 kill = gone.is_none();
                 d.escalated = kill;
@@ -51,7 +53,7 @@ impl Drain for LeaderOnly {
                 }
             }
         }
-        leader.reap_into(start, opts, d)?;
+        leader.reap_into(start, opts, d, w).await?;
         d.drain = start.elapsed();
         Ok(())
     }

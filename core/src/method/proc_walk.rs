@@ -71,6 +71,11 @@ struct Known {
     /// The process whose list it was found in.
     parent: i32,
     complete: bool,
+    /// A walk saw it exited. Its children went to the shim when it exited, so
+    /// the walk after that one found them; found exited again (a zombie its
+    /// living parent does not reap), it does not make a walk incomplete, which
+    /// would walk again at once until the grace ends.
+    exited: bool,
 }
 
 struct Walker<K: Kernel> {
@@ -152,10 +157,13 @@ impl<K: Kernel> Walker<K> {
                 let mut batch = std::mem::take(&mut self.batch);
                 for (pid, fd, _) in batch.drain(..) {
                     let complete = self.read_children(k, pid, &fd)?;
-                    out.incomplete |= !complete;
+                    let mut seen_exited = false;
                     if let Some(k) = self.known.get_mut(&pid) {
                         k.complete = complete;
+                        seen_exited = k.exited;
+                        k.exited |= !complete;
                     }
+                    out.incomplete |= !complete && !seen_exited;
                 }
                 self.batch = batch;
             }
@@ -226,6 +234,7 @@ impl<K: Kernel> Walker<K> {
                     start,
                     parent,
                     complete: false,
+                    exited: false,
                 },
             );
         }

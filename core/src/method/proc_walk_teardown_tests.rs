@@ -147,3 +147,30 @@ fn with_no_grace_and_nothing_left_to_kill_the_teardown_is_not_escalated() {
     let d = teardown_through(&mut r, now()).unwrap();
     assert_eq!((d.signalled, d.reaped, d.escalated), (0, 0, false), "{d:?}");
 }
+
+#[test]
+fn a_zombie_its_living_parent_never_reaps_does_not_make_the_graceful_walks_spin() {
+    // `sh -c "trap '' TERM; sleep 0.2 & exec sleep 60"`: the leader ignores
+    // SIGTERM and never reaps 102, which exited. The first walk that sees 102
+    // exited walks again (its children went to the shim); later walks know it
+    // exited and are complete, so the graceful phase reaps until the grace ends
+    // instead of walking ~27,000 times (measured on the real kernel: 1.9 s of
+    // shim CPU in a 2 s grace).
+    // Every call takes 50 µs (on a clock that otherwise moves only in waits,
+    // a spinning walk would never reach the grace's end).
+    let mut r = shim(|k| {
+        k.tick(Duration::from_micros(50))
+            .ignores_term(LEADER)
+            .spawn(102, LEADER)
+            .exit(102, 0);
+    });
+    let grace = Duration::from_millis(100);
+    let d = teardown_through(&mut r, TeardownOptions::new(grace)).unwrap();
+    assert!(d.escalated, "{d:?}");
+    assert!(
+        d.rounds <= 6,
+        "{} walks in a {grace:?} grace: the walks spin on the zombie",
+        d.rounds
+    );
+    assert_eq!(r.kernel().signals_to(LEADER).last(), Some(&libc::SIGKILL));
+}

@@ -327,6 +327,7 @@ fn walk_knowing_an_exited(r: &mut Reaper<'_, FakeKernel>, pid: i32) -> (WalkOutc
         start: 0,
         parent: SHIM,
         complete: false,
+        exited: false,
     };
     w.known.insert(pid, known);
     let out = w.walk(r.kernel()).expect("walk");

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::{Child, Command};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::protocol::{Event, LineReader, LineWriter, Next, Request, TeardownRequest};
 use super::server::ShimSides;
@@ -15,9 +15,11 @@ use super::setup::PIPED_IN_FORKED_SHIM;
 use crate::driver::{Drained, Driver, Wait};
 use crate::fds::pipe_cloexec;
 use crate::options::{SpawnOptions, TeardownOptions};
+use crate::pidfd::PidFd;
 use crate::sys::exec::{ExecImage, exec_instead};
 use crate::sys::fork::{Forked, exit_forked, fork_single_threaded};
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
+use crate::waiter::{Blocking, BoxFuture, Ready, Waiter, block};
 use crate::{DrainReport, Method, SpawnError, TeardownError};
 
 /// The shim process: spawned (it exec'd the shim program), or forked.
@@ -27,6 +29,14 @@ enum ShimProc {
 }
 
 impl ShimProc {
+    /// The shim's PID.
+    fn pid(&self) -> i32 {
+        match self {
+            ShimProc::Spawned(c) => c.id() as i32,
+            ShimProc::Forked(pid) => *pid,
+        }
+    }
+
     /// Waits for the shim to exit and reaps it; its status, as text.
     fn wait(&mut self) -> String {
         match self {
@@ -55,6 +65,12 @@ pub(crate) struct ShimTree {
     /// The cgroup leaf the shim put the tree in (`pidns`), which the shim removes
     /// itself; this process does if the shim died without a drained report.
     leaf: Option<std::path::PathBuf>,
+    /// A pidfd on the shim, to wait for its exit without blocking.
+    shim_fd: Option<PidFd>,
+    /// The teardown request went out (a resumed teardown does not send another).
+    requested: bool,
+    /// The shim's exit status once reaped.
+    shim_status: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -176,7 +192,11 @@ impl ShimTree {
             leader: None,
             finished: None,
             leaf: None,
+            shim_fd: None,
+            requested: false,
+            shim_status: None,
         };
+        tree.shim_fd = PidFd::open(tree.shim.pid()).ok();
         loop {
             let failure = match tree.evt.next(None) {
                 Ok(Next::Line(l)) => match Event::parse(&l) {
@@ -237,6 +257,11 @@ impl ShimTree {
     /// parent-death signal; this takes whatever a root tree moved in, and the
     /// cgroups the tree made).
     fn clean_up_leaf(&mut self) {
+        block(self.clean_up_leaf_on(&Blocking))
+    }
+
+    /// [`ShimTree::clean_up_leaf`], waiting through `w`.
+    async fn clean_up_leaf_on(&mut self, w: &dyn Waiter) {
         let Some(path) = self.leaf.take() else { return };
         let dir = rustix::fs::open(
             &path,
@@ -249,14 +274,141 @@ impl ShimTree {
         if let Ok(dir) = dir
             && let Ok(mut leaf) = crate::cgroup2::Leaf::adopt(dir, &path)
         {
-            leaf.clean_up();
+            leaf.clean_up_on(w).await;
         }
     }
 
-    fn shim_gone(&mut self, during: &str) -> Finished {
-        self.ctl = None;
+    /// Waits (through `w`) for the shim to exit, reaps it, and says how it exited.
+    async fn reap_shim(&mut self, w: &dyn Waiter) -> String {
+        if let Some(s) = &self.shim_status {
+            return s.clone();
+        }
+        if let Some(fd) = &self.shim_fd {
+            let _ = fd.wait_exited_on(None, w).await;
+        }
         let status = self.shim.wait();
+        self.shim_status = Some(status.clone());
+        status
+    }
+
+    async fn shim_gone(&mut self, during: &str, w: &dyn Waiter) -> Finished {
+        self.ctl = None;
+        let status = self.reap_shim(w).await;
         Finished::Broken(format!("the shim exited {during} ({status})"))
+    }
+
+    /// The next line from the shim, waiting through `w` up to `end`. Cancelled
+    /// midway, it has consumed nothing.
+    async fn next_event(&mut self, end: Option<Instant>, w: &dyn Waiter) -> io::Result<Next> {
+        loop {
+            match self.evt.next(Some(Duration::ZERO))? {
+                Next::Timeout => {}
+                other => return Ok(other),
+            }
+            if end.is_some_and(|e| Instant::now() >= e) {
+                return Ok(Next::Timeout);
+            }
+            w.wait(&[(self.evt.as_fd(), Ready::Read)], end).await?;
+        }
+    }
+
+    async fn wait_leader_on(
+        &mut self,
+        wait: Wait,
+        w: &dyn Waiter,
+    ) -> io::Result<Option<RawStatus>> {
+        if self.leader.is_some() || self.finished.is_some() {
+            return Ok(self.leader);
+        }
+        let end = match wait {
+            Wait::NoHang => Some(Instant::now()),
+            Wait::For(t) => Some(Instant::now() + t),
+            Wait::Forever => None,
+        };
+        loop {
+            match self.next_event(end, w).await? {
+                Next::Line(l) => {
+                    if let Some(Event::LeaderExited(s)) = Event::parse(&l) {
+                        self.leader = Some(s);
+                        return Ok(Some(s));
+                    }
+                }
+                Next::Timeout => return Ok(None),
+                Next::Eof => {
+                    let f = self.shim_gone("while the leader ran", w).await;
+                    self.finished = Some(f);
+                    return Err(io::Error::other("the shim exited while the leader ran"));
+                }
+            }
+        }
+    }
+
+    async fn teardown_on(
+        &mut self,
+        opts: TeardownOptions,
+        w: &dyn Waiter,
+    ) -> Result<Drained, TeardownError> {
+        if self.finished.is_none() {
+            if !self.requested
+                && let Some(ctl) = &mut self.ctl
+            {
+                let req = TeardownRequest {
+                    grace: opts.grace,
+                    deadline: opts.deadline,
+                };
+                // If the shim is gone the write fails; whatever it said is still
+                // in the event pipe, read below.
+                let _ = ctl.send(&Request::Teardown(req).encode());
+            }
+            self.requested = true;
+            let f = self.read_outcome(w).await;
+            if !matches!(f, Finished::Drained(_)) {
+                self.clean_up_leaf_on(w).await;
+            }
+            self.finished = Some(f);
+        }
+        self.reap_shim(w).await;
+        Self::outcome(self.finished.as_ref().expect("finished above"))
+    }
+
+    /// Reads the shim's events until its teardown outcome.
+    async fn read_outcome(&mut self, w: &dyn Waiter) -> Finished {
+        loop {
+            let line = match self.next_event(None, w).await {
+                Ok(Next::Line(l)) => l,
+                Ok(Next::Timeout) => continue,
+                Ok(Next::Eof) => return self.shim_gone("during teardown", w).await,
+                Err(e) => return Finished::Broken(format!("reading the shim's events: {e}")),
+            };
+            let f = match Event::parse(&line) {
+                Some(Event::LeaderExited(s)) => {
+                    self.leader = Some(s);
+                    continue;
+                }
+                Some(Event::Drained(json)) => match serde_json::from_str::<DrainReport>(&json) {
+                    Ok(r) => Finished::Drained(Drained {
+                        signalled: r.signalled,
+                        reaped: r.reaped,
+                        rounds: r.rounds,
+                        escalated: r.escalated,
+                        drain: r.drain,
+                        leader: self.leader,
+                    }),
+                    Err(e) => Finished::Broken(format!("the shim sent a bad report: {e}")),
+                },
+                Some(Event::Deadline(us, alive)) => {
+                    Finished::Deadline(Duration::from_micros(us), alive as usize)
+                }
+                Some(Event::Failed(errno, what)) => {
+                    let e = io::Error::from_raw_os_error(errno);
+                    Finished::Broken(format!("the shim failed to {what}: {e}"))
+                }
+                _ => continue,
+            };
+            // The shim exits after its outcome: it is reaped by the caller.
+            self.ctl = None;
+            return f;
+        }
     }
 
     fn outcome(f: &Finished) -> Result<Drained, TeardownError> {
@@ -306,95 +458,20 @@ impl Driver for ShimTree {
         }
     }
 
-    fn wait_leader(&mut self, wait: Wait) -> io::Result<Option<RawStatus>> {
-        if self.leader.is_some() || self.finished.is_some() {
-            return Ok(self.leader);
-        }
-        let timeout = match wait {
-            Wait::NoHang => Some(Duration::ZERO),
-            Wait::For(t) => Some(t),
-            Wait::Forever => None,
-        };
-        let end = timeout.map(|t| std::time::Instant::now() + t);
-        loop {
-            let left = end.map(|e| e.saturating_duration_since(std::time::Instant::now()));
-            match self.evt.next(left)? {
-                Next::Line(l) => {
-                    if let Some(Event::LeaderExited(s)) = Event::parse(&l) {
-                        self.leader = Some(s);
-                        return Ok(Some(s));
-                    }
-                }
-                Next::Timeout => return Ok(None),
-                Next::Eof => {
-                    let f = self.shim_gone("while the leader ran");
-                    self.finished = Some(f);
-                    return Err(io::Error::other("the shim exited while the leader ran"));
-                }
-            }
-        }
+    fn wait_leader<'a>(
+        &'a mut self,
+        wait: Wait,
+        w: &'a dyn Waiter,
+    ) -> BoxFuture<'a, io::Result<Option<RawStatus>>> {
+        Box::pin(self.wait_leader_on(wait, w))
     }
 
-    fn teardown(&mut self, opts: TeardownOptions) -> Result<Drained, TeardownError> {
-        if let Some(f) = &self.finished {
-            return Self::outcome(f);
-        }
-        let req = TeardownRequest {
-            grace: opts.grace,
-            deadline: opts.deadline,
-        };
-        if let Some(ctl) = &mut self.ctl {
-            // If the shim is gone the write fails; whatever it said is still in the
-            // event pipe, read below.
-            let _ = ctl.send(&Request::Teardown(req).encode());
-        }
-        let f = loop {
-            match self.evt.next(None) {
-                Ok(Next::Line(l)) => match Event::parse(&l) {
-                    Some(Event::LeaderExited(s)) => self.leader = Some(s),
-                    Some(Event::Drained(json)) => {
-                        self.ctl = None;
-                        self.shim.wait();
-                        match serde_json::from_str::<DrainReport>(&json) {
-                            Ok(r) => {
-                                break Finished::Drained(Drained {
-                                    signalled: r.signalled,
-                                    reaped: r.reaped,
-                                    rounds: r.rounds,
-                                    escalated: r.escalated,
-                                    drain: r.drain,
-                                    leader: self.leader,
-                                });
-                            }
-                            Err(e) => {
-                                break Finished::Broken(format!("the shim sent a bad report: {e}"));
-                            }
-                        }
-                    }
-                    Some(Event::Deadline(us, alive)) => {
-                        self.ctl = None;
-                        self.shim.wait();
-                        break Finished::Deadline(Duration::from_micros(us), alive as usize);
-                    }
-                    Some(Event::Failed(errno, what)) => {
-                        self.ctl = None;
-                        self.shim.wait();
-                        let e = io::Error::from_raw_os_error(errno);
-                        break Finished::Broken(format!("the shim failed to {what}: {e}"));
-                    }
-                    _ => {}
-                },
-                Ok(Next::Timeout) => {}
-                Ok(Next::Eof) => break self.shim_gone("during teardown"),
-                Err(e) => break Finished::Broken(format!("reading the shim's events: {e}")),
-            }
-        };
-        if !matches!(f, Finished::Drained(_)) {
-            self.clean_up_leaf();
-        }
-        let out = Self::outcome(&f);
-        self.finished = Some(f);
-        out
+    fn teardown<'a>(
+        &'a mut self,
+        opts: TeardownOptions,
+        w: &'a dyn Waiter,
+    ) -> BoxFuture<'a, Result<Drained, TeardownError>> {
+        Box::pin(self.teardown_on(opts, w))
     }
 }
 

@@ -43,6 +43,7 @@ use crate::options::DROP_DEADLINE;
 use crate::pidfd::PidFd;
 use crate::sys::exec::keep_open_across_exec;
 use crate::sys::fd::adopt_inherited;
+use crate::waiter::{Waiter, sleep_until};
 use crate::{Method, SpawnError};
 
 /// The shim mode that runs the watchdog.
@@ -124,6 +125,31 @@ impl Watchdog {
         // A failed write (the watchdog died) changes nothing: it is reaped below.
         let _ = self.arm.write_all(&[DISARM]);
         self.close_and_reap(REAP_WAIT);
+    }
+
+    /// [`Watchdog::disarm`], waiting for its exit through `w`, in place: a call
+    /// cancelled midway leaves the watchdog disarmed here, for the next call (or
+    /// [`Watchdog::disarm`]) to reap.
+    pub(crate) async fn disarm_on(&mut self, w: &dyn Waiter) {
+        let Some(fd) = &self.pidfd else {
+            // No pidfds (before Linux 5.3): nothing to wait on but a backoff.
+            let _ = self.arm.write_all(&[DISARM]);
+            let end = std::time::Instant::now() + REAP_WAIT;
+            let mut nap = Duration::from_millis(1);
+            while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < end {
+                let _ = sleep_until(w, std::time::Instant::now() + nap).await;
+                nap = (nap * 2).min(Duration::from_millis(50));
+            }
+            return;
+        };
+        if !fd.has_exited().unwrap_or(true) {
+            // A failed write (the watchdog died) changes nothing: it is reaped below.
+            let _ = self.arm.write_all(&[DISARM]);
+        }
+        if fd.wait_exited_on(Some(REAP_WAIT), w).await.unwrap_or(false) {
+            // ECHILD if this process ignores SIGCHLD (auto-reaped): nothing to do.
+            let _ = self.child.wait();
+        }
     }
 
     /// The host gives up on a leaf it could not remove: closes the pipe without

@@ -1,7 +1,8 @@
 //! The only module allowed `unsafe`: what rustix has no safe call for, and the
 //! typed PIDs and signal numbers rustix takes.
 //!
-//! Here: `pre_exec` hooks (`exec.rs`, and `born_in_cgroup.rs`: `clone3` into a
+//! Here: registering a borrowed descriptor with tokio (`async_fd.rs`, feature
+//! `tokio`), `pre_exec` hooks (`exec.rs`, and `born_in_cgroup.rs`: `clone3` into a
 //! cgroup from std's child), `fork` and `clone3` (`fork.rs`), signal
 //! dispositions, masks and `signalfd` (`signal.rs`), `waitid` with the child's
 //! PID (`wait.rs`), `unshare` (`ns.rs`), `PIDFD_GET_INFO` (`pidfd.rs`), adopting an
@@ -12,6 +13,8 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod born_in_cgroup;
+#[cfg(feature = "tokio")]
+pub(crate) mod async_fd;
 pub(crate) mod exec;
 pub(crate) mod fd;
 pub(crate) mod fork;

@@ -45,11 +45,6 @@ impl WaitFlags {
         keep: false,
         nohang: true,
     };
-    /// Observe (keep the zombie), blocking.
-    pub const PEEK: WaitFlags = WaitFlags {
-        keep: true,
-        nohang: false,
-    };
     /// Observe (keep the zombie), without blocking.
     pub const PEEK_NOHANG: WaitFlags = WaitFlags {
         keep: true,

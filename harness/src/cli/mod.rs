@@ -13,6 +13,7 @@ mod peer_wrap;
 mod probe;
 mod replay;
 mod run;
+mod terminal;
 mod warden;
 
 use std::error::Error;

@@ -5,11 +5,15 @@
 //! timeout. SIGTERM, SIGINT or SIGHUP, the leader's exit or the timeout, whichever
 //! comes first, starts the teardown, which returns only when the tree is drained.
 //! The user's signals (SIGUSR1, SIGUSR2, SIGWINCH, SIGQUIT, SIGALRM) are
-//! forwarded to the leader, tini-style, unless the leader sent them itself; every
+//! forwarded to the leader alone (not its group: a helper of the command that
+//! does not expect SIGUSR1 would die of it), tini-style, unless the leader sent them itself; every
 //! other signal is read and dropped. So a tree that signals its parent (Xorg's
 //! `kill -USR1 $PPID` readiness protocol) or its ancestors cannot kill the
 //! supervisor. SIGSTOP cannot be blocked: under a method that leaves the
 //! supervisor visible to the tree (every method but `pidns`) a tree can stop it.
+//!
+//! At a terminal, the command's group gets the foreground, and Ctrl-Z and `fg`
+//! work as for a shell's job: see [`super::terminal`].
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -25,6 +29,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use teardown::{Method, SpawnError, SpawnOptions, TeardownOptions, Tree};
 use teardown_harness::wire::{HOLD_FD_ENV, RunReport};
 
+use super::terminal::Terminal;
 use super::{Fail, chain, duration};
 
 const HELP: &str = "\
@@ -39,13 +44,24 @@ Exit status:
        and --report gets {\"unsupported\": \"reason\"}).
 
 Signals: SIGTERM, SIGINT and SIGHUP start the teardown; SIGUSR1, SIGUSR2,
-SIGWINCH, SIGQUIT and SIGALRM are forwarded to the command (unless it sent them);
+SIGWINCH, SIGQUIT and SIGALRM sent to run are forwarded to the command's leader
+alone (not its group, like tini without -g; unless the leader sent them);
 every other catchable signal is ignored, so the tree cannot kill its supervisor
 with one. SIGSTOP cannot be ignored: only --method pidns (what auto picks when it
 can) hides the supervisor from the tree. The command starts with an empty signal
 mask. Started with SIGCHLD ignored (SIG_IGN survives exec), run
 takes SIGCHLD back for itself and gives the command the ignored SIGCHLD it would
 have had.
+
+At a terminal (stdin is the terminal and run is in its foreground group), the
+command's process group gets the terminal's foreground (tcsetpgrp), as a shell
+gives it to a job: the command can read it, and Ctrl-C, Ctrl-\\, Ctrl-Z and window
+resizes (SIGINT, SIGQUIT, SIGTSTP, SIGWINCH) go from the terminal to the command's
+group, not to run (run tears the tree down once the leader exits). Ctrl-Z stops
+the command, then run takes the terminal back and stops its own job, so that the
+shell shows it stopped; `fg` gives the terminal back to the command and continues
+it, `bg` only continues it (`run ... &` then `fg` works too). When run ends, however it ends (but SIGKILL), the
+terminal's foreground group and mode (termios) are as they were at the start.
 
 Report (--report FILE): one JSON line, the drain report
   {\"method\":\"cgroup\",\"requested\":\"auto\",\"signalled\":3,\"reaped\":3,\"rounds\":1,
@@ -154,7 +170,18 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
         Err(e) => return Err(spawn_failure(&e, &args.command[0], &mut write_report)),
     };
 
-    let cause = wait_for_cause(&mut tree, &signals, args.timeout.map(|t| started + t))
+    // At a terminal, the command's group gets the foreground; dropping `terminal`
+    // gives it back, with the terminal's mode, on every way out of this function.
+    let mut terminal = Terminal::controlling();
+    if let Some(t) = terminal.as_mut()
+        && let Err(e) = t.hand_over(tree.leader_pid())
+    {
+        eprintln!(
+            "teardown run: cannot give the terminal to the command (reading it will stop the command): {e}"
+        );
+    }
+    let deadline = args.timeout.map(|t| started + t);
+    let cause = wait_for_cause(&mut tree, &signals, deadline, terminal.as_mut())
         .map_err(|e| failure(format!("waiting: {e}"), &mut write_report))?;
     let own_exit = if cause == Cause::LeaderExit {
         tree.wait_leader().ok()
@@ -167,6 +194,7 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
     let drained = tree
         .teardown_with(topts)
         .map_err(|e| failure(chain(&e), &mut write_report))?;
+    drop(terminal);
     write_report(&RunReport::Drained(drained.clone()));
 
     let status = drained.leader_status.or(own_exit.map(shell_status));
@@ -273,6 +301,7 @@ fn wait_for_cause(
     tree: &mut Tree,
     signals: &SignalFd,
     deadline: Option<Instant>,
+    mut terminal: Option<&mut Terminal>,
 ) -> io::Result<Cause> {
     // A pidfd for the leader: readable once it has exited (whoever its parent is,
     // the core or its shim). Opened while the leader cannot have been reaped yet
@@ -297,6 +326,11 @@ fn wait_for_cause(
                 }))
             }
             None => None,
+        };
+        let tick = terminal.as_ref().and_then(|t| t.tick());
+        let timeout = match (timeout, tick.and_then(|t| Timespec::try_from(t).ok())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         let mut fds = [
             PollFd::new(signals, PollFlags::IN),
@@ -324,6 +358,13 @@ fn wait_for_cause(
         }
         if !fds[1].revents().is_empty() {
             return Ok(Cause::LeaderExit);
+        }
+        if let Some(t) = terminal.as_deref_mut()
+            && let Err(e) = t.follow(tree.leader_pid())
+        {
+            // A hung-up terminal, say: the command goes on, without job control.
+            eprintln!("teardown run: stopped following the terminal: {e}");
+            terminal = None;
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The `teardown` command line, end to end (assert_cmd).
 
 mod bad_input;
+mod forward;
 mod probe;
 mod replay;
 mod run;
+mod terminal;
 
 use assert_cmd::Command;
 

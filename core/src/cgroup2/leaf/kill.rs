@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use rustix::fs::OFlags;
 
 use super::{Leaf, open_in};
-use crate::fds::{PollFd, PollFlags, Ready, poll};
 use crate::pidfd::PidFd;
+use crate::waiter::{Blocking, Ready, Waiter, block, wait_for};
 
 /// After `cgroup.kill`, a member that has not exited after this long is a stall:
 /// every member left gets a TGID-wide SIGKILL. Doubles at each stall, up to
@@ -48,8 +48,8 @@ const FIRST_STALL: Duration = Duration::from_millis(20);
 const MAX_STALL: Duration = Duration::from_millis(500);
 
 impl Leaf {
-    /// Waits (up to `timeout`; `None`: forever) until every member any read of
-    /// the subtree found has exited. True if they all did.
+    /// Waits (until `end`; `None`: forever) until every member any read of the
+    /// subtree found has exited. True if they all did.
     ///
     /// # The race this handles
     ///
@@ -63,23 +63,27 @@ impl Leaf {
     /// names nobody was reaped; one that names a process outside the subtree was
     /// reused by a stranger (a process that died still shows its cgroup): neither
     /// is waited for.
-    pub(crate) fn wait_exited(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let end = timeout.map(|t| Instant::now() + t);
+    pub(crate) async fn wait_exited_on(
+        &self,
+        end: Option<Instant>,
+        w: &dyn Waiter,
+    ) -> io::Result<bool> {
         let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()));
-        for pid in seen {
+        let mut left_over = seen.into_iter();
+        while let Some(pid) = left_over.next() {
             let Ok(fd) = PidFd::open(pid) else { continue };
             if !self.contains(pid) {
                 continue;
             }
-            loop {
-                let left = end.map(|e| e.saturating_duration_since(Instant::now()));
-                let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-                if poll(&mut fds, left)? > 0 && fds[0].ready() {
-                    break;
-                }
-                if left.is_some_and(|l| l.is_zero()) {
-                    return Ok(false);
-                }
+            let left = end.map(|e| e.saturating_duration_since(Instant::now()));
+            if !fd.wait_exited_on(left, w).await? {
+                // Looked at again by the next call (a teardown resumed after a
+                // deadline or a cancellation).
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(std::iter::once(pid).chain(left_over));
+                return Ok(false);
             }
         }
         Ok(true)
@@ -158,13 +162,23 @@ impl Leaf {
     /// `cgroup.kill`, and with `sweep` SIGKILLs what is left by pidfd at every
     /// stall (see the module docs). True if it emptied.
     pub(crate) fn kill_all(&mut self, timeout: Option<Duration>, sweep: bool) -> io::Result<bool> {
+        block(self.kill_all_on(timeout, sweep, &Blocking))
+    }
+
+    /// [`Leaf::kill_all`], waiting through `w`.
+    pub(crate) async fn kill_all_on(
+        &mut self,
+        timeout: Option<Duration>,
+        sweep: bool,
+        w: &dyn Waiter,
+    ) -> io::Result<bool> {
         let end = timeout.map(|t| Instant::now() + t);
         self.evict_self()?;
         self.kill()?;
         let mut stall = FIRST_STALL;
         loop {
             let left = end.map(|e| e.saturating_duration_since(Instant::now()));
-            match self.wait(left, sweep.then_some(stall))? {
+            match self.wait(left, sweep.then_some(stall), w).await? {
                 Emptied::Empty => return Ok(true),
                 Emptied::TimedOut => return Ok(false),
                 Emptied::Stalled => {
@@ -186,8 +200,12 @@ impl Leaf {
 
     /// Waits (up to `timeout`; `None`: forever) for `populated 0`. True if it
     /// came.
-    pub(crate) fn wait_empty(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        Ok(self.wait(timeout, None)? == Emptied::Empty)
+    pub(crate) async fn wait_empty_on(
+        &mut self,
+        timeout: Option<Duration>,
+        w: &dyn Waiter,
+    ) -> io::Result<bool> {
+        Ok(self.wait(timeout, None, w).await? == Emptied::Empty)
     }
 
     /// Waits for `populated 0`, up to `timeout`, and (with `stall`) no longer than
@@ -208,7 +226,12 @@ impl Leaf {
     /// the notification alone. The pidfds are only a reason to look again early:
     /// the answer is always `cgroup.events`, so a missed member or a PID recycled
     /// by a stranger costs time, never correctness.
-    fn wait(&mut self, timeout: Option<Duration>, stall: Option<Duration>) -> io::Result<Emptied> {
+    async fn wait(
+        &mut self,
+        timeout: Option<Duration>,
+        stall: Option<Duration>,
+        w: &dyn Waiter,
+    ) -> io::Result<Emptied> {
         let end = timeout.map(|t| Instant::now() + t);
         // The end of this wait: the deadline, or the stall limit from `since`.
         let bound = |since: Instant| -> (Option<Duration>, bool) {
@@ -236,12 +259,14 @@ impl Leaf {
             let since = Instant::now();
             loop {
                 let (limit, is_stall) = bound(since);
-                let mut fds = [
-                    PollFd::new(&member, PollFlags::IN),
-                    PollFd::new(&self.events, PollFlags::PRI),
+                let fds = [
+                    (member.as_fd(), Ready::Read),
+                    (self.events.as_fd(), Ready::Priority),
                 ];
-                let timed_out = poll(&mut fds, limit)? == 0;
-                let (exited, changed) = (fds[0].ready(), fds[1].ready());
+                let ready = wait_for(w, &fds, limit).await?;
+                let (exited, changed) = (ready & 1 != 0, ready & 2 != 0);
+                // 0 is the timer, or a spurious return: timed out only once past it.
+                let timed_out = ready == 0 && bound(since).0.is_some_and(|l| l.is_zero());
                 if timed_out {
                     return over(self, is_stall);
                 }
@@ -262,8 +287,8 @@ impl Leaf {
             if limit == Some(Duration::ZERO) {
                 return over(self, is_stall);
             }
-            let mut fds = [PollFd::new(&self.events, PollFlags::PRI)];
-            if poll(&mut fds, limit)? == 0 {
+            let fds = [(self.events.as_fd(), Ready::Priority)];
+            if wait_for(w, &fds, limit).await? == 0 && bound(since).0.is_some_and(|l| l.is_zero()) {
                 return over(self, is_stall);
             }
         }

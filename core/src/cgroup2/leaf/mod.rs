@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags};
 
+use crate::waiter::{Blocking, Waiter, block};
+
 use super::{is_cgroup2_dir, own_dir, parse_proc_cgroup, rel_path};
 
 /// How many names a new leaf tries before giving up (each name taken means a
@@ -55,7 +57,7 @@ pub(crate) struct Leaf {
     /// Where a host the tree moved into the leaf goes back to.
     home: Option<PathBuf>,
     removed: bool,
-    /// Every member PID a read of the subtree found (see [`Leaf::wait_exited`]).
+    /// Every member PID a read of the subtree found (see [`Leaf::wait_exited_on`]).
     seen: std::sync::Mutex<std::collections::BTreeSet<i32>>,
 }
 
@@ -289,10 +291,20 @@ impl Leaf {
     /// failed teardown), kills it, waits up to a second and tries again. What
     /// dropping a leaf does.
     pub(crate) fn clean_up(&mut self) {
+        block(self.clean_up_on(&Blocking))
+    }
+
+    /// [`Leaf::clean_up`], waiting through `w`.
+    pub(crate) async fn clean_up_on(&mut self, w: &dyn Waiter) {
         if self.removed {
             return;
         }
-        if self.remove().is_err() && self.kill_all(Some(Duration::from_secs(1)), true).is_ok() {
+        if self.remove().is_err()
+            && self
+                .kill_all_on(Some(Duration::from_secs(1)), true, w)
+                .await
+                .is_ok()
+        {
             let _ = self.remove();
         }
     }

@@ -1,0 +1,58 @@
+//! `teardown run` forwards the user's signals sent to it (SIGUSR1, SIGUSR2,
+//! SIGWINCH) to the command's leader, under every method.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A bound on each expected line (not a timing assertion).
+const BOUND: Duration = Duration::from_secs(30);
+
+/// The leader traps the three signals and prints each; it exits after the last.
+const SCRIPT: &str = "trap 'echo USR1' USR1; trap 'echo USR2' USR2; trap 'echo WINCH; exit 0' WINCH; \
+    echo ready; while :; do sleep 0.02; done";
+
+#[rstest::rstest]
+fn user_signals_and_sigwinch_sent_to_run_reach_the_leader(
+    #[values("killpg", "cgroup", "subreaper", "proc-walk", "pidns")] method: &str,
+) {
+    let mut run = Command::new(assert_cmd::cargo::cargo_bin("teardown"))
+        .args([
+            "run", "--method", method, "--grace", "0s", "--", "sh", "-c", SCRIPT,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(run.id() as i32);
+    let (tx, rx) = mpsc::channel();
+    let stdout = run.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    let next = |want: &str| {
+        let got = rx.recv_timeout(BOUND);
+        if got.as_deref() != Ok(want) {
+            let _ = kill(pid, Signal::SIGTERM);
+            panic!("{method}: expected {want}, got {got:?}");
+        }
+    };
+    next("ready");
+    for (sig, name) in [
+        (Signal::SIGUSR1, "USR1"),
+        (Signal::SIGUSR2, "USR2"),
+        (Signal::SIGWINCH, "WINCH"),
+    ] {
+        kill(pid, sig).unwrap();
+        next(name);
+    }
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{method}");
+}
