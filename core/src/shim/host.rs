@@ -9,6 +9,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use super::process::ShimProc;
 use super::protocol::{Event, LineReader, LineWriter, Next, Request, TeardownRequest};
 use super::server::ShimSides;
 use super::setup::PIPED_IN_FORKED_SHIM;
@@ -18,40 +19,9 @@ use crate::options::{SpawnOptions, TeardownOptions};
 use crate::pidfd::PidFd;
 use crate::sys::exec::{ExecImage, exec_instead};
 use crate::sys::fork::{Forked, exit_forked, fork_single_threaded};
-use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
+use crate::sys::wait::RawStatus;
 use crate::waiter::{Blocking, BoxFuture, Ready, Waiter, block};
 use crate::{DrainReport, Method, SpawnError, TeardownError};
-
-/// The shim process: spawned (it exec'd the shim program), or forked.
-enum ShimProc {
-    Spawned(Child),
-    Forked(i32),
-}
-
-impl ShimProc {
-    /// The shim's PID.
-    fn pid(&self) -> i32 {
-        match self {
-            ShimProc::Spawned(c) => c.id() as i32,
-            ShimProc::Forked(pid) => *pid,
-        }
-    }
-
-    /// Waits for the shim to exit and reaps it; its status, as text.
-    fn wait(&mut self) -> String {
-        match self {
-            ShimProc::Spawned(c) => c
-                .wait()
-                .map(|s| s.to_string())
-                .unwrap_or_else(|e| e.to_string()),
-            ShimProc::Forked(pid) => match wait_exit(Who::Pid(*pid), WaitFlags::REAP) {
-                Ok(Some((_, raw))) => format!("wait status {raw}"),
-                Ok(None) => "not reaped".to_owned(),
-                Err(e) => e.to_string(),
-            },
-        }
-    }
-}
 
 /// A tree contained by a shim process.
 pub(crate) struct ShimTree {

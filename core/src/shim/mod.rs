@@ -67,6 +67,7 @@
 
 pub(crate) mod host;
 pub(crate) mod kernel;
+mod process;
 pub(crate) mod protocol;
 pub(crate) mod reaper;
 pub(crate) mod server;

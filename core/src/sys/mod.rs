@@ -12,9 +12,9 @@
 //! the call it makes. Every `unsafe` block carries a `// SAFETY:` line.
 #![allow(unsafe_code)]
 
-pub(crate) mod born_in_cgroup;
 #[cfg(feature = "tokio")]
 pub(crate) mod async_fd;
+pub(crate) mod born_in_cgroup;
 pub(crate) mod exec;
 pub(crate) mod fd;
 pub(crate) mod fork;
