@@ -133,8 +133,13 @@ impl Dir {
         let template = std::env::temp_dir().join(format!("{DIR_PREFIX}XXXXXX"));
         let dir = nix::unistd::mkdtemp(&template)
             .map_err(|e| format!("create a directory like {}: {e}", template.display()))?;
-        let lock =
-            lock(&dir.join("lock")).ok_or_else(|| format!("cannot lock {}", dir.display()))?;
+        // The lock file appears under its name already locked (made and locked
+        // as `lock.new`, then renamed): a wrapper reclaiming stale directories
+        // between our create and our flock would take this one for stale.
+        let fresh = dir.join("lock.new");
+        let lock = lock(&fresh).ok_or_else(|| format!("cannot lock {}", dir.display()))?;
+        fs::rename(&fresh, dir.join("lock"))
+            .map_err(|e| format!("rename {}: {e}", fresh.display()))?;
         Ok(Dir(dir, lock))
     }
 }
@@ -164,8 +169,9 @@ fn reclaim_stale() {
         }
         let dir = e.path();
         // A directory made a moment ago may not have its lock yet: its owner
-        // takes it right after mkdtemp, so only one without a lock file that is
-        // older than a minute is taken for stale.
+        // takes it right after mkdtemp (and `lock` appears already locked), so
+        // only one without a lock file that is older than a minute is taken for
+        // stale.
         let lock_path = dir.join("lock");
         let stale = if lock_path.exists() {
             lock(&lock_path).is_some()
