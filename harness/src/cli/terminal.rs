@@ -67,8 +67,18 @@ impl Terminal {
         // ENOTTY unless it is our controlling terminal.
         let fg = tcgetpgrp(tty).ok()?;
         let own = getpgrp();
-        if fg != own && own != rustix::process::getpid() {
-            return None;
+        if fg != own {
+            // In the background: a job only if a job-control shell made it one
+            // (`run` leads its group and its parent leads the session). A group
+            // of its own made by another parent (a supervisor's process group,
+            // Python's `process_group=0`) is not a job: no shell would ever
+            // continue `run` after it stopped itself.
+            let parent_leads_session = rustix::process::getppid()
+                .zip(rustix::process::getsid(None).ok())
+                .is_some_and(|(parent, sid)| parent == sid);
+            if own != rustix::process::getpid() || !parent_leads_session {
+                return None;
+            }
         }
         Some(Terminal {
             start_mode: None,
@@ -163,14 +173,16 @@ impl Terminal {
 impl Drop for Terminal {
     /// Gives the foreground back to `run`'s group and restores the start mode,
     /// unless the terminal now belongs to someone else (`run` was put in the
-    /// background and the shell has it).
+    /// background and the shell has it). A foreground group with no process
+    /// left (a group the command made for a job of its own, `bash -i`, torn
+    /// down with the tree) is no one's: the terminal is restored.
     fn drop(&mut self) {
         let stdin = io::stdin();
         let tty = stdin.as_fd();
         let Ok(fg) = tcgetpgrp(tty) else {
             return;
         };
-        if fg != self.own && Some(fg) != self.command {
+        if fg != self.own && Some(fg) != self.command && has_live_member(fg) {
             return;
         }
         let start = self.start_mode.as_ref();
@@ -184,6 +196,32 @@ impl Drop for Terminal {
             eprintln!("teardown run: cannot restore the terminal: {e}");
         }
     }
+}
+
+/// Whether a process of group `pgrp` is running (not a zombie): read from
+/// `/proc`, once, when `run` ends (a torn-down job's members may be zombies
+/// that their new parent has not reaped yet; they hold the group, no terminal).
+fn has_live_member(pgrp: Pid) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .any(|stat| {
+            // `pid (comm) state ppid pgrp ...`: comm may hold spaces and `)`.
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let mut f = rest.split_whitespace();
+            let state = f.next();
+            let group = f.nth(1).and_then(|g| g.parse::<i32>().ok());
+            group == Some(pgrp.as_raw_nonzero().get()) && state != Some("Z")
+        })
 }
 
 fn pid(raw: u32) -> io::Result<Pid> {

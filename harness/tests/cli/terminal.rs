@@ -399,3 +399,63 @@ fn wait_for_process(script: &Path, tmux: &Tmux) -> i32 {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The mode is restored when `run` ends while a job of the command's own held
+/// the terminal (an interactive bash gives it to its `sleep`): that job's group
+/// is gone with the tree, so the terminal is no one's and `run` takes it back.
+#[rstest::rstest]
+fn the_mode_is_restored_when_a_job_of_the_command_held_the_terminal(
+    #[values("auto", "cgroup")] method: &str,
+) {
+    let Some(tmux) = Tmux::start() else { return };
+    let before = tmux.mode(0);
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    tmux.type_line(&format!(
+        "{} run --method {method} --grace 0s --timeout 2s -- \
+         bash --norc --noprofile -ic 'stty -echo; echo ready:; sleep 100; :'",
+        quoted(&bin)
+    ));
+    tmux.wait_for("ready", |s| !values(s, "ready:").is_empty());
+    tmux.wait_for("the prompt", |s| prompt_after(s, "ready:"));
+    assert_eq!(tmux.mode(1), before, "{method}: the mode after run");
+}
+
+/// A `run` that a parent other than a job-control shell put in a group of its
+/// own (a supervisor's process group) is not a job: when its command is stopped
+/// reading the terminal, `run` does not stop itself (no shell would continue
+/// it), and SIGTERM still tears the tree down.
+#[test]
+fn run_in_a_group_made_by_a_non_shell_parent_does_not_stop_itself() {
+    let Some(tmux) = Tmux::start() else { return };
+    let script = tmux.dir.path().join("read-one-line.sh");
+    std::fs::write(&script, "read a\necho \"got:$a\"\n").unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    let wrapper = "if (my $p = fork) { waitpid($p, 0); print \"wrapper:done\\n\"; exit } \
+                   setpgrp(0, 0); exec @ARGV";
+    tmux.type_line(&format!(
+        "perl -e '{wrapper}' {} run --method killpg --grace 100ms -- sh {}",
+        quoted(&bin),
+        quoted(&script)
+    ));
+    let command = wait_for_process(&script, &tmux);
+    wait_state(command, "stopped by SIGTTIN", |s| s == Some('T'), &tmux);
+    let run: i32 = stat(command).expect("the command's stat")[1]
+        .parse()
+        .unwrap();
+    let cmdline = std::fs::read(format!("/proc/{run}/cmdline")).unwrap_or_default();
+    let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    assert!(
+        words.first() == Some(&bin.as_os_str().as_encoded_bytes())
+            && words.get(1) == Some(&&b"run"[..]),
+        "pid {run} is not our teardown run: {:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_state(run, "run gone after SIGTERM", |s| s.is_none(), &tmux);
+    wait_state(command, "the command gone", |s| s.is_none(), &tmux);
+    tmux.wait_for("wrapper:done", |s| !values(s, "wrapper:").is_empty());
+}
