@@ -169,7 +169,9 @@ impl Tree {
     /// `SIGUSR1`, `SIGWINCH`, ...), if it has not exited and the tree was not
     /// torn down. `Ok(false)` if there was nobody to send it to. The signal goes
     /// through the method's own handle on the leader (a pidfd, or the shim that
-    /// is its parent), never by a PID that could have been reused.
+    /// is its parent), never by a PID that could have been reused. Never blocks:
+    /// when a shim stopped by its own tree has let its control pipe fill up, the
+    /// error's source is an `io::Error` of kind `WouldBlock` and nothing is sent.
     pub fn signal_leader(&mut self, sig: i32) -> Result<bool, SignalError> {
         if self.report.is_some() {
             return Ok(false);

@@ -18,7 +18,7 @@ use crate::fds::pipe_cloexec;
 use crate::options::{SpawnOptions, TeardownOptions};
 use crate::pidfd::PidFd;
 use crate::sys::exec::{ExecImage, exec_instead};
-use crate::sys::fork::{Forked, exit_forked, fork_single_threaded};
+use crate::sys::fork::{Forked, fork_single_threaded, run_forked};
 use crate::sys::wait::RawStatus;
 use crate::waiter::{Blocking, BoxFuture, Ready, Waiter, block};
 use crate::{DrainReport, Method, SpawnError, TeardownError};
@@ -107,9 +107,7 @@ impl ShimTree {
                 // tree down on its control pipe's end of file.
                 drop((ctl_w, evt_r));
                 let command = std::mem::replace(cmd, Command::new(""));
-                exit_forked(super::server::main_forked(
-                    method, ctl_r, evt_w, command, sides,
-                ));
+                run_forked(|| super::server::main_forked(method, ctl_r, evt_w, command, sides));
             }
             Ok(Forked::Parent(pid)) => {
                 drop((ctl_r, evt_w));
@@ -416,7 +414,9 @@ impl Driver for ShimTree {
             return Ok(false);
         }
         match &mut self.ctl {
-            Some(ctl) => ctl.send(&Request::Signal(sig).encode()).map(|()| true),
+            // Never blocks: a shim stopped by its tree must not stall the host
+            // (a runtime thread, for the tokio front) that forwards signals.
+            Some(ctl) => ctl.try_send(&Request::Signal(sig).encode()).map(|()| true),
             None => Ok(false),
         }
     }

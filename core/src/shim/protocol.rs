@@ -227,6 +227,31 @@ impl LineWriter {
     pub(crate) fn send(&mut self, line: &str) -> io::Result<()> {
         self.file.write_all(line.as_bytes())
     }
+
+    /// [`LineWriter::send`] that never blocks: a full pipe (the shim is not
+    /// reading: stopped, say, by its own tree) fails with `WouldBlock` and
+    /// writes nothing. A line is shorter than `PIPE_BUF`, so it is written whole
+    /// or not at all.
+    pub(crate) fn try_send(&mut self, line: &str) -> io::Result<()> {
+        use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+        debug_assert!(line.len() < libc::PIPE_BUF);
+        let flags = fcntl_getfl(&self.file)?;
+        fcntl_setfl(&self.file, flags | OFlags::NONBLOCK)?;
+        let written = rustix::io::write(&self.file, line.as_bytes());
+        fcntl_setfl(&self.file, flags)?;
+        match written {
+            Ok(n) if n == line.len() => Ok(()),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "a short write to the shim's control pipe",
+            )),
+            Err(e) if e == rustix::io::Errno::AGAIN => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the shim's control pipe is full: the shim is not reading it (stopped?)",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -100,3 +100,12 @@ pub(crate) fn exit_forked(code: i32) -> ! {
     // SAFETY: _exit ends the process; nothing runs after it.
     unsafe { libc::_exit(code) }
 }
+
+/// Runs `f` in a forked copy of this process and ends the copy with its exit
+/// code ([`exit_forked`]); a panic in `f` ends it with 101 instead of unwinding
+/// into the copied frames of the original (whose destructors, a `Tree`'s drop
+/// or a temporary directory's removal, must not run twice).
+pub(crate) fn run_forked(f: impl FnOnce() -> i32) -> ! {
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+    exit_forked(code)
+}

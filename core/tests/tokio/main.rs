@@ -9,6 +9,7 @@ mod support;
 
 mod concurrent;
 mod drains;
+mod stopped_shim;
 
 use std::time::{Duration, Instant};
 

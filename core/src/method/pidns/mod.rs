@@ -49,7 +49,7 @@ use crate::options::{DROP_DEADLINE, TeardownOptions};
 use crate::pidfd::PidFd;
 use crate::shim::protocol::{Event, LineReader, LineWriter, Next, Request};
 use crate::shim::setup::{Setup, enter_namespaces, errno, send_result};
-use crate::sys::fork::{Forked, fork_into_cgroup, fork_single_threaded};
+use crate::sys::fork::{Forked, fork_into_cgroup, fork_single_threaded, run_forked};
 use crate::sys::signal::kill_child;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
 
@@ -72,7 +72,9 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
     let init = match forked {
         Ok(Forked::Child) => {
             drop((ievt_r, icmd_w));
-            std::process::exit(init::run(&s, ievt_w, icmd_r));
+            // A copy of the shim, itself maybe a forked copy of the host: end
+            // it without flushing or exit handlers of the original.
+            run_forked(|| init::run(&s, ievt_w, icmd_r));
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
