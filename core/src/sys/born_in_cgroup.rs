@@ -31,7 +31,12 @@
 //! `PR_SET_PDEATHSIG` (set again; it fires when the host thread that spawned
 //! exits, as it would have). Not carried over at all: pending signals, timers
 //! (`alarm`, `setitimer`), `fcntl` record locks and `mlock`s taken by a caller's
-//! hook, and a `ptrace(PTRACE_TRACEME)` made there.
+//! hook, a `ptrace(PTRACE_TRACEME)` made there, and `PR_SET_CHILD_SUBREAPER`.
+//! Changed: a hook's `unshare(CLONE_NEWPID)` makes the leader PID 1 of that
+//! namespace (which ignores SIGTERM unless it handles it); a hook that records
+//! `getpid()` (a pidfile) records the intermediate process, not the leader; a
+//! hook that closes every descriptor (rather than marking them close-on-exec)
+//! closes the report pipe, and the spawn fails with `EBADF`.
 //!
 //! Runs in a forked copy of a possibly multithreaded process: only
 //! async-signal-safe system calls, on data prepared before the fork. The leader is

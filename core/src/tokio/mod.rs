@@ -68,7 +68,11 @@
 //! `spawn_blocking`, whose drop tries once more. If the runtime shuts down before that task ran, the task
 //! is dropped with the tree, and the tree's own drop finishes the teardown,
 //! blocking, in the thread that shuts the runtime down: nothing is left behind
-//! either way.
+//! either way. But a process that ends with `std::process::exit` right after
+//! the drop runs neither: the strong methods still drain (the shim sees its
+//! host's end, the `cgroup` watchdog sees its host die), `leader`, `killpg`,
+//! `killpg-waitpgid` and `cgroup` without a watchdog leave the tree. Tear
+//! down with `.await` before exiting.
 //!
 //! # Limits
 //!
