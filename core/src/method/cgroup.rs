@@ -91,16 +91,21 @@ pub(crate) fn spawn(
     if let Some(reason) = kernel_reaps_children() {
         return Err(unsupported(reason));
     }
-    let parent = match &opts.cgroup_parent {
-        Some(p) => p.clone(),
-        None => own_dir().map_err(unsupported)?,
+    let (parent, own) = match &opts.cgroup_parent {
+        Some(p) => (p.clone(), false),
+        None => (own_dir().map_err(unsupported)?, true),
     };
     let program = if opts.cgroup_watchdog {
         Some(watchdog::program(method, opts.shim.as_ref())?)
     } else {
         None
     };
-    let leaf = Leaf::create(&parent).map_err(|e| match e {
+    let leaf = if own {
+        Leaf::create_in_own(&parent)
+    } else {
+        Leaf::create(&parent)
+    };
+    let leaf = leaf.map_err(|e| match e {
         LeafError::Unsupported(reason) => unsupported(reason),
         LeafError::Io(what, source) => SpawnError::Setup {
             what: what.to_owned(),

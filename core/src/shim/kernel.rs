@@ -17,6 +17,7 @@ use procfs::process::Stat;
 
 use crate::fds::{PollFd, PollFlags, poll};
 use crate::pidfd::PidFd;
+use crate::sys::proc_text;
 use crate::sys::signal::{drain_signalfd, kill_process_group};
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
 
@@ -165,7 +166,8 @@ impl Kernel for Live<'_> {
     }
 
     fn namespace_pid(&mut self, pid: i32, level: usize) -> Option<i32> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        // Bytes: the process's name may not be UTF-8 (see `sys::proc_text`).
+        let status = proc_text::read(format!("/proc/{pid}/status")).ok()?;
         nspid_at(&status, level)
     }
 
@@ -224,8 +226,8 @@ pub(crate) fn own_children() -> io::Result<Vec<i32>> {
 /// Field `level` of the `NSpid:` line of a `/proc/<pid>/status` text. Not the
 /// last field: a child of a namespace's init that is itself the init of a nested
 /// namespace shows `<host pid> <pid here> 1`, and 1 is the nested init's own PID.
-fn nspid_at(status: &str, level: usize) -> Option<i32> {
-    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+fn nspid_at(status: &[u8], level: usize) -> Option<i32> {
+    let line = proc_text::status_field(status, "NSpid:")?;
     line.split_ascii_whitespace().nth(level)?.parse().ok()
 }
 
@@ -233,10 +235,9 @@ fn nspid_at(status: &str, level: usize) -> Option<i32> {
 /// namespaces it is below the one `/proc` shows (the init of a namespace made by
 /// a host process: 1).
 pub(crate) fn own_ns_level() -> io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix("NSpid:"))
+    // Bytes: whoever started us may have named us with bytes that are not UTF-8.
+    let status = proc_text::read("/proc/self/status")?;
+    let line = proc_text::status_field(&status, "NSpid:")
         .ok_or_else(|| io::Error::other("no NSpid line in /proc/self/status"))?;
     Ok(line.split_ascii_whitespace().count().saturating_sub(1))
 }
@@ -251,10 +252,18 @@ mod tests {
 
     #[test]
     fn a_nested_init_is_found_at_the_init_s_level_not_by_its_last_pid() {
-        let status = "Name:\tx\nNSpid:\t4242\t7\t1\n";
+        let status = b"Name:\tx\nNSpid:\t4242\t7\t1\n";
         assert_eq!(nspid_at(status, 1), Some(7));
         assert_eq!(nspid_at(status, 0), Some(4242));
         assert_eq!(nspid_at(status, 3), None);
-        assert_eq!(nspid_at("Name:\tx\n", 1), None);
+        assert_eq!(nspid_at(b"Name:\tx\n", 1), None);
+    }
+
+    #[test]
+    fn a_process_named_with_bytes_that_are_not_utf8_is_still_found_at_its_level() {
+        // `prctl(PR_SET_NAME)` with a UTF-8 name cut at 15 bytes.
+        let status =
+            b"Name:\ta\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\nNSpid:\t5102\t2\n";
+        assert_eq!(nspid_at(status, 1), Some(2));
     }
 }

@@ -140,9 +140,13 @@ impl<K: Kernel> Reaper<'_, K> {
                 let pid = match self.ns_level {
                     Some(level) => match self.kernel.namespace_pid(pid, level) {
                         Some(p) => p,
-                        // Unreadable: it is still listed, so it is still ours.
+                        // Unreadable: it is still listed, so it is still ours,
+                        // and running as far as we can tell. Not read again in
+                        // this loop: what made it unreadable may last, and the
+                        // loop would spin (it did, on a leader whose name was
+                        // not UTF-8, before `/proc` was read as bytes).
                         None => {
-                            others = true;
+                            running = true;
                             continue;
                         }
                     },

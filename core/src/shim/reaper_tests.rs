@@ -110,11 +110,37 @@ fn in_a_pid_namespace_a_child_is_waited_for_by_its_pid_at_the_init_s_level() {
 fn a_listed_child_whose_namespace_pid_cannot_be_read_is_not_taken_for_gone() {
     let mut r = shim(|k| {
         k.host_pids_offset_by(5000).spawn(102, SHIM).exit(LEADER, 0);
+        k.exit(102, 0);
         k.status_unreadable_once(102);
     })
     .in_pid_namespace(1);
+    assert_eq!(
+        r.reap_ready(true).unwrap(),
+        Left::Running,
+        "102 counts as running"
+    );
+    assert!(r.kernel().exists(102), "not reaped unread");
+    // Read again on the next call: its exit is found and reaped.
+    assert_eq!(r.reap_ready(true).unwrap(), Left::LeaderZombie);
+    assert!(r.kernel().calls().contains(&Call::Reap(102)));
+}
+
+#[test]
+fn a_child_whose_status_can_never_be_read_does_not_make_the_reaper_spin() {
+    // What a leader named with bytes that are not UTF-8 did to `pidns`'s init
+    // while `/proc` was read as text: the list showed it, its status could not
+    // be read, and the list was read again, forever.
+    let mut r = shim(|k| {
+        k.host_pids_offset_by(5000).spawn(102, SHIM).exit(LEADER, 0);
+        k.status_unreadable_always(102);
+    })
+    .in_pid_namespace(1);
     assert_eq!(r.reap_ready(true).unwrap(), Left::Running);
-    assert_eq!(r.kernel().count(|c| *c == Call::NamespacePid(5102)), 2);
+    assert_eq!(
+        r.kernel().count(|c| *c == Call::OwnChildren),
+        1,
+        "one read of the list"
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub(crate) mod fd;
 pub(crate) mod fork;
 pub(crate) mod ns;
 pub(crate) mod pidfd;
+pub(crate) mod proc_text;
 pub(crate) mod signal;
 pub(crate) mod wait;
 

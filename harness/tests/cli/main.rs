@@ -2,6 +2,8 @@
 
 mod bad_input;
 mod forward;
+mod init_death;
+mod names;
 mod probe;
 mod replay;
 mod run;

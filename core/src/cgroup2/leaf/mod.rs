@@ -24,9 +24,10 @@ use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags};
 
+use crate::sys::proc_text;
 use crate::waiter::{Blocking, Waiter, block};
 
-use super::{is_cgroup2_dir, own_dir, parse_proc_cgroup, rel_path};
+use super::{is_cgroup2_dir, own_dir, rel_path};
 
 /// How many names a new leaf tries before giving up (each name taken means a
 /// leaf of that name already exists: a stale one, or another namespace's).
@@ -67,8 +68,17 @@ static NEXT_LEAF: AtomicU64 = AtomicU64::new(0);
 /// namespace (PID 3 in each container), the namespace's inode does not.
 fn leaf_name(n: u64) -> String {
     use std::os::unix::fs::MetadataExt;
-    let ns = std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino());
-    format!("teardown-{ns}-{}-{n}", std::process::id())
+    use std::sync::Mutex;
+    // The namespace of a PID does not change: looked up once per PID (a forked
+    // copy, maybe in another namespace, has another PID).
+    static NS: Mutex<(u32, u64)> = Mutex::new((0, 0));
+    let pid = std::process::id();
+    let mut cached = NS.lock().unwrap_or_else(|e| e.into_inner());
+    if cached.0 != pid {
+        let ns = std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino());
+        *cached = (pid, ns);
+    }
+    format!("teardown-{}-{pid}-{n}", cached.1)
 }
 
 fn open_in(dir: BorrowedFd<'_>, name: &str, flags: OFlags) -> io::Result<File> {
@@ -89,6 +99,17 @@ impl Leaf {
     /// `cgroup.kill`, and opens its `cgroup.procs` (for the child to join) and
     /// `cgroup.events`.
     pub(crate) fn create(parent: &Path) -> Result<Leaf, LeafError> {
+        Leaf::create_with_home(parent, None)
+    }
+
+    /// [`Leaf::create`] under this process's own cgroup `own` (as
+    /// [`own_dir`] found it), which is also where the host goes back to if the
+    /// tree moves it in: saves reading it again.
+    pub(crate) fn create_in_own(own: &Path) -> Result<Leaf, LeafError> {
+        Leaf::create_with_home(own, Some(own.to_path_buf()))
+    }
+
+    fn create_with_home(parent: &Path, home: Option<PathBuf>) -> Result<Leaf, LeafError> {
         if !parent.is_dir() {
             return Err(LeafError::Unsupported(format!(
                 "cgroup parent {} does not exist (pass an existing cgroup2 directory)",
@@ -129,7 +150,8 @@ impl Leaf {
                 return Err(LeafError::Io("open the cgroup leaf", e));
             }
         };
-        let mut leaf = Leaf::with(dir, fd).map_err(|e| LeafError::Io("open cgroup.events", e))?;
+        let mut leaf =
+            Leaf::with(dir, fd, home).map_err(|e| LeafError::Io("open cgroup.events", e))?;
         if rustix::fs::accessat(
             leaf.fd.as_fd(),
             "cgroup.kill",
@@ -155,10 +177,12 @@ impl Leaf {
     /// known by its open directory `fd` and its `path`: for killing and removing
     /// it. Removal checks that `path` still names that directory.
     pub(crate) fn adopt(fd: OwnedFd, path: &Path) -> io::Result<Leaf> {
-        Leaf::with(path.to_path_buf(), fd)
+        Leaf::with(path.to_path_buf(), fd, None)
     }
 
-    fn with(dir: PathBuf, fd: OwnedFd) -> io::Result<Leaf> {
+    /// `home`: where the host goes back to if the tree moves it in; `None`: its
+    /// cgroup now, read here.
+    fn with(dir: PathBuf, fd: OwnedFd, home: Option<PathBuf>) -> io::Result<Leaf> {
         let events = open_in(fd.as_fd(), "cgroup.events", OFlags::RDONLY)?;
         let rel = rel_path(&dir);
         let mut leaf = Leaf {
@@ -173,8 +197,8 @@ impl Leaf {
         };
         // Where the host goes back to if the tree moves it in: its cgroup now,
         // or (already inside) the leaf's parent.
-        leaf.home = own_dir()
-            .ok()
+        leaf.home = home
+            .or_else(|| own_dir().ok())
             .filter(|d| !d.starts_with(&leaf.dir))
             .or_else(|| leaf.dir.parent().map(Path::to_path_buf));
         Ok(leaf)
@@ -248,13 +272,15 @@ impl Leaf {
     /// Whether process `pid` is in the leaf or below it (`/proc/<pid>/cgroup`; a
     /// zombie still shows the cgroup it died in).
     pub(crate) fn contains(&self, pid: i32) -> bool {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        // Bytes: a root tree can name its cgroups with bytes that are not UTF-8.
+        let Ok(text) = proc_text::read(format!("/proc/{pid}/cgroup")) else {
             return false;
         };
-        parse_proc_cgroup(&text).is_some_and(|p| {
-            p == self.rel
-                || p.strip_prefix(self.rel.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
+        let rel = self.rel.as_bytes();
+        proc_text::unified_cgroup(&text).is_some_and(|p| {
+            p == rel
+                || p.strip_prefix(rel)
+                    .is_some_and(|rest| rest.starts_with(b"/"))
         })
     }
 
@@ -285,6 +311,28 @@ impl Leaf {
         }
         self.removed = true;
         Ok(())
+    }
+
+    /// Removes the leaf if it is empty and has no cgroup below it (one `rmdir`,
+    /// which the kernel refuses with `EBUSY` otherwise). True if removed; on
+    /// false nothing changed. An `rmdir` that succeeds is itself the proof that
+    /// no process was left in the leaf. Not if the path names another directory
+    /// now (a root tree can rename cgroups): [`Leaf::remove`] sorts that out.
+    pub(crate) fn remove_if_empty(&mut self) -> bool {
+        if self.removed {
+            return true;
+        }
+        let same = match (rustix::fs::fstat(&self.fd), rustix::fs::stat(&self.dir)) {
+            (Ok(held), Ok(named)) => (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino),
+            _ => false,
+        };
+        if same
+            && rustix::fs::unlinkat(rustix::fs::CWD, &self.dir, rustix::fs::AtFlags::REMOVEDIR)
+                .is_ok()
+        {
+            self.removed = true;
+        }
+        self.removed
     }
 
     /// Removes the subtree if it is still there; if it is still populated (a
@@ -324,11 +372,7 @@ fn read_ids(path: &Path) -> io::Result<Vec<i32>> {
 
 /// The process a thread belongs to (`Tgid:` in `/proc/<tid>/status`).
 fn tgid_of(tid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))?
-        .trim()
-        .parse()
-        .ok()
+    // Bytes: the thread's name may not be UTF-8.
+    let status = proc_text::read(format!("/proc/{tid}/status")).ok()?;
+    proc_text::status_field(&status, "Tgid:")?.parse().ok()
 }

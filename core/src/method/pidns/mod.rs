@@ -60,7 +60,9 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
         pipe_cloexec().map_err(ShimError::io("create the init's command pipe"))?;
     // The leaf is made before the namespace, under this process's own cgroup;
     // without a writable cgroup2 the namespace alone holds the tree.
-    let mut leaf = own_dir().ok().and_then(|dir| Leaf::create(&dir).ok());
+    let mut leaf = own_dir()
+        .ok()
+        .and_then(|dir| Leaf::create_in_own(&dir).ok());
     if let Err(reason) = enter_namespaces() {
         let _ = s.out.send(&Event::Unsupported(reason).encode());
         return Ok(0);
@@ -183,8 +185,18 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
                 deadline: Some(DROP_DEADLINE),
             };
         }
+        if ievt.is_eof() && leader.is_none() {
+            // The init died (it should not: only SIGKILL from outside the
+            // namespace, or the OOM killer, ends it), and with it the namespace:
+            // the kernel's kill ended the leader. Say so, or a host waiting for
+            // the leader's exit waits for ever.
+            leader = Some(killed_by(libc::SIGKILL));
+            let _ = s
+                .out
+                .send(&Event::LeaderExited(killed_by(libc::SIGKILL)).encode());
+        }
         if ievt.is_eof() && s.ctl.pending().is_none() {
-            // The init died (it should not): wait for the host's command only.
+            // The init died: wait for the host's command only.
             let mut fds = [PollFd::new(&s.ctl, PollFlags::IN)];
             poll(&mut fds, None).map_err(ShimError::io("poll"))?;
         }
@@ -214,6 +226,12 @@ fn remove_leaf(
     let Some(leaf) = leaf else {
         return Ok(d);
     };
+    // The namespace is gone; what the leaf can still hold is what a root tree
+    // moved in from outside it, or cgroups the tree made. Mostly neither: one
+    // `rmdir` says so (the kernel refuses it while anything is there).
+    if leaf.remove_if_empty() {
+        return Ok(d);
+    }
     let left = opts.deadline.map(|dl| dl.saturating_sub(d.drain));
     if !leaf
         .kill_all(left, true)

@@ -10,6 +10,9 @@ use super::{Call, FakeKernel, FakePidfd, Proc, SHIM, State};
 use crate::shim::kernel::Kernel;
 use crate::sys::wait::{RawStatus, WaitFlags, killed_by};
 
+/// See `enter`.
+const CALL_LIMIT: usize = 100_000;
+
 impl FakeKernel {
     /// The process exits with wait status `status`: its children go to the shim.
     pub(super) fn die(&mut self, pid: i32, status: RawStatus) {
@@ -78,6 +81,12 @@ impl FakeKernel {
     fn enter(&mut self, call: Call) {
         self.advance_to(self.elapsed + self.tick);
         self.calls.push(call);
+        // No rule needs this many calls: code under test that makes them is
+        // spinning, and the test should fail, not hang.
+        assert!(
+            self.calls.len() < CALL_LIMIT,
+            "{CALL_LIMIT} kernel calls: the code under test spins (last: {call:?})"
+        );
     }
 
     fn leave(&mut self, call: Call) {
@@ -163,7 +172,9 @@ impl Kernel for FakeKernel {
         let pid = host - self.host_offset;
         let got = self.procs.get_mut(&pid).and_then(|p| {
             if p.status_unreadable > 0 {
-                p.status_unreadable -= 1;
+                if p.status_unreadable != u32::MAX {
+                    p.status_unreadable -= 1;
+                }
                 return None;
             }
             let line = p.nspid.clone().unwrap_or_else(|| vec![host, pid]);

@@ -239,6 +239,12 @@ impl FakeKernel {
         self
     }
 
+    /// Every read of the process's `NSpid` fails.
+    pub(crate) fn status_unreadable_always(&mut self, pid: i32) -> &mut Self {
+        self.proc(pid).status_unreadable = u32::MAX;
+        self
+    }
+
     /// The shim is the init of a PID namespace: `/proc` shows every process as
     /// its PID plus `offset`, the waits take and return the table's PIDs.
     pub(crate) fn host_pids_offset_by(&mut self, offset: i32) -> &mut Self {

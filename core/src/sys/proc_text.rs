@@ -1,0 +1,60 @@
+//! Reading `/proc` files whose text a tree controls, as bytes.
+//!
+//! A process names itself (`prctl(PR_SET_NAME)`, `/proc/self/comm`) with any 15
+//! bytes, and a root tree names the cgroups it makes: `/proc/<pid>/status`
+//! (its `Name:` line) and `/proc/<pid>/cgroup` are then not UTF-8. A program
+//! cutting a UTF-8 name at 15 bytes does it without meaning harm. Read as a
+//! `String`, such a file is an error, and a caller that took the error for "gone"
+//! or "unreadable, try again" was fooled: `pidns`'s init spun forever on a
+//! leader named so (`teardown run` never returned). So these files are read as
+//! bytes, and only the fields wanted are decoded (they are ASCII numbers).
+
+use std::io;
+use std::path::Path;
+
+/// The whole file, as bytes.
+pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    std::fs::read(path)
+}
+
+/// The value of field `key` (with its colon, e.g. `"NSpid:"`) of a
+/// `/proc/<pid>/status` text, trimmed; `None` if absent or not UTF-8 (the
+/// numeric fields always are). The kernel escapes a newline in `Name:`, so lines
+/// are fields.
+pub(crate) fn status_field<'a>(status: &'a [u8], key: &str) -> Option<&'a str> {
+    status
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(key.as_bytes()))
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(str::trim)
+}
+
+/// The cgroup2 path (`0::<path>`) in a `/proc/<pid>/cgroup` text, as bytes.
+pub(crate) fn unified_cgroup(text: &[u8]) -> Option<&[u8]> {
+    text.split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"0::"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_is_not_utf8_does_not_hide_the_other_fields() {
+        let status =
+            b"Name:\ta\xe6\x97\xa5\xe3\x83\nState:\tZ (zombie)\nTgid:\t77\nNSpid:\t5077\t7\n";
+        assert_eq!(status_field(status, "NSpid:"), Some("5077\t7"));
+        assert_eq!(status_field(status, "Tgid:"), Some("77"));
+        assert_eq!(status_field(status, "Name:"), None);
+        assert_eq!(status_field(status, "PPid:"), None);
+    }
+
+    #[test]
+    fn the_unified_line_is_found_whatever_bytes_a_path_has() {
+        assert_eq!(
+            unified_cgroup(b"4:memory:/x\n0::/a/\xff\xfe/b\n"),
+            Some(&b"/a/\xff\xfe/b"[..])
+        );
+        assert_eq!(unified_cgroup(b"4:memory:/x\n"), None);
+    }
+}

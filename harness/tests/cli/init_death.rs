@@ -1,0 +1,63 @@
+//! `pidns`'s init killed from outside (SIGKILL by a root process of the host, or
+//! the OOM killer): the kernel kills the namespace, so the leader is gone, and
+//! `teardown run` must say so and return, not wait for ever for the init's word.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A hung `run` fails the test instead of hanging it (not a timing assertion).
+const BOUND: Duration = Duration::from_secs(60);
+
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn run_returns_when_the_namespace_s_init_is_killed_from_outside() {
+    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("teardown"))
+        .args(["run", "--method", "pidns", "--", "sleep", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // run → its shim → the init → the leader (`sleep`): wait until all are there.
+    let start = Instant::now();
+    let init = loop {
+        let init = children(run.id())
+            .first()
+            .and_then(|&shim| children(shim).first().copied());
+        if let Some(init) = init
+            && !children(init).is_empty()
+        {
+            break init;
+        }
+        assert!(start.elapsed() < BOUND, "the tree never started");
+        assert!(run.try_wait().unwrap().is_none(), "run exited early");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // The init of a namespace this test's `run` made: ours to kill.
+    kill(Pid::from_raw(init as i32), Signal::SIGKILL).unwrap();
+    let status = loop {
+        if let Some(s) = run.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > BOUND {
+            let _ = run.kill();
+            panic!("teardown run did not return after its init was killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(
+        status.code(),
+        Some(128 + 9),
+        "the leader died of the namespace's SIGKILL"
+    );
+}
