@@ -9,7 +9,9 @@
 # METHOD is a `--method` value, or `default` for no `--method` flag. Each run is a
 # posix_spawn + waitpid timed with CLOCK_MONOTONIC (python3), so the commands pay
 # the same measuring cost. TEARDOWN_BEFORE=path/to/another/teardown adds it to
-# every round (before and after a change, in the same rounds).
+# every round (before and after a change, in the same rounds). With a C compiler,
+# every round also times scripts/ideal-pidns.c ("floor"): the least a pidns
+# supervisor with a cgroup leaf can do, written in C, against the same tini.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=200
@@ -19,10 +21,23 @@ methods=("$@")
 bin=${TEARDOWN_BIN:-target/release/teardown}
 tini=$(command -v tini) || { echo "run-vs-tini: tini is not installed" >&2; exit 2; }
 [[ -x "$bin" ]] || { echo "run-vs-tini: $bin missing: cargo build --release -p teardown-harness" >&2; exit 2; }
-exec python3 - "$pairs" "$bin" "$tini" "${TEARDOWN_BEFORE:-}" "${methods[@]}" <<'PY'
+floor=
+if command -v "${CC:-cc}" >/dev/null 2>&1; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    if "${CC:-cc}" -O2 -o "$tmp/ideal-pidns" scripts/ideal-pidns.c; then
+        floor=$tmp/ideal-pidns
+        # Its leaves go where `teardown run` puts them: under this process's own
+        # cgroup2 cgroup (the mount from mountinfo, the path from /proc/self/cgroup).
+        mnt=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+        own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+        [[ -n "$mnt" && -w "$mnt$own" ]] && export IDEAL_CGROUP_PARENT="$mnt$own"
+    fi
+fi
+python3 - "$pairs" "$bin" "$tini" "${TEARDOWN_BEFORE:-}" "$floor" "${methods[@]}" <<'PY'
 import os, statistics, sys, time
 
-pairs, td, tini, before, methods = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+pairs, td, tini, before, floor, methods = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 true = "/bin/true"
 # tini warns on stderr that it is not PID 1 nor a subreaper: both run with stderr at /dev/null.
 QUIET = [(os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)]
@@ -46,6 +61,8 @@ for m in methods:
     cmds = {"teardown run": [td, "run"] + flag + ["--", true], "tini": [tini, "--", true]}
     if before:
         cmds["before"] = [before, "run"] + flag + ["--", true]
+    if floor:
+        cmds["floor"] = [floor, true]
     names = list(cmds)
     for _ in range(5):  # warm the page cache
         for n in names:
@@ -63,6 +80,8 @@ for m in methods:
             f" (median of round ratios {statistics.median(ratios):.2f}×)")
     if before:
         line += f"  |  before {med['before']:6.0f} µs  ratio {med['before'] / med['tini']:4.2f}×"
+    if floor:
+        line += f"  |  floor {med['floor']:6.0f} µs  ratio {med['floor'] / med['tini']:4.2f}×"
     line += "\n" + " " * 14 + "CPU (user+sys, whole tree): " + "  ".join(
         f"{n} {c[n]:5.0f} µs" for n in names) + f"  ratio {c['teardown run'] / c['tini']:4.2f}×"
     print(line)
