@@ -21,9 +21,12 @@ fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("teardown")
 }
 
-/// A temporary directory with two FIFOs in it: `FIFO` in a script, where the
-/// tree writes its PIDs, and `GO`, which a leader that must not exit before the
-/// test has read their identities waits on (`read _ < GO`; [`Fifo::release`]).
+/// A temporary directory with two FIFOs in it: `@FIFO@` in a script, where the
+/// tree writes its PIDs, and `@GO@`, which a leader that must not exit before the
+/// test has read their identities waits on (`read _ < @GO@`; [`Fifo::release`]).
+/// (Placeholders a path cannot hold: with a bare `GO`, a temporary directory
+/// whose random name held "GO" had it replaced inside the FIFO's path, and the
+/// tree could not open it — 1 run in a few hundred waited out the whole bound.)
 struct Fifo {
     _dir: tempfile::TempDir,
     path: PathBuf,
@@ -45,7 +48,7 @@ impl Fifo {
         }
     }
 
-    /// Lets a leader waiting on `GO` go on (at most [`BOUND`]).
+    /// Lets a leader waiting on `@GO@` go on (at most [`BOUND`]).
     fn release(&self) {
         let (tx, rx) = mpsc::channel();
         let go = self.go.clone();
@@ -177,13 +180,13 @@ fn wait_bounded(child: Child) -> (ExitStatus, String) {
 /// (`$!` is a PID-namespace PID under `pidns`, which `auto` picks); `reported`
 /// closes the leader's end.
 fn script_with_fifo(fifo: &Fifo, body: &str) -> String {
-    let prelude = "exec 3> FIFO\n\
+    let prelude = "exec 3> @FIFO@\n\
         hp() { read p _ < /proc/self/stat; echo $p >&3; }\n\
         bg() { (hp; exec 3>&-; exec \"$@\" >/dev/null 2>&1) & }\n\
         reported() { exec 3>&-; }\n";
     format!("{prelude}{body}")
-        .replace("FIFO", &fifo.path.display().to_string())
-        .replace("GO", &fifo.go.display().to_string())
+        .replace("@FIFO@", &fifo.path.display().to_string())
+        .replace("@GO@", &fifo.go.display().to_string())
 }
 
 #[test]
@@ -285,7 +288,7 @@ fn a_leader_exiting_on_its_own_has_its_orphans_torn_down_and_its_code_passed_on(
     let fifo = Fifo::new();
     let script = script_with_fifo(
         &fifo,
-        "bg setsid sleep 1000; bg sleep 1000; reported; read _ < GO; exit 3",
+        "bg setsid sleep 1000; bg sleep 1000; reported; read _ < @GO@; exit 3",
     );
     let child = spawn_run(&["run", "--", "sh", "-c", &script]);
     let ids = fifo.identities();
@@ -370,7 +373,7 @@ fn run_started_with_sigchld_ignored_still_drains_and_passes_the_disposition_on(
     let fifo = Fifo::new();
     let script = script_with_fifo(
         &fifo,
-        "bg setsid sleep 1000; bg sleep 1000; reported; read _ < GO; exit 3",
+        "bg setsid sleep 1000; bg sleep 1000; reported; read _ < @GO@; exit 3",
     );
     let child = ignoring(&["sh", "-c", &script]).spawn().unwrap();
     let ids = fifo.identities();
