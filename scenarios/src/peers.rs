@@ -179,6 +179,8 @@ mod group {
         "nested-pid-namespace",
         "ptrace-swallows-term",
     ];
+    /// The leader exits on its own and leaves children running.
+    pub const LEADER_EXITS: &[&str] = &["leader-exits-orphans-remain", "unreadable-name-exits"];
     /// Members that need 100 ms after SIGTERM.
     pub const GRACEFUL: &[&str] = &["nested-cgroup", "graceful-shutdown"];
 }
@@ -209,7 +211,7 @@ const TERM_THEN_EXIT: Expect = Expect::is(Leak, note::TERM_THEN_EXIT);
 /// leader's orphans (`tini -g`, `catatonit -g`, `timeout`).
 fn signals_group_then_exits() -> Cells {
     signals_group().set(
-        &["leader-exits-orphans-remain"],
+        group::LEADER_EXITS,
         Expect::is(Leak, note::EXITS_WITH_LEADER),
     )
 }
@@ -361,7 +363,7 @@ fn build() -> Vec<Peer> {
                     Expect::is(Early, note::PIDNS_LEADER_EXIT),
                 )
                 .set(
-                    &["leader-exits-orphans-remain"],
+                    group::LEADER_EXITS,
                     Expect::any_of(&[Clean, Early], note::PIDNS_LEADER_EXIT),
                 )
                 .0,
@@ -392,7 +394,7 @@ fn build() -> Vec<Peer> {
             expected: Cells::all(Expect::any_of(&[Clean, Early], note::SD_GROUP))
                 .escapes_leak()
                 .set(
-                    &["leader-exits-orphans-remain"],
+                    group::LEADER_EXITS,
                     Expect::is(Leak, note::SD_EXITED_PROGRAM),
                 )
                 .set(
@@ -414,7 +416,7 @@ fn build() -> Vec<Peer> {
                 .late_exits_early()
                 .set(&["slow-exit-member"], Expect::is(Early, note::SLOW_EXIT))
                 .set(
-                    &["leader-exits-orphans-remain"],
+                    group::LEADER_EXITS,
                     Expect::is(Leak, note::EXITS_WITH_LEADER),
                 )
                 .set(

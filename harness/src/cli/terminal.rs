@@ -33,6 +33,7 @@ use std::time::Duration;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use rustix::process::{Pid, getpgid, getpgrp, kill_process_group};
 use rustix::termios::{OptionalActions, Termios, tcgetattr, tcgetpgrp, tcsetattr, tcsetpgrp};
+use teardown_harness::oracle::stat_state;
 
 /// How often the leader's state is read while the command has the terminal. A
 /// shim method's leader is `run`'s grandchild: its stop notifies the shim, not
@@ -258,26 +259,8 @@ fn stop_own_group(own: Pid) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether the process is stopped by a signal (state `T` in `/proc/PID/stat`).
+/// Whether the process is stopped by a signal (state `T` in `/proc/PID/stat`,
+/// read as bytes: the command may name itself with bytes that are not UTF-8).
 fn is_stopped(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| stat_state(&s) == Some('T'))
-}
-
-/// The state letter of a `/proc/PID/stat` line: the first field after the
-/// command name, which is in parentheses and may itself hold `)` and spaces.
-fn stat_state(stat: &str) -> Option<char> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.trim_start().chars().next()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_state_is_read_after_the_last_parenthesis_of_the_name() {
-        assert_eq!(stat_state("42 (cat) T 1 42 42 34816"), Some('T'));
-        assert_eq!(stat_state("42 (a) b) S 1 42 42 0"), Some('S'));
-        assert_eq!(stat_state("42 (x"), None);
-    }
+    std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|s| stat_state(&s) == Some(b'T'))
 }

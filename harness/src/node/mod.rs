@@ -154,9 +154,12 @@ pub const SLOW_EXIT_BYTES: usize = 256 << 20;
 /// The name `evil-name` gives a node (`prctl(PR_SET_NAME)`, 15 bytes, the most
 /// `comm` holds): a `)` and spaces that shift the fields of a `/proc/<pid>/stat`
 /// parser that splits on whitespace or stops at the first `)` (which then reads
-/// state `Z`, parent 1), and a newline for line-based readers of
-/// `/proc/<pid>/comm`.
-pub const EVIL_NAME: &[u8; 15] = b") Z 1 1 (\n x x)";
+/// state `Z`, parent 1), a newline for line-based readers of `/proc/<pid>/comm`,
+/// and a byte that is not UTF-8 (`0xE6`, the first byte of a three-byte
+/// character cut off: what a UTF-8 name cut at 15 bytes leaves), for readers of
+/// `/proc/<pid>/status` or `comm` as text (`pidns`'s init was one, and spun for
+/// ever on such a leader).
+pub const EVIL_NAME: &[u8; 15] = b") Z 1 1 (\n\xe6x x)";
 
 /// How a `teardown node` process was started.
 #[derive(Clone, Debug, Default)]

@@ -87,6 +87,7 @@ pub mod wait;
 pub use fake::FakeProc;
 pub use judge::{FindingKind, Judgement, bare_outcome, error_outcome, judge};
 pub use observe::observe;
+pub use procread::stat_state;
 pub use records::{Placed, map_records};
 pub use scan::tree_processes;
 pub use source::{Identity, LiveProc, ProcSource, ProcStat};

@@ -280,6 +280,18 @@ pub(super) fn parse_stat(line: &[u8]) -> Option<(Stat, &[u8])> {
     Some((stat, &line[open + 1..close]))
 }
 
+/// The state letter of a `/proc/<pid>/stat` text, read as bytes: the first field
+/// after the last `)`. The name before it, in parentheses, may hold `)`, spaces
+/// and bytes that are not UTF-8 (`evil-name`); read as a `String`, such a file is
+/// an error, and a caller that took the error for "not stopped" waited for ever.
+pub fn stat_state(stat: &[u8]) -> Option<u8> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat[close + 1..]
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace())
+}
+
 /// A decimal field.
 fn number<T: std::str::FromStr>(field: &[u8]) -> Option<T> {
     std::str::from_utf8(field).ok()?.parse().ok()
@@ -368,4 +380,21 @@ pub(super) fn read_status<R>(
 ) -> Option<R> {
     let mut buf = [0u8; STATUS_BUF];
     with_file(dir, path, &mut buf, parse)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stat_state;
+
+    #[test]
+    fn the_state_is_read_after_the_last_parenthesis_of_the_name_whatever_its_bytes() {
+        assert_eq!(stat_state(b"42 (cat) T 1 42 42 34816"), Some(b'T'));
+        assert_eq!(stat_state(b"42 (a) b) S 1 42 42 0"), Some(b'S'));
+        // `evil-name`: parentheses, spaces, a newline, a byte that is not UTF-8.
+        assert_eq!(
+            stat_state(b"42 () Z 1 1 (\n\xe6x x)) t 1 42 42 0"),
+            Some(b't')
+        );
+        assert_eq!(stat_state(b"42 (x"), None);
+    }
 }

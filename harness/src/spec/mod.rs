@@ -130,8 +130,9 @@ pub enum Trait {
     /// `prctl(PR_SET_CHILD_SUBREAPER)`: the node adopts the orphans of its
     /// descendants (and never reaps them, unless its end does).
     Subreaper,
-    /// `comm` set to [`crate::node::EVIL_NAME`], 15 bytes with `) `, spaces and a
-    /// newline: what naive `/proc/<pid>/stat` parsers choke on.
+    /// `comm` set to [`crate::node::EVIL_NAME`], 15 bytes with `) `, spaces, a
+    /// newline and a byte that is not UTF-8: what naive `/proc/<pid>/stat`
+    /// parsers and readers of `/proc` as text choke on.
     EvilName,
     /// Once ready (and its parent too): this signal to its parent.
     KillParent(Sig),

@@ -92,10 +92,9 @@ impl Cgroup {
 /// to init and may stay a zombie for a while (`/proc/<pid>` still exists), and its
 /// PID may be reused by anything: only a running `teardown __warden` counts.
 fn warden_alive(pid: i32) -> bool {
-    let running = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| !matches!(state, "Z" | "X" | "x"))
+    // Bytes: the PID may have been reused by a process of any name.
+    let running = fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        crate::oracle::stat_state(&stat).is_some_and(|s| !matches!(s, b'Z' | b'X' | b'x'))
     });
     running
         && fs::read(format!("/proc/{pid}/cmdline"))

@@ -46,6 +46,10 @@ const PROC_STAT: Source = Source {
     label: "proc_pid_stat(5): comm may contain spaces and parentheses",
     url: "https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html",
 };
+const PROC_STATUS: Source = Source {
+    label: "proc_pid_status(5) and prctl(2) PR_SET_NAME: a process names itself with any 15 bytes",
+    url: "https://man7.org/linux/man-pages/man5/proc_pid_status.5.html",
+};
 const CGROUP_V2_DELEGATION: Source = Source {
     label: "Control Group v2, Delegation: a delegatee makes cgroups below its own",
     url: "https://docs.kernel.org/admin-guide/cgroup-v2.html#delegation",
@@ -235,6 +239,21 @@ pub(super) fn hostile_names() -> Scenario {
     }
 }
 
+pub(super) fn unreadable_name_exits() -> Scenario {
+    Scenario {
+        name: "unreadable-name-exits",
+        spec: "evil-name exit [fork: pause, dfork: pause]",
+        story: "The leader names itself with a byte that is not UTF-8 (a UTF-8 name cut \
+                at comm's 15 bytes does it too), then exits on its own, leaving two \
+                children. A supervisor that reads /proc/<pid>/status as text cannot read \
+                it: pidns's init took the leader's zombie for an unreadable child and \
+                spun for ever, and teardown run never returned.",
+        sources: &[PROC_STATUS],
+        trigger: Trigger::LeaderExit,
+        expected: weak_methods(Expect::is(Leak, note::LEADER_GONE), GROUP_RACE),
+    }
+}
+
 pub(super) fn nested_pid_namespace() -> Scenario {
     Scenario {
         name: "nested-pid-namespace",
@@ -309,7 +328,7 @@ pub(super) fn graceful_shutdown() -> Scenario {
 
 /// The names of the scenarios in this module, for the tests.
 #[cfg(test)]
-pub(super) const NAMES: [&str; 15] = [
+pub(super) const NAMES: [&str; 16] = [
     "main-thread-exits",
     "thread-fork",
     "xorg-ready-signal",
@@ -320,6 +339,7 @@ pub(super) const NAMES: [&str; 15] = [
     "subreaper-in-tree",
     "vfork-chain",
     "hostile-names",
+    "unreadable-name-exits",
     "nested-pid-namespace",
     "nested-cgroup",
     "ptrace-swallows-term",

@@ -157,6 +157,7 @@ pub(crate) fn build() -> Vec<Scenario> {
         subreaper_in_tree(),
         vfork_chain(),
         hostile_names(),
+        unreadable_name_exits(),
         nested_pid_namespace(),
         nested_cgroup(),
         ptrace_swallows_term(),
@@ -215,7 +216,7 @@ pub(crate) fn leak(s: String) -> &'static str {
 
 /// The hostile trees' names (for the crate's tests).
 #[cfg(test)]
-pub(crate) fn hostile_scenario_names() -> [&'static str; 15] {
+pub(crate) fn hostile_scenario_names() -> [&'static str; 16] {
     hostile::NAMES
 }
 

@@ -278,11 +278,9 @@ fn any_thread_stopped(pid: i32) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
+    // Bytes: the node's name may not be UTF-8 (`evil-name`).
     tasks.flatten().any(|t| {
-        std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .is_some_and(|state| matches!(state, "T" | "t"))
-        })
+        std::fs::read(t.path().join("stat"))
+            .is_ok_and(|stat| matches!(crate::oracle::stat_state(&stat), Some(b'T' | b't')))
     })
 }
