@@ -29,11 +29,19 @@ pub(crate) fn find_mount() -> io::Result<Option<Mount>> {
     if let Some(m) = FOUND.get() {
         return Ok(Some(m.clone()));
     }
-    let found = parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo")?);
+    // Bytes, decoded lossily: anyone may add a mount whose source or path is
+    // not UTF-8 (`fusermount3 -o fsname=...`), and that line must not make the
+    // cgroup2 line unreadable.
+    let found = mount_in(&std::fs::read("/proc/self/mountinfo")?);
     if let Some(m) = &found {
         let _ = FOUND.set(m.clone());
     }
     Ok(found)
+}
+
+/// The cgroup2 mount in a mountinfo text, read as bytes.
+fn mount_in(mountinfo: &[u8]) -> Option<Mount> {
+    parse_mountinfo(&String::from_utf8_lossy(mountinfo))
 }
 
 fn parse_mountinfo(text: &str) -> Option<Mount> {
@@ -78,9 +86,11 @@ fn unescape(s: &str) -> String {
 
 /// This process's cgroup2 path (`0::/path` in `/proc/self/cgroup`).
 pub(crate) fn own_cgroup() -> io::Result<Option<String>> {
-    Ok(parse_proc_cgroup(&std::fs::read_to_string(
+    // Bytes, decoded lossily: a v1 hierarchy's line may name a cgroup with bytes
+    // that are not UTF-8 (only the `0::` line is wanted).
+    Ok(parse_proc_cgroup(&String::from_utf8_lossy(&std::fs::read(
         "/proc/self/cgroup",
-    )?))
+    )?)))
 }
 
 pub(crate) fn parse_proc_cgroup(text: &str) -> Option<String> {
@@ -137,6 +147,14 @@ mod tests {
         let m = parse_mountinfo(text).unwrap();
         assert_eq!(m.point, PathBuf::from("/sys/fs/cgroup/uni fied"));
         assert_eq!(m.root, "/");
+    }
+
+    #[test]
+    fn a_mount_whose_path_is_not_utf8_does_not_hide_the_cgroup2_line() {
+        let text = b"30 23 0:50 / /tmp/\xff\xfe rw - fuse.x \xff rw\n\
+                     41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+        let m = mount_in(text).unwrap();
+        assert_eq!(m.point, PathBuf::from("/sys/fs/cgroup/unified"));
     }
 
     #[test]

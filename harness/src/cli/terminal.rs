@@ -212,12 +212,15 @@ fn has_live_member(pgrp: Pid) -> bool {
                 .to_str()
                 .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
         })
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        // Bytes: a member may name itself with bytes that are not UTF-8, and
+        // skipping it would take the terminal from a live job.
+        .filter_map(|e| std::fs::read(e.path().join("stat")).ok())
         .any(|stat| {
             // `pid (comm) state ppid pgrp ...`: comm may hold spaces and `)`.
-            let Some((_, rest)) = stat.rsplit_once(')') else {
+            let Some(close) = stat.iter().rposition(|&b| b == b')') else {
                 return false;
             };
+            let rest = String::from_utf8_lossy(&stat[close + 1..]);
             let mut f = rest.split_whitespace();
             let state = f.next();
             let group = f.nth(1).and_then(|g| g.parse::<i32>().ok());

@@ -118,9 +118,12 @@ impl Snapshot {
     }
 
     fn new_mounts(&self) -> Vec<String> {
-        let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        // Bytes, decoded lossily: a mount the tree left may have a path or
+        // source that is not UTF-8, and it must still be reported.
+        let Ok(text) = std::fs::read("/proc/self/mountinfo") else {
             return Vec::new();
         };
+        let text = String::from_utf8_lossy(&text);
         text.lines()
             .filter(|l| {
                 l.split_whitespace()
@@ -155,8 +158,7 @@ fn cgroups_below(dir: &Path) -> BTreeSet<PathBuf> {
 }
 
 fn mount_ids() -> BTreeSet<u64> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
+    String::from_utf8_lossy(&std::fs::read("/proc/self/mountinfo").unwrap_or_default())
         .lines()
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
