@@ -184,7 +184,7 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
     let cause = wait_for_cause(&mut tree, &signals, deadline, terminal.as_mut())
         .map_err(|e| failure(format!("waiting: {e}"), &mut write_report))?;
     let own_exit = if cause == Cause::LeaderExit {
-        tree.wait_leader().ok()
+        leader_status(&mut tree, &signals)
     } else {
         None
     };
@@ -292,6 +292,27 @@ fn on_signal(signo: i32, sender: i32, leader: i32) -> OnSignal {
         OnSignal::Forward(signo)
     } else {
         OnSignal::Drop
+    }
+}
+
+/// The exited leader's status, as the method reports it; `None` if a teardown
+/// signal comes first. The leader's pidfd said it exited, so the method's word
+/// normally follows at once, but `run` keeps reading its signals while it waits:
+/// a method that never said it (pidns's init spinning on a leader whose name was
+/// not UTF-8 did) must not make `run` deaf to SIGTERM.
+fn leader_status(tree: &mut Tree, signals: &SignalFd) -> Option<ExitStatus> {
+    loop {
+        match tree.wait_leader_timeout(Duration::from_millis(100)) {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        while let Ok(Some(info)) = signals.read_signal() {
+            let sig = Signal::try_from(info.ssi_signo as i32).ok();
+            if sig.is_some_and(|s| TEARDOWN_SIGNALS.contains(&s)) {
+                return None;
+            }
+        }
     }
 }
 
