@@ -55,7 +55,13 @@
 //! The host is the leader's parent and visible to the tree: a tree that stops it
 //! (`kill -STOP $PPID`) hangs the teardown, and only a PID namespace prevents that
 //! (`pidns`, which `auto` prefers). A process with write access to another
-//! cgroup's `cgroup.procs` (root) can move itself out.
+//! cgroup's `cgroup.procs` can move itself out: root, and, in a delegated
+//! subtree (how a non-root host gets a writable `cgroup_parent`), every process
+//! of the delegatee's uid. Seen: `teardown run --method cgroup` as uid 65534 in a
+//! delegated cgroup, a child writing its PID into the delegated parent's
+//! `cgroup.procs` lived on while the teardown reported the tree drained. Without
+//! root, prefer `pidns` (with a user namespace, what `auto` picks): no process
+//! leaves a PID namespace.
 
 use std::fs::File;
 use std::io::Read;
