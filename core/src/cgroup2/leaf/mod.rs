@@ -134,7 +134,7 @@ impl Leaf {
                     return Err(match e.raw_os_error() {
                         Some(libc::EACCES | libc::EPERM | libc::EROFS) => {
                             LeafError::Unsupported(format!(
-                                "cannot create a cgroup under {}: {e} (run as root, or delegate a writable cgroup2 subtree and pass it as cgroup_parent)",
+                                "cannot create a cgroup under {}: {e} (run as root, or delegate a writable cgroup2 subtree and pass it as cgroup_parent; there a tree of the same uid can move itself out of its cgroup, so without root prefer pidns)",
                                 parent.display()
                             ))
                         }
