@@ -77,6 +77,23 @@ impl HeldLeader {
         block(self.observe_on(wait, &Blocking))
     }
 
+    /// Waits out a teardown's grace for the leader's exit, through `w`: the
+    /// grace, cut to what is left of the deadline counted from `start`. True if
+    /// the leader exited within it.
+    pub(crate) async fn exits_within_grace(
+        &mut self,
+        start: Instant,
+        opts: TeardownOptions,
+        w: &dyn Waiter,
+    ) -> Result<bool, TeardownError> {
+        let grace = remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
+        let gone = self
+            .observe_on(Wait::For(grace), w)
+            .await
+            .map_err(TeardownError::io("wait for the leader"))?;
+        Ok(gone.is_some())
+    }
+
     /// Observes the leader's exit without reaping it, waiting through `w`: on
     /// the pidfd, or without pidfds (before Linux 5.3) by looking again with a
     /// backoff (1 ms doubling to 50 ms).

@@ -14,8 +14,8 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::driver::{Drained, Driver, Wait};
-use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
+use crate::driver::{Drained, Driver};
+use crate::held::{Drain, HeldLeader, HeldTree, Teardown};
 use crate::options::TeardownOptions;
 use crate::sys::signal::kill_process_group;
 use crate::waiter::Waiter;
@@ -53,12 +53,7 @@ pub(crate) async fn kill_group(
         signal_group(leader, libc::SIGTERM)?;
         signal_group(leader, libc::SIGCONT)?;
         d.signalled += 1;
-        let grace = remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
-        let gone = leader
-            .observe_on(Wait::For(grace), w)
-            .await
-            .map_err(TeardownError::io("wait for the leader"))?;
-        kill = gone.is_none();
+        kill = !leader.exits_within_grace(start, opts, w).await?;
         d.escalated = kill;
     }
     if kill && signal_group(leader, libc::SIGKILL)? && opts.grace.is_zero() {

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::driver::{Driver, Wait};
-use crate::held::{Drain, HeldLeader, HeldTree, Teardown, remaining};
+use crate::held::{Drain, HeldLeader, HeldTree, Teardown};
 use crate::waiter::Waiter;
 use crate::{Method, SpawnError, TeardownError};
 
@@ -36,13 +36,7 @@ impl Drain for LeaderOnly {
             if !opts.grace.is_zero() {
                 d.signalled += u64::from(sig(leader, libc::SIGTERM)?);
                 sig(leader, libc::SIGCONT)?;
-                let grace =
-                    remaining(start, opts.deadline).map_or(opts.grace, |r| r.min(opts.grace));
-                let gone = leader
-                    .observe_on(Wait::For(grace), w)
-                    .await
-                    .map_err(TeardownError::io("wait for the leader"))?;
-                kill = gone.is_none();
+                kill = !leader.exits_within_grace(start, opts, w).await?;
                 d.escalated = kill;
             }
             if kill {
