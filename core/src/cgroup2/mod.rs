@@ -3,6 +3,7 @@
 
 mod leaf;
 
+use crate::sys::proc_text;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -32,7 +33,7 @@ pub(crate) fn find_mount() -> io::Result<Option<Mount>> {
     // Bytes, decoded lossily: anyone may add a mount whose source or path is
     // not UTF-8 (`fusermount3 -o fsname=...`), and that line must not make the
     // cgroup2 line unreadable.
-    let found = mount_in(&std::fs::read("/proc/self/mountinfo")?);
+    let found = mount_in(&proc_text::read("/proc/self/mountinfo")?);
     if let Some(m) = &found {
         let _ = FOUND.set(m.clone());
     }
@@ -88,9 +89,9 @@ fn unescape(s: &str) -> String {
 pub(crate) fn own_cgroup() -> io::Result<Option<String>> {
     // Bytes, decoded lossily: a v1 hierarchy's line may name a cgroup with bytes
     // that are not UTF-8 (only the `0::` line is wanted).
-    Ok(parse_proc_cgroup(&String::from_utf8_lossy(&std::fs::read(
-        "/proc/self/cgroup",
-    )?)))
+    Ok(parse_proc_cgroup(&String::from_utf8_lossy(
+        &proc_text::read("/proc/self/cgroup")?,
+    )))
 }
 
 pub(crate) fn parse_proc_cgroup(text: &str) -> Option<String> {

@@ -12,9 +12,15 @@
 use std::io;
 use std::path::Path;
 
-/// The whole file, as bytes.
+/// The whole file, as bytes. A `/proc` file has no size to go by, and
+/// `std::fs::read` then reads it 32, 32, 64, ... bytes at a time (seven reads
+/// for a `status`); a page-sized buffer takes it in one, and a second read sees
+/// the end.
 pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-    std::fs::read(path)
+    use std::io::Read;
+    let mut text = Vec::with_capacity(4096);
+    std::fs::File::open(path)?.read_to_end(&mut text)?;
+    Ok(text)
 }
 
 /// The value of field `key` (with its colon, e.g. `"NSpid:"`) of a
