@@ -46,6 +46,14 @@ pub struct SpawnOptions {
     /// keeps this process's open descriptors until the tree is torn down, as any
     /// fork does. Default `false`.
     pub forked_shim: bool,
+    /// Start the leader with no signal blocked, whatever the mask of the thread
+    /// that spawns it (a `Command`'s child inherits that mask; a supervisor that
+    /// reads its signals from a signalfd blocks them all, as `teardown run`
+    /// does). The shim methods always do (the shim's own mask is never the
+    /// leader's); for the in-process methods this adds a `pre_exec` hook. Default
+    /// `false`: the in-process methods' leader inherits the mask, as with a
+    /// plain spawn.
+    pub unblock_signals: bool,
 }
 
 impl Default for SpawnOptions {
@@ -56,6 +64,7 @@ impl Default for SpawnOptions {
             clear_env: false,
             cgroup_watchdog: true,
             forked_shim: false,
+            unblock_signals: false,
         }
     }
 }
@@ -83,6 +92,12 @@ impl SpawnOptions {
     /// Options with [`SpawnOptions::forked_shim`] set.
     pub fn with_forked_shim(mut self, forked: bool) -> Self {
         self.forked_shim = forked;
+        self
+    }
+
+    /// Options with [`SpawnOptions::unblock_signals`] set.
+    pub fn with_unblocked_signals(mut self, unblock: bool) -> Self {
+        self.unblock_signals = unblock;
         self
     }
 

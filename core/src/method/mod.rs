@@ -27,6 +27,16 @@ pub(crate) fn spawn_driver(
     cmd: &mut Command,
     opts: &SpawnOptions,
 ) -> Result<Box<dyn Driver>, SpawnError> {
+    let in_process = !matches!(
+        method,
+        Method::Subreaper | Method::ProcWalk | Method::Pidns | Method::Auto
+    );
+    if opts.unblock_signals && in_process {
+        // Runs after the caller's hooks, in the leader. The shim methods' leader
+        // always starts unblocked (`shim::setup::spawn_leader`). A hook left by
+        // a method `auto` gave up on does the same again: harmless.
+        crate::sys::exec::restore_before_exec(cmd, Vec::new());
+    }
     Ok(match method {
         Method::Leader => leader::spawn(cmd)?,
         Method::Killpg => killpg::spawn(cmd)?,

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use super::protocol::{Event, Request};
 use super::reaper::Reaper;
-use super::setup::{Setup, errno, probe_in_shim, send_result, spawn_leader};
+use super::setup::{ParentDeath, Setup, errno, probe_in_shim, send_result, spawn_leader};
 use crate::driver::Drained;
 use crate::errors::ShimError;
 use crate::fds::{PollFd, PollFlags, Ready, poll, stdio_to_dev_null};
@@ -143,7 +143,7 @@ fn run_reaping(mut s: Setup, teardown: ReapingTeardown) -> Result<i32, ShimError
         );
         return Ok(0);
     }
-    let leader = match spawn_leader(&s) {
+    let leader = match spawn_leader(&s, ParentDeath::Kill) {
         Ok(c) => c,
         Err(e) => {
             let _ = s.out.send(&Event::SpawnFailed(errno(&e)).encode());

@@ -61,14 +61,30 @@ impl Setup {
 /// the pipes would be the shim's, not the host's.
 pub(crate) const PIPED_IN_FORKED_SHIM: i32 = libc::EOPNOTSUPP;
 
-/// Forks and execs the leader in its own process group, with the caller's signal
-/// dispositions and an empty signal mask, and `PR_SET_PDEATHSIG(SIGKILL)`: if the
-/// shim dies (it can be SIGKILLed), the leader dies with it.
+/// What ends the leader if its parent (the shim, or `pidns`'s init) dies.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ParentDeath {
+    /// `PR_SET_PDEATHSIG(SIGKILL)` in the child before it execs: the shim can be
+    /// SIGKILLed, and the leader must die with it.
+    Kill,
+    /// Nothing to add: the parent is a PID namespace's init, whose death
+    /// makes the kernel kill the whole namespace.
+    Namespace,
+}
+
+/// Spawns the leader in its own process group, with the caller's ignored
+/// signal dispositions and an empty signal mask, and what `death` says.
+///
+/// With no hook of ours to run in the child (`ParentDeath::Namespace` and
+/// nothing to restore), std spawns with `posix_spawn` (a `vfork`: no copy of
+/// this process's page tables) when the caller's `Command` lets it, and forks
+/// otherwise; std empties the signal mask either way (`posix_spawnattr`'s
+/// mask; before the caller's hooks in a fork).
 ///
 /// A forked shim spawns the caller's own `Command` (its hooks run first); one
 /// with piped stdio is killed and reaped at once, and the spawn fails with
 /// [`PIPED_IN_FORKED_SHIM`].
-pub(crate) fn spawn_leader(setup: &Setup) -> io::Result<Child> {
+pub(crate) fn spawn_leader(setup: &Setup, death: ParentDeath) -> io::Result<Child> {
     let forked = setup.command.borrow_mut().take();
     let mut cmd = forked.unwrap_or_else(|| {
         let mut c = Command::new(&setup.program);
@@ -76,8 +92,20 @@ pub(crate) fn spawn_leader(setup: &Setup) -> io::Result<Child> {
         c
     });
     cmd.process_group(0);
-    restore_before_exec(&mut cmd, setup.saved.clone());
-    die_with_parent_before_exec(&mut cmd);
+    // A handler cannot outlive `exec`; only an ignored disposition can, and
+    // only that needs restoring.
+    let saved: Vec<SavedAction> = setup
+        .saved
+        .iter()
+        .filter(|s| s.is_ignored())
+        .cloned()
+        .collect();
+    if death == ParentDeath::Kill || !saved.is_empty() {
+        restore_before_exec(&mut cmd, saved);
+    }
+    if death == ParentDeath::Kill {
+        die_with_parent_before_exec(&mut cmd);
+    }
     let mut child = cmd.spawn()?;
     if child.stdin.is_some() || child.stdout.is_some() || child.stderr.is_some() {
         let _ = child.kill();

@@ -337,3 +337,48 @@ fn the_leader_starts_with_no_signal_blocked() {
         assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "{method}");
     });
 }
+
+/// The `SigBlk` line of a leader spawned by the calling thread while it blocks
+/// SIGUSR1 and SIGTERM (a supervisor that reads them from a signalfd).
+fn leader_mask_while_blocking(method: Method, opts: &SpawnOptions) -> String {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGUSR1);
+    set.add(Signal::SIGTERM);
+    let mut old = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).unwrap();
+    let mut cmd = Command::new("grep");
+    cmd.args(["^SigBlk:", "/proc/self/status"])
+        .stdout(Stdio::piped());
+    let spawned = method.spawn_with(&mut cmd, opts);
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None).unwrap();
+    let mut tree = spawned.unwrap();
+    let mut out = String::new();
+    tree.take_stdout()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    tree.teardown(Duration::ZERO).unwrap();
+    out.trim().to_owned()
+}
+
+#[test]
+fn unblocked_signals_gives_every_method_s_leader_an_empty_mask_whatever_the_host_blocks() {
+    let unblocked = opts().with_unblocked_signals(true);
+    for_each_method(Method::ALL, |method| {
+        assert_eq!(
+            leader_mask_while_blocking(method, &unblocked),
+            "SigBlk:\t0000000000000000",
+            "{method}"
+        );
+    });
+    // Without it, an in-process method's leader inherits the mask, as with a
+    // plain spawn: what the option is for (SIGUSR1 is bit 10, SIGTERM bit 15).
+    for method in [Method::Leader, Method::Killpg, Method::Cgroup] {
+        assert_eq!(
+            leader_mask_while_blocking(method, &opts()),
+            "SigBlk:\t0000000000004200",
+            "{method}"
+        );
+    }
+}

@@ -156,11 +156,15 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
 
     let mut cmd = Command::new(&args.command[0]);
     cmd.args(&args.command[1..]).env_remove(HOLD_FD_ENV);
-    teardown_harness::sys::unblock_signals_in_child(&mut cmd);
     teardown_harness::sys::take_sigchld_for_supervisor(&mut cmd)
         .map_err(|e| Fail::usage(format!("cannot reset SIGCHLD: {e}")))?;
     // One thread: the shim methods fork their shim rather than exec it.
-    let mut opts = SpawnOptions::default().with_forked_shim(true);
+    // The leader starts with nothing blocked; no hook of our own for it, so that
+    // `pidns`'s init can spawn it with `posix_spawn` (a vfork) when nothing
+    // else needs a fork.
+    let mut opts = SpawnOptions::default()
+        .with_forked_shim(true)
+        .with_unblocked_signals(true);
     if let Ok(me) = std::env::current_exe() {
         opts = opts.with_shim(me, vec!["__shim".to_owned()]);
     }

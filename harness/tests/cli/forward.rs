@@ -1,5 +1,6 @@
 //! `teardown run` forwards the user's signals sent to it (SIGUSR1, SIGUSR2,
-//! SIGWINCH) to the command's leader, under every method.
+//! SIGWINCH) to the command's leader, under every method; and the command
+//! starts with none blocked, though `run` blocks them all for its signalfd.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -55,4 +56,31 @@ fn user_signals_and_sigwinch_sent_to_run_reach_the_leader(
     }
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{method}");
+}
+
+#[rstest::rstest]
+fn the_command_starts_with_no_signal_blocked(
+    #[values(
+        "auto",
+        "leader",
+        "killpg",
+        "cgroup",
+        "subreaper",
+        "proc-walk",
+        "pidns"
+    )]
+    method: &str,
+) {
+    let out = super::teardown()
+        .args(["run", "--method", method, "--"])
+        .args(["grep", "^SigBlk:", "/proc/self/status"])
+        .timeout(BOUND)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "SigBlk:\t0000000000000000",
+        "{method}: {:?}",
+        super::texts(&out)
+    );
 }

@@ -7,7 +7,7 @@ use rustix::process::Signal;
 use crate::fds::{PollFd, PollFlags, Ready, poll, stdio_to_dev_null};
 use crate::shim::protocol::{LineReader, LineWriter, Next};
 use crate::shim::reaper::{Left, Reaper, own_ns_level};
-use crate::shim::setup::{Setup, errno, spawn_leader};
+use crate::shim::setup::{ParentDeath, Setup, errno, spawn_leader};
 use crate::sys::signal::{block_only, drain_signalfd, kill_all_in_own_pid_namespace, kill_child};
 
 /// The init: PID 1 of the namespace.
@@ -20,10 +20,16 @@ pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
     // signalfd), so that the kernel drops whatever a process of the namespace
     // sends it: a namespace's init gets only the signals it has a handler for
     // (none), SIGKILL and SIGSTOP included. Blocked, they would be queued instead.
-    let _ = block_only(libc::SIGCHLD);
+    let _ = block_only(Some(libc::SIGCHLD));
     let mut out = LineWriter::new(evt);
     let mut cmd = LineReader::new(cmd);
-    let leader = match spawn_leader(s) {
+    // The leader inherits our mask through a `posix_spawn` (no hook of ours
+    // runs in it): empty it for the spawn. A SIGCHLD meanwhile is lost to the
+    // signalfd, but the reaper looks before it first waits.
+    let _ = block_only(None);
+    let spawned = spawn_leader(s, ParentDeath::Namespace);
+    let _ = block_only(Some(libc::SIGCHLD));
+    let leader = match spawned {
         Ok(c) => c.id() as i32,
         Err(e) => {
             let _ = out.send(&format!("spawn-failed {}\n", errno(&e)));
