@@ -35,7 +35,9 @@ if command -v "${CC:-cc}" >/dev/null 2>&1; then
     fi
 fi
 python3 - "$pairs" "$bin" "$tini" "${TEARDOWN_BEFORE:-}" "$floor" "${methods[@]}" <<'PY'
-import os, statistics, sys, time
+import os, random, statistics, sys, time
+
+shuffle = random.Random(15)
 
 pairs, td, tini, before, floor, methods = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 true = "/bin/true"
@@ -68,9 +70,12 @@ for m in methods:
         for n in names:
             once(cmds[n])
     t = {n: [] for n in names}
+    order = list(names)
     for i in range(pairs):
-        k = i % len(names)
-        for n in names[k:] + names[:k]:  # rotate which goes first
+        # A fresh order every round: a fixed rotation keeps who-follows-whom, and
+        # what ran just before (its cache, its CPU) biased the one after it.
+        shuffle.shuffle(order)
+        for n in order:
             t[n].append(once(cmds[n]))
     med = {n: statistics.median(v) for n, v in t.items()}
     c = {n: statistics.median(cpu.pop(cmds[n][0] + " ".join(cmds[n][1:4]))) for n in names}

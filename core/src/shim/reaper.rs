@@ -136,7 +136,14 @@ impl<K: Kernel> Reaper<'_, K> {
         loop {
             let mut others = false;
             let mut running = false;
-            for pid in self.kernel.own_children()? {
+            let children = self.kernel.own_children()?;
+            // The leader is an unreaped zombie here, so it is listed: a list of
+            // one is the leader alone, whatever PID this `/proc` shows it with
+            // (no `status` read to translate it).
+            if children.len() == 1 {
+                return Ok(Left::LeaderZombie);
+            }
+            for pid in children {
                 let pid = match self.ns_level {
                     Some(level) => match self.kernel.namespace_pid(pid, level) {
                         Some(p) => p,
