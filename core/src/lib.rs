@@ -162,7 +162,9 @@
 //! through `Command`; use [`SpawnOptions::clear_env`]. A single-threaded host
 //! (`teardown run` is one) can fork the shim instead, one exec less per spawn,
 //! with the leader spawned from the shim's copy of the `Command` itself
-//! ([`SpawnOptions::forked_shim`]; `Stdio::piped()` is refused there).
+//! ([`SpawnOptions::forked_shim`]; `Stdio::piped()` is refused there);
+//! `pidns` then needs no shim at all: the host forks the namespace's init
+//! itself and does the shim's part in-process.
 //!
 //! # Limitations
 //!

@@ -44,7 +44,10 @@ pub struct SpawnOptions {
     /// `Stdio::piped()` cannot be used (its pipes would be made in the shim: the
     /// spawn fails with `EOPNOTSUPP` after killing the leader), and the shim
     /// keeps this process's open descriptors until the tree is torn down, as any
-    /// fork does. Default `false`.
+    /// fork does. `pidns` forks no shim but the namespace's init
+    /// itself (a copy of this process, in the new namespace), and this process
+    /// does the shim's part (`method/pidns/direct.rs`): one process less per
+    /// tree. Default `false`.
     pub forked_shim: bool,
     /// Start the leader with no signal blocked, whatever the mask of the thread
     /// that spawns it (a `Command`'s child inherits that mask; a supervisor that

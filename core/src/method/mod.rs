@@ -42,7 +42,11 @@ pub(crate) fn spawn_driver(
         Method::Killpg => killpg::spawn(cmd)?,
         Method::KillpgWaitpgid => killpg_waitpgid::spawn(cmd)?,
         Method::Cgroup | Method::CgroupKill => cgroup::spawn(method, cmd, opts)?,
-        Method::Subreaper | Method::ProcWalk | Method::Pidns => {
+        Method::Pidns => match pidns::spawn_direct(cmd, opts)? {
+            Some(direct) => direct,
+            None => Box::new(ShimTree::spawn(method, cmd, opts, &SHIM_SIDES)?),
+        },
+        Method::Subreaper | Method::ProcWalk => {
             Box::new(ShimTree::spawn(method, cmd, opts, &SHIM_SIDES)?)
         }
         Method::Auto => unreachable!("auto spawns with the methods it tries"),

@@ -43,7 +43,9 @@
 //! and runs the method's shim side with its own copy of the caller's `Command`,
 //! from which the leader is spawned (so the caller's settings and hooks apply to
 //! the leader as with a plain spawn). It keeps copies of every other descriptor
-//! the host had open, as a fork does, until it exits.
+//! the host had open, as a fork does, until it exits. `pidns` forks no
+//! shim: the host forks the namespace's init directly and is the outer side
+//! itself (`method/pidns/direct.rs`).
 //!
 //! # The `cgroup` watchdog
 //!

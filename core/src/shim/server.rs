@@ -110,7 +110,7 @@ pub(crate) fn main_forked(
 /// namespace (`pidns`) hides it from the tree. The caller may have SIGCHLD
 /// ignored (it is inherited across exec): the shim needs it, and gives the
 /// leader back what the caller had.
-fn take_signals() -> Result<(OwnedFd, Vec<SavedAction>), ShimError> {
+pub(crate) fn take_signals() -> Result<(OwnedFd, Vec<SavedAction>), ShimError> {
     let sigfd = block_all_signalfd().map_err(ShimError::io("block signals"))?;
     let saved = vec![
         SavedAction::get(libc::SIGCHLD).map_err(ShimError::io("read the SIGCHLD disposition"))?,

@@ -86,20 +86,25 @@ pub(crate) enum ParentDeath {
 /// [`PIPED_IN_FORKED_SHIM`].
 pub(crate) fn spawn_leader(setup: &Setup, death: ParentDeath) -> io::Result<Child> {
     let forked = setup.command.borrow_mut().take();
-    let mut cmd = forked.unwrap_or_else(|| {
+    let cmd = forked.unwrap_or_else(|| {
         let mut c = Command::new(&setup.program);
         c.args(&setup.args);
         c
     });
+    spawn_command(cmd, &setup.saved, death)
+}
+
+/// [`spawn_leader`] from a `Command` (the caller's own, in a forked copy of
+/// the host) and the dispositions saved before the shim or init took SIGCHLD.
+pub(crate) fn spawn_command(
+    mut cmd: Command,
+    saved: &[SavedAction],
+    death: ParentDeath,
+) -> io::Result<Child> {
     cmd.process_group(0);
     // A handler cannot outlive `exec`; only an ignored disposition can, and
     // only that needs restoring.
-    let saved: Vec<SavedAction> = setup
-        .saved
-        .iter()
-        .filter(|s| s.is_ignored())
-        .cloned()
-        .collect();
+    let saved: Vec<SavedAction> = saved.iter().filter(|s| s.is_ignored()).cloned().collect();
     if death == ParentDeath::Kill || !saved.is_empty() {
         restore_before_exec(&mut cmd, saved);
     }

@@ -93,6 +93,47 @@ pub(crate) fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> io::Resul
     unsafe { clone_into_cgroup(0, libc::SIGCHLD, cgroup.as_raw_fd()) }
 }
 
+/// `clone3(CLONE_NEWPID [| CLONE_NEWUSER] [| CLONE_INTO_CGROUP])`—A fork whose
+/// child is PID 1 of a new PID namespace (owned by a new user namespace with
+/// `user`; born in the cgroup open as `cgroup`, if given). Unlike `unshare`,
+/// this process's own later children stay in its namespaces. Refuses (with
+/// `EINVAL`) unless the process has exactly one thread, so that the child may
+/// go on running normal code. A new user namespace has no uid or gid map until
+/// the parent writes them (`/proc/<child>/uid_map`).
+pub(crate) fn fork_into_new_pid_namespace(
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    user: bool,
+) -> io::Result<Forked> {
+    use std::os::fd::AsRawFd;
+    only_thread()?;
+    let mut flags = libc::CLONE_NEWPID as u64;
+    if user {
+        flags |= libc::CLONE_NEWUSER as u64;
+    }
+    if let Some(cg) = cgroup {
+        // SAFETY: single-threaded (checked above): the child may run normal code.
+        return unsafe { clone_into_cgroup(flags, libc::SIGCHLD, cg.as_raw_fd()) };
+    }
+    // SAFETY: `clone_args` is plain integers; all zero is "no such option".
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags;
+    args.exit_signal = libc::SIGCHLD as u64;
+    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork; the
+    // process is single-threaded (checked above).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
 /// `_exit(code)`—Ends this process at once, without running exit handlers or
 /// flushing std's buffered stdout: what a forked copy of a process does, so that
 /// what the original had buffered is not written twice.

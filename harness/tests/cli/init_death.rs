@@ -28,15 +28,25 @@ fn run_returns_when_the_namespace_s_init_is_killed_from_outside() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // run → its shim → the init → the leader (`sleep`): wait until all are there.
+    // run → the init → the leader (`sleep`), or run → its shim → the init →
+    // the leader: the init is the leader's parent. Wait until all are there.
     let start = Instant::now();
     let init = loop {
-        let init = children(run.id())
-            .first()
-            .and_then(|&shim| children(shim).first().copied());
-        if let Some(init) = init
-            && !children(init).is_empty()
-        {
+        let mut below = children(run.id());
+        let mut found = None;
+        while let Some(pid) = below.pop() {
+            let kids = children(pid);
+            let leader = kids.iter().find(|&&k| {
+                std::fs::read_to_string(format!("/proc/{k}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            });
+            if leader.is_some() {
+                found = Some(pid);
+                break;
+            }
+            below.extend(kids);
+        }
+        if let Some(init) = found {
             break init;
         }
         assert!(start.elapsed() < BOUND, "the tree never started");

@@ -3,6 +3,7 @@
 mod bad_input;
 mod forward;
 mod init_death;
+mod layout;
 mod names;
 mod probe;
 mod replay;

@@ -1,54 +1,86 @@
 //! The init: PID 1 of the namespace (see the parent module).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::process::Child;
 
 use rustix::process::Signal;
 
 use crate::fds::{PollFd, PollFlags, Ready, poll, stdio_to_dev_null};
 use crate::shim::protocol::{LineReader, LineWriter, Next};
 use crate::shim::reaper::{Left, Reaper, own_ns_level};
-use crate::shim::setup::{ParentDeath, Setup, errno, spawn_leader};
+use crate::shim::setup::errno;
 use crate::sys::signal::{block_only, drain_signalfd, kill_all_in_own_pid_namespace, kill_child};
 
-/// The init: PID 1 of the namespace.
-pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
+/// How the init's run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum End {
+    /// The leader could not be spawned (said on the event pipe).
+    SpawnFailed,
+    /// End of file on the command pipe: whoever drives the init is gone.
+    HostGone,
+    /// A step failed.
+    Broken,
+}
+
+/// Who ends the init when its parent dies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OnParentDeath {
+    /// `PR_SET_PDEATHSIG(SIGKILL)`: the outer shim, single-threaded, is the
+    /// parent; its death kills the init and with it the namespace.
+    Die,
+    /// Nothing: the parent is the host itself, and the init, at end of file on
+    /// its command pipe, kills the namespace and removes the leaf (which only
+    /// something outside the leaf can do: see `direct.rs`).
+    Notice,
+}
+
+/// The init: PID 1 of the namespace. `spawn` spawns the leader; `sigfd` reads
+/// SIGCHLD.
+pub(super) fn run(
+    spawn: impl FnOnce() -> io::Result<Child>,
+    sigfd: BorrowedFd<'_>,
+    death: OnParentDeath,
+    mut out: LineWriter,
+    mut cmd: LineReader,
+) -> End {
     // Die with the outer shim (single-threaded, so its one thread is "the parent").
     // If it died before this call, the command pipe is at EOF and we exit below.
     // (getppid() cannot tell: the parent is outside the namespace, it shows 0.)
-    let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
-    // The outer shim blocks every signal; the init blocks only SIGCHLD (for its
-    // signalfd), so that the kernel drops whatever a process of the namespace
-    // sends it: a namespace's init gets only the signals it has a handler for
-    // (none), SIGKILL and SIGSTOP included. Blocked, they would be queued instead.
-    let _ = block_only(Some(libc::SIGCHLD));
-    let mut out = LineWriter::new(evt);
-    let mut cmd = LineReader::new(cmd);
+    if death == OnParentDeath::Die {
+        let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
+    }
     // The leader inherits our mask through a `posix_spawn` (no hook of ours
-    // runs in it): empty it for the spawn. A SIGCHLD meanwhile is lost to the
-    // signalfd, but the reaper looks before it first waits.
+    // runs in it): nothing blocked for the spawn. A SIGCHLD meanwhile is lost
+    // to the signalfd, but the reaper looks before it first waits.
     let _ = block_only(None);
-    let spawned = spawn_leader(s, ParentDeath::Namespace);
+    let spawned = spawn();
+    // Then the init blocks only SIGCHLD (for its signalfd; whoever forked us
+    // blocked every signal), so that the kernel drops whatever a process of the
+    // namespace sends it: a namespace's init gets only the signals it has a
+    // handler for (none), SIGKILL and SIGSTOP included. Blocked, they would be
+    // queued instead.
     let _ = block_only(Some(libc::SIGCHLD));
     let leader = match spawned {
         Ok(c) => c.id() as i32,
         Err(e) => {
             let _ = out.send(&format!("spawn-failed {}\n", errno(&e)));
-            return 0;
+            return End::SpawnFailed;
         }
     };
     let _ = out.send(&format!("spawned {leader}\n"));
     match cmd.next(None) {
         Ok(Next::Line(l)) if l == "go" => {}
-        _ => return 1,
+        Ok(Next::Eof) => return End::HostGone,
+        _ => return End::Broken,
     }
     let _ = stdio_to_dev_null();
-    let sigfd = s.sigfd.as_fd();
     // Orphans of the namespace are re-parented to us: reap them all, but keep the
     // leader's zombie (its PID stays reserved, as with every method) until the
     // namespace is killed. `/proc` is the host's: children are translated to our
     // PIDs at our own level of `NSpid`.
     let Ok(level) = own_ns_level() else {
-        return 1;
+        return End::Broken;
     };
     let mut reaper = Reaper::new(sigfd, leader).in_pid_namespace(level);
     let mut reported = false;
@@ -80,7 +112,7 @@ pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
             }
         }
         if cmd.is_eof() {
-            return 1;
+            return End::HostGone;
         }
         drain_signalfd(sigfd);
         let left = reaper.reap_ready(true).unwrap_or(Left::Nothing);
@@ -103,12 +135,12 @@ pub(super) fn run(s: &Setup, evt: OwnedFd, cmd: OwnedFd) -> i32 {
                 PollFd::from_borrowed_fd(sigfd, PollFlags::IN),
             ];
             if poll(&mut fds, None).is_err() {
-                return 1;
+                return End::Broken;
             }
             fds[0].ready()
         };
         if cmd_ready && cmd.fill().is_err() {
-            return 1;
+            return End::Broken;
         }
     }
 }

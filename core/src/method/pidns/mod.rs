@@ -1,7 +1,9 @@
 //! `pidns`: the tree runs under a tiny init that is PID 1 of a new PID namespace,
 //! in a fresh cgroup leaf when this process can make one.
 //!
-//! Runs in the shim. The shim (the "outer" process) makes a cgroup leaf under its
+//! Runs in the shim (or, for a single-threaded host that asked for a forked
+//! shim, `teardown run`, in the host itself: `direct.rs`, where the init is the
+//! host's own child). The shim (the "outer" process) makes a cgroup leaf under its
 //! own cgroup (when cgroup2 is writable; see `cgroup2/leaf/`), calls
 //! `unshare(CLONE_NEWPID)` — with `CLONE_NEWUSER` and identity uid/gid maps when it
 //! is not root — and forks the init, the namespace's PID 1, born in the leaf
@@ -38,8 +40,14 @@
 
 use std::time::{Duration, Instant};
 
+mod direct;
 mod init;
 
+pub(crate) use direct::spawn as spawn_direct;
+
+use std::os::fd::AsFd;
+
+use self::init::{End, OnParentDeath};
 use crate::TeardownError;
 use crate::cgroup2::{Leaf, own_dir};
 use crate::driver::Drained;
@@ -48,7 +56,7 @@ use crate::fds::{PollFd, PollFlags, Ready, pipe_cloexec, poll, stdio_to_dev_null
 use crate::options::{DROP_DEADLINE, TeardownOptions};
 use crate::pidfd::PidFd;
 use crate::shim::protocol::{Event, LineReader, LineWriter, Next, Request};
-use crate::shim::setup::{Setup, enter_namespaces, errno, send_result};
+use crate::shim::setup::{ParentDeath, Setup, enter_namespaces, errno, send_result, spawn_leader};
 use crate::sys::fork::{Forked, fork_into_cgroup, fork_single_threaded, run_forked};
 use crate::sys::signal::kill_child;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
@@ -76,7 +84,13 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
             drop((ievt_r, icmd_w));
             // A copy of the shim, itself maybe a forked copy of the host: end
             // it without flushing or exit handlers of the original.
-            run_forked(|| init::run(&s, ievt_w, icmd_r));
+            run_forked(|| {
+                let spawn = || spawn_leader(&s, ParentDeath::Namespace);
+                let sigfd = s.sigfd.as_fd();
+                let (out, cmd) = (LineWriter::new(ievt_w), LineReader::new(icmd_r));
+                let end = init::run(spawn, sigfd, OnParentDeath::Die, out, cmd);
+                i32::from(end != End::SpawnFailed)
+            });
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
