@@ -36,8 +36,9 @@ pub(crate) trait Kernel {
     /// Appends the PIDs in the `children` file of every thread of process `pid`
     /// (`None`: of this process), in file order; nothing from what cannot be read.
     fn children(&mut self, pid: Option<i32>, out: &mut Vec<i32>);
-    /// This process's children (every thread's list); an error if its task list
-    /// cannot be read.
+    /// This process's children; an error if they cannot be read. (The reaper
+    /// runs in the shim or the init, single-threaded processes: the live
+    /// kernel reads the calling thread's list.)
     fn own_children(&mut self) -> io::Result<Vec<i32>>;
     /// The parent and start time of `pid` (`/proc/<pid>/stat`), `None` if unreadable.
     fn stat(&mut self, pid: i32) -> Option<(i32, u64)>;
@@ -150,7 +151,7 @@ impl Kernel for Live<'_> {
     }
 
     fn own_children(&mut self) -> io::Result<Vec<i32>> {
-        own_children()
+        only_thread_children()
     }
 
     fn stat(&mut self, pid: i32) -> Option<(i32, u64)> {
@@ -221,6 +222,17 @@ pub(crate) fn own_children() -> io::Result<Vec<i32>> {
         );
     }
     Ok(out)
+}
+
+/// [`own_children`] of a single-threaded process (the shim, the init: forked
+/// or exec'd so, they start no thread): the calling thread's list is the
+/// process's, one file and no listing of the task directory.
+fn only_thread_children() -> io::Result<Vec<i32>> {
+    let text = proc_text::read("/proc/thread-self/children")?;
+    Ok(text
+        .split(u8::is_ascii_whitespace)
+        .filter_map(|p| std::str::from_utf8(p).ok()?.parse::<i32>().ok())
+        .collect())
 }
 
 /// Field `level` of the `NSpid:` line of a `/proc/<pid>/status` text. Not the

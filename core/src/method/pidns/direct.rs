@@ -363,6 +363,10 @@ impl Direct {
             ..Drained::default()
         };
         let read_err = |e| TeardownError::io("read the init's events")(e);
+        // Lines read with the leader's exit and not yet taken in ("empty").
+        while let Some(l) = self.ievt.pending() {
+            self.handle(&l);
+        }
         // `empty` before the teardown: the init said, when the leader exited,
         // that nothing else of the namespace ran; nothing can have started since.
         let running = !self.reaped && !self.init_fd.has_exited().unwrap_or(true);
