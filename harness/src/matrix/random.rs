@@ -51,11 +51,30 @@ pub fn specs(_seed: u64, n: u32) -> Result<Vec<(TreeSpec, Trigger)>, String> {
 
 /// `leader-exit` for a leader that ends on its own, else `sigterm`: the trigger of
 /// a drawn tree (so, like the drawing, only with the `proptest` feature).
+///
+/// Not `leader-exit` when the tree may stop its leader before it ends (the
+/// leader's own `stop`, or a stopping signal — `stop`, `tstp`, `ttin`, `ttou` —
+/// sent upward by any node): a stopped leader never exits, so no supervisor is
+/// ever told to tear down, and the trial would blame it with `hang` for a
+/// trigger that never came (seen: `exit-after=52ms [cparent: pause, exec:
+/// term-kill-parent=int setsid kill-ancestors=tstp pause]`, seed 3). Such a
+/// tree is triggered by SIGTERM instead, which every method must drain whatever
+/// is stopped.
 #[cfg(feature = "proptest")]
 pub fn trigger_for(spec: &TreeSpec) -> Trigger {
-    use crate::spec::End;
+    use crate::spec::{End, Trait};
+    let may_stop_leader = spec.root.has_trait(Trait::Stop)
+        || spec.walk().any(|(_, node, _)| {
+            node.traits.iter().any(|t| match *t {
+                Trait::KillParent(s)
+                | Trait::KillAncestors(s)
+                | Trait::TermKillParent(s)
+                | Trait::TermKillAncestors(s) => s.stops(),
+                _ => false,
+            })
+        });
     match spec.root.end {
-        End::Exit | End::ExitAfterMs(_) => Trigger::LeaderExit,
+        End::Exit | End::ExitAfterMs(_) if !may_stop_leader => Trigger::LeaderExit,
         _ => Trigger::Sigterm,
     }
 }
@@ -80,5 +99,21 @@ mod tests {
         let pauses: TreeSpec = "pause [fork: pause]".parse().unwrap();
         assert_eq!(trigger_for(&exits), Trigger::LeaderExit);
         assert_eq!(trigger_for(&pauses), Trigger::Sigterm);
+    }
+
+    #[test]
+    fn a_leader_the_tree_may_stop_is_triggered_by_sigterm() {
+        for spec in [
+            "exit-after=52ms [cparent: pause, exec: term-kill-parent=int setsid kill-ancestors=tstp pause]",
+            "exit [fork: kill-parent=stop pause]",
+            "exit [fork: pause [fork: term-kill-ancestors=ttou pause]]",
+            "stop exit-after=10ms",
+        ] {
+            let spec: TreeSpec = spec.parse().unwrap();
+            assert_eq!(trigger_for(&spec), Trigger::Sigterm, "{spec}");
+        }
+        // Not every upward signal stops.
+        let term: TreeSpec = "exit [fork: kill-ancestors=term pause]".parse().unwrap();
+        assert_eq!(trigger_for(&term), Trigger::LeaderExit);
     }
 }

@@ -121,6 +121,12 @@ impl Sig {
         }
     }
 
+    /// Whether the signal stops a process that has not changed its disposition
+    /// (`stop`, and `tstp`, `ttin`, `ttou`, whose default action is to stop).
+    pub fn stops(self) -> bool {
+        matches!(self, Sig::Stop | Sig::Tstp | Sig::Ttin | Sig::Ttou)
+    }
+
     /// The Linux signal number (x86-64 and aarch64 numbering: 1 to 31, never 9).
     pub fn number(self) -> i32 {
         let index = Sig::ALL.iter().position(|s| *s == self).unwrap_or(0) as i32;
