@@ -353,6 +353,12 @@ impl Run<'_> {
             let _ = self.inbox.read_until(&r, end, |i| i.ended);
         }
         let finished: BTreeSet<u32> = self.inbox.graceful.keys().copied().collect();
+        let upward = self.trial.spec.root.subtree_has(|n| n.has_upward());
+        let drain = match &self.report {
+            Some(RunReport::Drained(d)) => Some(d.drain),
+            _ => None,
+        };
+        let grace_from = promises::grace_from(trigger_at, done_at, drain, upward);
         let mut deaths = Vec::new();
         for w in &self.witnesses {
             let Some(died) = w.died_at.filter(|t| *t <= done_at) else {
@@ -373,7 +379,7 @@ impl Run<'_> {
                 node: w.node,
                 nested: w.nested,
                 graceful: w.graceful,
-                after_trigger: died.saturating_duration_since(trigger_at),
+                after_trigger: died.saturating_duration_since(grace_from),
                 sigkill,
                 finished: w.node.is_some_and(|n| finished.contains(&n)),
             });
