@@ -250,8 +250,12 @@ pub fn run_with(
                     let (next, permit) = {
                         let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
                         let Some((r, c)) = q.next() else { break };
-                        let weight = super::budget::weight(&plan.trial(r, c).spec);
-                        ((r, c), budget.acquire(weight))
+                        let trial = plan.trial(r, c);
+                        let weight = super::budget::weight(&trial.spec);
+                        (
+                            (r, c),
+                            budget.acquire(weight, needs_calm(&trial.supervisor)),
+                        )
                     };
                     let (r, c) = next;
                     if tx.send(Message::Started).is_err() {
@@ -337,3 +341,12 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// Whether a trial's documented verdict hangs on timing (see `budget.rs`):
+/// the weak methods' and the peers'.
+fn needs_calm(supervisor: &crate::trial::Supervisor) -> bool {
+    match supervisor {
+        crate::trial::Supervisor::Method(m) => !m.is_escape_proof(),
+        crate::trial::Supervisor::External(_) => true,
+    }
+}
