@@ -25,21 +25,20 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use super::init::{self, End, OnParentDeath};
+use super::direct_init;
 use crate::cgroup2::{Leaf, own_dir};
 use crate::driver::{Drained, Driver, Wait};
 use crate::fds::pipe_cloexec;
 use crate::options::{DROP_DEADLINE, SpawnOptions, TeardownOptions};
 use crate::pidfd::PidFd;
 use crate::shim::protocol::{LineReader, LineWriter, Next};
-use crate::shim::server::take_signals;
-use crate::shim::setup::{PIPED_IN_FORKED_SHIM, ParentDeath, spawn_command};
+use crate::shim::setup::PIPED_IN_FORKED_SHIM;
 use crate::sys::fork::{Forked, fork_into_new_pid_namespace, run_forked};
-use crate::sys::signal::{kill_all_in_own_pid_namespace, kill_child};
+use crate::sys::signal::kill_child;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
 use crate::waiter::{BoxFuture, Ready, Waiter};
 use crate::{Method, SpawnError, TeardownError};
@@ -91,7 +90,7 @@ pub(crate) fn spawn(
             // The copy of the leaf is the host's: never dropped here (its drop
             // would kill the leaf, and this process is in it).
             let leaf = ManuallyDrop::new(leaf);
-            run_forked(|| init_side(command, &leaf, user, ievt_w, icmd_r));
+            run_forked(|| direct_init::run(command, &leaf, user, ievt_w, icmd_r));
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -143,7 +142,7 @@ pub(crate) fn spawn(
     };
     if user {
         // Before anything runs in the namespace: `auto` may move on.
-        if let Err(reason) = write_maps(init, uid, gid) {
+        if let Err(reason) = direct_init::write_maps(init, uid, gid) {
             tree.end_init();
             return Err(SpawnError::Unsupported {
                 method: Method::Pidns,
@@ -197,60 +196,6 @@ pub(crate) fn spawn(
     tree.leader_pid = leader;
     let _ = tree.icmd.send("go\n");
     Ok(Some(Box::new(tree)))
-}
-
-/// Gives the init's new user namespace the identity maps of this process's
-/// uid and gid (what an unprivileged process may map).
-fn write_maps(init: i32, uid: u32, gid: u32) -> Result<(), String> {
-    let write = |file: &str, text: String| {
-        let path = format!("/proc/{init}/{file}");
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {path}: {e}"))
-    };
-    write("setgroups", "deny".into())?;
-    write("uid_map", format!("{uid} {uid} 1"))?;
-    write("gid_map", format!("{gid} {gid} 1"))
-}
-
-/// The init's side, in the forked child: the init of [`super::init`], and at
-/// the host's death the clean-up the outer shim would have done.
-fn init_side(command: Command, leaf: &Option<Leaf>, user: bool, evt: OwnedFd, cmd: OwnedFd) -> i32 {
-    let (out, mut cmd) = (LineWriter::new(evt), LineReader::new(cmd));
-    // In a new user namespace, nothing has an id until the host maps them.
-    if user && !matches!(cmd.next(None), Ok(Next::Line(l)) if l == "mapped") {
-        return 1;
-    }
-    // Out of the host's process group: a Ctrl-C at the host's terminal is sent
-    // to that group by the kernel, from outside the namespace, and would end
-    // the init (and the tree) behind the host's back.
-    let _ = rustix::process::setpgid(None, None);
-    // Every signal blocked and read from a signalfd, SIGCHLD's disposition
-    // saved and reset: as a forked shim does (`shim::server::main_forked`).
-    let Ok((sigfd, mut saved)) = take_signals() else {
-        return 2;
-    };
-    saved.retain(|s| s.is_ignored());
-    let spawn = move || spawn_command(command, &saved, ParentDeath::Namespace);
-    match init::run(spawn, sigfd.as_fd(), OnParentDeath::Notice, out, cmd) {
-        End::SpawnFailed => 0,
-        End::HostGone | End::Broken => {
-            // Nothing else will: SIGKILL the namespace, reap it empty, then
-            // leave the leaf (only from outside it can it be removed) and
-            // remove it.
-            let _ = kill_all_in_own_pid_namespace(libc::SIGKILL);
-            while let Ok(Some(_)) = wait_exit(Who::Any, WaitFlags::REAP) {}
-            if let Some(leaf) = leaf.as_ref()
-                && let Some(parent) = leaf.dir().parent()
-            {
-                let _ = std::fs::write(parent.join("cgroup.procs"), "0");
-                let _ = rustix::fs::unlinkat(
-                    rustix::fs::CWD,
-                    leaf.dir(),
-                    rustix::fs::AtFlags::REMOVEDIR,
-                );
-            }
-            1
-        }
-    }
 }
 
 fn kill_and_reap(init: i32) {

@@ -41,6 +41,7 @@
 use std::time::{Duration, Instant};
 
 mod direct;
+mod direct_init;
 mod init;
 
 pub(crate) use direct::spawn as spawn_direct;
