@@ -68,7 +68,7 @@ pub struct PlanArgs {
     /// printed].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// Trials run at once [default: 8 per core, fewer if memory or process room is short]. Trials mostly wait, so more than the cores run well
+    /// Trials run at once [default: 32 per core, fewer if memory or process room is short; a weak method's or a peer's trial runs among at most 8 per core]. Trials mostly wait, so more than the cores run well
     #[arg(long, value_name = "J")]
     pub jobs: Option<usize>,
     /// Output format.
