@@ -73,13 +73,8 @@ pub(crate) enum ParentDeath {
 }
 
 /// Spawns the leader in its own process group, with the caller's ignored
-/// signal dispositions and an empty signal mask, and what `death` says.
-///
-/// With no hook of ours to run in the child (`ParentDeath::Namespace` and
-/// nothing to restore), std spawns with `posix_spawn` (a `vfork`: no copy of
-/// this process's page tables) when the caller's `Command` lets it, and forks
-/// otherwise; std empties the signal mask either way (`posix_spawnattr`'s
-/// mask; before the caller's hooks in a fork).
+/// signal dispositions and an empty signal mask (a `pre_exec` hook: std resets
+/// neither), and what `death` says.
 ///
 /// A forked shim spawns the caller's own `Command` (its hooks run first); one
 /// with piped stdio is killed and reaped at once, and the spawn fails with
@@ -105,9 +100,11 @@ pub(crate) fn spawn_command(
     // A handler cannot outlive `exec`; only an ignored disposition can, and
     // only that needs restoring.
     let saved: Vec<SavedAction> = saved.iter().filter(|s| s.is_ignored()).cloned().collect();
-    if death == ParentDeath::Kill || !saved.is_empty() {
-        restore_before_exec(&mut cmd, saved);
-    }
+    // Always, so that std forks: through glibc's `posix_spawn` (a vfork, which
+    // std picks when no hook needs a fork) the leader came out with glibc's
+    // internal signals 32 and 33 ignored (`SigIgn: 180000000`), and the vfork
+    // saved nothing measurable here.
+    restore_before_exec(&mut cmd, saved);
     if death == ParentDeath::Kill {
         die_with_parent_before_exec(&mut cmd);
     }

@@ -159,9 +159,8 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
     teardown_harness::sys::take_sigchld_for_supervisor(&mut cmd)
         .map_err(|e| Fail::usage(format!("cannot reset SIGCHLD: {e}")))?;
     // One thread: the shim methods fork their shim rather than exec it.
-    // The leader starts with nothing blocked; no hook of our own for it, so that
-    // `pidns`'s init can spawn it with `posix_spawn` (a vfork) when nothing
-    // else needs a fork.
+    // The leader starts with nothing blocked, whatever the method (we block
+    // every signal for our signalfd).
     let mut opts = SpawnOptions::default()
         .with_forked_shim(true)
         .with_unblocked_signals(true);

@@ -169,7 +169,16 @@ fn teardown_run_killed_leaves_nothing_with_the_escape_proof_methods() {
     // outside the leaf that writes `cgroup.kill` and removes the leaf when its
     // host dies. (killpg and leader have no process left to do it: a SIGKILLed
     // `teardown run` leaves their tree, as tini or timeout would.)
-    for method in ["pidns", "proc-walk", "cgroup", "auto"] {
+    // The second tree makes a cgroup below its leaf and moves into it: the
+    // clean-up after the host's death removes the leaf's whole subtree.
+    let trees = [
+        "pause [fork: pause, dfork: setsid pause]",
+        "pause [fork: pause, fork: cgroup-nest pause]",
+    ];
+    for (method, tree) in ["pidns", "proc-walk", "cgroup", "auto"]
+        .into_iter()
+        .flat_map(|m| trees.map(|t| (m, t)))
+    {
         let cg = TestCgroup::new();
         let bin = teardown_bin();
         let bin_s = bin.display().to_string();
@@ -183,7 +192,7 @@ fn teardown_run_killed_leaves_nothing_with_the_escape_proof_methods() {
                 &bin_s,
                 "node",
                 "--standalone",
-                "pause [fork: pause, dfork: setsid pause]",
+                tree,
             ],
         );
         // The tree's three nodes are up (the host, and the shim or the watchdog,
@@ -193,7 +202,11 @@ fn teardown_run_killed_leaves_nothing_with_the_escape_proof_methods() {
             "{method}: the tree never came up: {}",
             cg.describe()
         );
-        kill_and_check(&cg, child, &format!("teardown run --method {method}"));
+        kill_and_check(
+            &cg,
+            child,
+            &format!("teardown run --method {method}, {tree}"),
+        );
     }
 }
 

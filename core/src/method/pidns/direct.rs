@@ -21,7 +21,9 @@
 //!
 //! Without root the namespace is owned by a new user namespace made in the
 //! same `clone3` (`CLONE_NEWUSER`), and the init waits for the host to write
-//! its identity uid and gid maps (`mapped`) before it spawns anything.
+//! its identity uid and gid maps (`mapped`) before it spawns anything; and a
+//! host whose user can make a leaf (a delegated cgroup) keeps the shim, since
+//! the tree could freeze the leaf with the init in it (see [`spawn`]).
 
 use std::io;
 use std::mem::ManuallyDrop;
@@ -83,14 +85,23 @@ pub(crate) fn spawn(
     let leaf = own_dir()
         .ok()
         .and_then(|dir| Leaf::create_in_own(&dir).ok());
+    // A leaf this user can make is one the tree (the same user) can freeze,
+    // itself and the init with it; if the host then dies, no outer process is
+    // left to SIGKILL the init (which a freeze does not stop) and the tree
+    // lives on, frozen. So without root, a leaf means the shim, which lives
+    // outside the leaf. (A root tree can freeze its leaf too: outside the
+    // threat model, like its writing any cgroup; README, Limitations.)
+    if user && leaf.is_some() {
+        return Ok(None);
+    }
     let init = match fork_into_new_pid_namespace(leaf.as_ref().map(Leaf::dir_fd), user) {
         Ok(Forked::Child) => {
             drop((ievt_r, icmd_w));
             let command = std::mem::replace(cmd, Command::new(""));
             // The copy of the leaf is the host's: never dropped here (its drop
             // would kill the leaf, and this process is in it).
-            let leaf = ManuallyDrop::new(leaf);
-            run_forked(|| direct_init::run(command, &leaf, user, ievt_w, icmd_r));
+            let mut leaf = ManuallyDrop::new(leaf);
+            run_forked(|| direct_init::run(command, &mut leaf, user, ievt_w, icmd_r));
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {

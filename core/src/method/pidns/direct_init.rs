@@ -30,7 +30,7 @@ pub(super) fn write_maps(init: i32, uid: u32, gid: u32) -> Result<(), String> {
 /// the host's death the clean-up the outer shim would have done.
 pub(super) fn run(
     command: Command,
-    leaf: &Option<Leaf>,
+    leaf: &mut Option<Leaf>,
     user: bool,
     evt: OwnedFd,
     cmd: OwnedFd,
@@ -56,18 +56,14 @@ pub(super) fn run(
         End::HostGone | End::Broken => {
             // Nothing else will: SIGKILL the namespace, reap it empty, then
             // leave the leaf (only from outside it can it be removed) and
-            // remove it.
+            // remove it with the cgroups the tree made below it, deepest first.
             let _ = kill_all_in_own_pid_namespace(libc::SIGKILL);
             while let Ok(Some(_)) = wait_exit(Who::Any, WaitFlags::REAP) {}
-            if let Some(leaf) = leaf.as_ref()
+            if let Some(leaf) = leaf.as_mut()
                 && let Some(parent) = leaf.dir().parent()
             {
                 let _ = std::fs::write(parent.join("cgroup.procs"), "0");
-                let _ = rustix::fs::unlinkat(
-                    rustix::fs::CWD,
-                    leaf.dir(),
-                    rustix::fs::AtFlags::REMOVEDIR,
-                );
+                let _ = leaf.remove();
             }
             1
         }

@@ -50,17 +50,13 @@ pub(super) fn run(
     if death == OnParentDeath::Die {
         let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     }
-    // The leader inherits our mask through a `posix_spawn` (no hook of ours
-    // runs in it): nothing blocked for the spawn. A SIGCHLD meanwhile is lost
-    // to the signalfd, but the reaper looks before it first waits.
-    let _ = block_only(None);
-    let spawned = spawn();
-    // Then the init blocks only SIGCHLD (for its signalfd; whoever forked us
-    // blocked every signal), so that the kernel drops whatever a process of the
+    // The init blocks only SIGCHLD (for its signalfd; whoever forked us blocked
+    // every signal), so that the kernel drops whatever a process of the
     // namespace sends it: a namespace's init gets only the signals it has a
     // handler for (none), SIGKILL and SIGSTOP included. Blocked, they would be
-    // queued instead.
+    // queued instead. (The leader's mask is emptied by its spawn's hook.)
     let _ = block_only(Some(libc::SIGCHLD));
+    let spawned = spawn();
     let leader = match spawned {
         Ok(c) => c.id() as i32,
         Err(e) => {
