@@ -4,7 +4,7 @@
 
 use std::io;
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::options::TeardownOptions;
 use crate::sys::wait::{RawStatus, shell_status};
@@ -20,6 +20,17 @@ pub(crate) enum Wait {
     For(Duration),
     /// Block until it exits.
     Forever,
+}
+
+impl Wait {
+    /// The instant a wait of this kind ends, from now (`None`: never).
+    pub(crate) fn end(self) -> Option<Instant> {
+        match self {
+            Wait::NoHang => Some(Instant::now()),
+            Wait::For(t) => Some(Instant::now() + t),
+            Wait::Forever => None,
+        }
+    }
 }
 
 /// What a driver's teardown measured; [`crate::Tree`] turns it into a [`DrainReport`].

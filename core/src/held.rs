@@ -102,11 +102,7 @@ impl HeldLeader {
         wait: Wait,
         w: &dyn Waiter,
     ) -> io::Result<Option<RawStatus>> {
-        let end = match wait {
-            Wait::NoHang => Some(Instant::now()),
-            Wait::For(t) => Some(Instant::now() + t),
-            Wait::Forever => None,
-        };
+        let end = wait.end();
         let mut nap = Duration::from_millis(1);
         loop {
             if self.exited.is_none() {

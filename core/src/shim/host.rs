@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use crate::pidfd::PidFd;
 use crate::sys::exec::{ExecImage, exec_instead};
 use crate::sys::fork::{Forked, fork_single_threaded, run_forked};
 use crate::sys::wait::RawStatus;
-use crate::waiter::{Blocking, BoxFuture, Ready, Waiter, block};
+use crate::waiter::{Blocking, BoxFuture, Waiter, block};
 use crate::{DrainReport, Method, SpawnError, TeardownError};
 
 /// A tree contained by a shim process.
@@ -268,16 +268,7 @@ impl ShimTree {
     /// The next line from the shim, waiting through `w` up to `end`. Cancelled
     /// midway, it has consumed nothing.
     async fn next_event(&mut self, end: Option<Instant>, w: &dyn Waiter) -> io::Result<Next> {
-        loop {
-            match self.evt.next(Some(Duration::ZERO))? {
-                Next::Timeout => {}
-                other => return Ok(other),
-            }
-            if end.is_some_and(|e| Instant::now() >= e) {
-                return Ok(Next::Timeout);
-            }
-            w.wait(&[(self.evt.as_fd(), Ready::Read)], end).await?;
-        }
+        self.evt.next_on(end, w).await
     }
 
     async fn wait_leader_on(
@@ -288,11 +279,7 @@ impl ShimTree {
         if self.leader.is_some() || self.finished.is_some() {
             return Ok(self.leader);
         }
-        let end = match wait {
-            Wait::NoHang => Some(Instant::now()),
-            Wait::For(t) => Some(Instant::now() + t),
-            Wait::Forever => None,
-        };
+        let end = wait.end();
         loop {
             match self.next_event(end, w).await? {
                 Next::Line(l) => {

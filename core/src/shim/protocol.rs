@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::fds::{PollFd, PollFlags, poll};
 use crate::sys::wait::RawStatus;
+use crate::waiter::{Ready, Waiter};
 
 /// A message from the shim to the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,6 +183,25 @@ impl LineReader {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// The next line, waiting through `w` up to `end` (`None`: forever).
+    /// Cancelled midway, it has consumed nothing.
+    pub(crate) async fn next_on(
+        &mut self,
+        end: Option<Instant>,
+        w: &dyn Waiter,
+    ) -> io::Result<Next> {
+        loop {
+            match self.next(Some(Duration::ZERO))? {
+                Next::Timeout => {}
+                other => return Ok(other),
+            }
+            if end.is_some_and(|e| Instant::now() >= e) {
+                return Ok(Next::Timeout);
+            }
+            w.wait(&[(self.as_fd(), Ready::Read)], end).await?;
         }
     }
 

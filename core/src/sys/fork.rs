@@ -56,11 +56,27 @@ pub(crate) unsafe fn clone_into_cgroup(
     exit_signal: i32,
     cgroup: std::os::fd::RawFd,
 ) -> io::Result<Forked> {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { clone3_fork(flags | CLONE_INTO_CGROUP, exit_signal, Some(cgroup)) }
+}
+
+/// `clone3(flags)` without `CLONE_VM` or a stack: a fork, into the cgroup open
+/// as `cgroup` when given (with `CLONE_INTO_CGROUP` in `flags`).
+///
+/// # Safety
+///
+/// As [`clone_into_cgroup`]: in a multithreaded process the child may only make
+/// async-signal-safe calls until it execs or exits.
+unsafe fn clone3_fork(
+    flags: u64,
+    exit_signal: i32,
+    cgroup: Option<std::os::fd::RawFd>,
+) -> io::Result<Forked> {
     // SAFETY: `clone_args` is plain integers; all zero is "no such option".
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = flags | CLONE_INTO_CGROUP;
+    args.flags = flags;
     args.exit_signal = exit_signal as u64;
-    args.cgroup = cgroup as u64;
+    args.cgroup = cgroup.map_or(0, |fd| fd as u64);
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the
     // child gets a copy of memory and returns here with 0; what it may do next is
     // the caller's contract.
@@ -110,28 +126,12 @@ pub(crate) fn fork_into_new_pid_namespace(
     if user {
         flags |= libc::CLONE_NEWUSER as u64;
     }
-    if let Some(cg) = cgroup {
-        // SAFETY: single-threaded (checked above): the child may run normal code.
-        return unsafe { clone_into_cgroup(flags, libc::SIGCHLD, cg.as_raw_fd()) };
+    let cgroup = cgroup.map(|cg| cg.as_raw_fd());
+    if cgroup.is_some() {
+        flags |= CLONE_INTO_CGROUP;
     }
-    // SAFETY: `clone_args` is plain integers; all zero is "no such option".
-    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = flags;
-    args.exit_signal = libc::SIGCHLD as u64;
-    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork; the
-    // process is single-threaded (checked above).
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const libc::clone_args,
-            std::mem::size_of::<libc::clone_args>(),
-        )
-    };
-    match ret {
-        -1 => Err(io::Error::last_os_error()),
-        0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(pid as i32)),
-    }
+    // SAFETY: single-threaded (checked above): the child may run normal code.
+    unsafe { clone3_fork(flags, libc::SIGCHLD, cgroup) }
 }
 
 /// `_exit(code)`—Ends this process at once, without running exit handlers or

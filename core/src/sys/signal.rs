@@ -157,18 +157,16 @@ pub(crate) fn block_all_signalfd() -> io::Result<OwnedFd> {
     }
 }
 
-/// `sigprocmask(SIG_SETMASK, {sig})`—Blocks `sig` (`None`: nothing) and unblocks every other
+/// `sigprocmask(SIG_SETMASK, {sig})`—Blocks `sig` and unblocks every other
 /// signal (a PID namespace's init: signals from inside its namespace that it has
 /// no handler for are dropped by the kernel, but only if they are not blocked).
-pub(crate) fn block_only(sig: Option<i32>) -> io::Result<()> {
+pub(crate) fn block_only(sig: i32) -> io::Result<()> {
     let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: sigset manipulation on a local set; sigprocmask on this (single)
     // thread.
     unsafe {
         libc::sigemptyset(set.as_mut_ptr());
-        if let Some(sig) = sig {
-            libc::sigaddset(set.as_mut_ptr(), sig);
-        }
+        libc::sigaddset(set.as_mut_ptr(), sig);
         cvt(libc::sigprocmask(
             libc::SIG_SETMASK,
             set.as_ptr(),

@@ -5,19 +5,13 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use super::children;
+
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 /// A hung `run` fails the test instead of hanging it (not a timing assertion).
 const BOUND: Duration = Duration::from_secs(60);
-
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
 
 #[test]
 fn run_returns_when_the_namespace_s_init_is_killed_from_outside() {

@@ -6,16 +6,10 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use super::children;
+
 /// A bound on the wait for the tree (not a timing assertion).
 const BOUND: Duration = Duration::from_secs(30);
-
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
 
 fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))

@@ -27,7 +27,6 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::fd::AsFd;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -42,7 +41,7 @@ use crate::shim::setup::PIPED_IN_FORKED_SHIM;
 use crate::sys::fork::{Forked, fork_into_new_pid_namespace, run_forked};
 use crate::sys::signal::kill_child;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
-use crate::waiter::{BoxFuture, Ready, Waiter};
+use crate::waiter::{BoxFuture, Waiter};
 use crate::{Method, SpawnError, TeardownError};
 
 /// The host side of a shim-less `pidns` tree.
@@ -243,16 +242,7 @@ impl Direct {
 
     /// The next line from the init, waiting through `w` up to `end`.
     async fn next_event(&mut self, end: Option<Instant>, w: &dyn Waiter) -> io::Result<Next> {
-        loop {
-            match self.ievt.next(Some(Duration::ZERO))? {
-                Next::Timeout => {}
-                other => return Ok(other),
-            }
-            if end.is_some_and(|e| Instant::now() >= e) {
-                return Ok(Next::Timeout);
-            }
-            w.wait(&[(self.ievt.as_fd(), Ready::Read)], end).await?;
-        }
+        self.ievt.next_on(end, w).await
     }
 
     async fn wait_leader_on(
@@ -260,11 +250,7 @@ impl Direct {
         wait: Wait,
         w: &dyn Waiter,
     ) -> io::Result<Option<RawStatus>> {
-        let end = match wait {
-            Wait::NoHang => Some(Instant::now()),
-            Wait::For(t) => Some(Instant::now() + t),
-            Wait::Forever => None,
-        };
+        let end = wait.end();
         while self.leader.is_none() && self.finished.is_none() {
             match self.next_event(end, w).await? {
                 Next::Line(l) => self.handle(&l),

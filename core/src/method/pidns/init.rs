@@ -55,7 +55,7 @@ pub(super) fn run(
     // namespace sends it: a namespace's init gets only the signals it has a
     // handler for (none), SIGKILL and SIGSTOP included. Blocked, they would be
     // queued instead. (The leader's mask is emptied by its spawn's hook.)
-    let _ = block_only(Some(libc::SIGCHLD));
+    let _ = block_only(libc::SIGCHLD);
     let spawned = spawn();
     let leader = match spawned {
         Ok(c) => c.id() as i32,
