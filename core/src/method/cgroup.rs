@@ -155,7 +155,9 @@ fn spawn_in_leaf(
     let (report_r, report_w) =
         pipe_cloexec().map_err(SpawnError::setup("create the spawn's report pipe"))?;
     cmd.process_group(0);
-    let procs = leaf.procs_fd().expect("a created leaf");
+    let procs = leaf
+        .procs_fd()
+        .map_err(SpawnError::setup("open the leaf's cgroup.procs"))?;
     let hook = be_born_in_cgroup(cmd, leaf.dir_fd().as_raw_fd(), procs, report_w.as_raw_fd());
     let spawned = cmd.spawn();
     // The descriptors go with this spawn: a later spawn of `cmd` (`auto` moving

@@ -242,8 +242,9 @@ impl Leaf {
                 _ => (left, false),
             }
         };
-        let over = |this: &mut Leaf, stalled: bool| -> io::Result<Emptied> {
-            Ok(if !populated(&mut this.events)? {
+        let events = self.events()?;
+        let over = |stalled: bool| -> io::Result<Emptied> {
+            Ok(if !populated(events)? {
                 Emptied::Empty
             } else if stalled {
                 Emptied::Stalled
@@ -261,16 +262,16 @@ impl Leaf {
                 let (limit, is_stall) = bound(since);
                 let fds = [
                     (member.as_fd(), Ready::Read),
-                    (self.events.as_fd(), Ready::Priority),
+                    (events.as_fd(), Ready::Priority),
                 ];
                 let ready = wait_for(w, &fds, limit).await?;
                 let (exited, changed) = (ready & 1 != 0, ready & 2 != 0);
                 // 0 is the timer, or a spurious return: timed out only once past it.
                 let timed_out = ready == 0 && bound(since).0.is_some_and(|l| l.is_zero());
                 if timed_out {
-                    return over(self, is_stall);
+                    return over(is_stall);
                 }
-                if changed && !populated(&mut self.events)? {
+                if changed && !populated(events)? {
                     return Ok(Emptied::Empty);
                 }
                 if exited {
@@ -280,16 +281,16 @@ impl Leaf {
         }
         let since = Instant::now();
         loop {
-            if !populated(&mut self.events)? {
+            if !populated(events)? {
                 return Ok(Emptied::Empty);
             }
             let (limit, is_stall) = bound(since);
             if limit == Some(Duration::ZERO) {
-                return over(self, is_stall);
+                return over(is_stall);
             }
-            let fds = [(self.events.as_fd(), Ready::Priority)];
+            let fds = [(events.as_fd(), Ready::Priority)];
             if wait_for(w, &fds, limit).await? == 0 && bound(since).0.is_some_and(|l| l.is_zero()) {
-                return over(self, is_stall);
+                return over(is_stall);
             }
         }
     }
@@ -306,7 +307,7 @@ enum Emptied {
     Stalled,
 }
 
-fn populated(events: &mut File) -> io::Result<bool> {
+fn populated(mut events: &File) -> io::Result<bool> {
     let mut buf = [0u8; 256];
     events.seek(SeekFrom::Start(0))?;
     let n = events.read(&mut buf)?;

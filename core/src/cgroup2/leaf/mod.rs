@@ -19,6 +19,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -52,9 +53,12 @@ pub(crate) struct Leaf {
     /// The directory itself: pins its identity, and `clone3(CLONE_INTO_CGROUP)`
     /// takes it.
     fd: OwnedFd,
-    /// `cgroup.procs`, open for writing (a child writes "0" to join before exec).
-    procs: Option<File>,
-    events: File,
+    /// `cgroup.procs`, open for writing (a child writes "0" to join before
+    /// exec), and `cgroup.events`: opened when first needed (`pidns` needs
+    /// neither unless its teardown must kill the leaf; each open is ~1 % of a
+    /// `teardown run`).
+    procs: OnceLock<File>,
+    events: OnceLock<File>,
     /// Where a host the tree moved into the leaf goes back to.
     home: Option<PathBuf>,
     removed: bool,
@@ -86,6 +90,15 @@ fn open_in(dir: BorrowedFd<'_>, name: &str, flags: OFlags) -> io::Result<File> {
     Ok(File::from(fd))
 }
 
+/// The file in `cell`, opened by `open` the first time.
+fn once_open(cell: &OnceLock<File>, open: impl FnOnce() -> io::Result<File>) -> io::Result<&File> {
+    if let Some(f) = cell.get() {
+        return Ok(f);
+    }
+    let f = open()?;
+    Ok(cell.get_or_init(|| f))
+}
+
 fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     Ok(rustix::fs::open(
         path,
@@ -110,13 +123,15 @@ impl Leaf {
     }
 
     fn create_with_home(parent: &Path, home: Option<PathBuf>) -> Result<Leaf, LeafError> {
-        if !parent.is_dir() {
+        // One `statfs` in the common case; only a failure asks which failure.
+        let cgroup2 = is_cgroup2_dir(parent);
+        if !cgroup2 && !parent.is_dir() {
             return Err(LeafError::Unsupported(format!(
                 "cgroup parent {} does not exist (pass an existing cgroup2 directory)",
                 parent.display()
             )));
         }
-        if !is_cgroup2_dir(parent) {
+        if !cgroup2 {
             return Err(LeafError::Unsupported(format!(
                 "{} is not on a cgroup2 filesystem",
                 parent.display()
@@ -150,8 +165,7 @@ impl Leaf {
                 return Err(LeafError::Io("open the cgroup leaf", e));
             }
         };
-        let mut leaf =
-            Leaf::with(dir, fd, home).map_err(|e| LeafError::Io("open cgroup.events", e))?;
+        let leaf = Leaf::with(dir, fd, home);
         if rustix::fs::accessat(
             leaf.fd.as_fd(),
             "cgroup.kill",
@@ -164,33 +178,30 @@ impl Leaf {
                 "this kernel has no cgroup.kill (needs Linux 5.14 or later)".into(),
             ));
         }
-        leaf.procs = Some(
-            OpenOptions::new()
-                .write(true)
-                .open(leaf.dir.join("cgroup.procs"))
-                .map_err(|e| LeafError::Io("open cgroup.procs", e))?,
-        );
         Ok(leaf)
     }
 
     /// A leaf made earlier (by this process's shim, or by the host of a watchdog),
     /// known by its open directory `fd` and its `path`: for killing and removing
     /// it. Removal checks that `path` still names that directory.
+    /// Fails (ENOENT, ENODEV) if the leaf is gone already: its `cgroup.events`
+    /// is opened here.
     pub(crate) fn adopt(fd: OwnedFd, path: &Path) -> io::Result<Leaf> {
-        Leaf::with(path.to_path_buf(), fd, None)
+        let leaf = Leaf::with(path.to_path_buf(), fd, None);
+        leaf.events()?;
+        Ok(leaf)
     }
 
     /// `home`: where the host goes back to if the tree moves it in; `None`: its
     /// cgroup now, read here.
-    fn with(dir: PathBuf, fd: OwnedFd, home: Option<PathBuf>) -> io::Result<Leaf> {
-        let events = open_in(fd.as_fd(), "cgroup.events", OFlags::RDONLY)?;
+    fn with(dir: PathBuf, fd: OwnedFd, home: Option<PathBuf>) -> Leaf {
         let rel = rel_path(&dir);
         let mut leaf = Leaf {
             dir,
             rel,
             fd,
-            procs: None,
-            events,
+            procs: OnceLock::new(),
+            events: OnceLock::new(),
             home: None,
             removed: false,
             seen: Default::default(),
@@ -201,12 +212,24 @@ impl Leaf {
             .or_else(|| own_dir().ok())
             .filter(|d| !d.starts_with(&leaf.dir))
             .or_else(|| leaf.dir.parent().map(Path::to_path_buf));
-        Ok(leaf)
+        leaf
     }
 
     /// The open `cgroup.procs` (writing "0" to it moves the writer in).
-    pub(crate) fn procs_fd(&self) -> Option<RawFd> {
-        self.procs.as_ref().map(|f| f.as_raw_fd())
+    pub(crate) fn procs_fd(&self) -> io::Result<RawFd> {
+        once_open(&self.procs, || {
+            OpenOptions::new()
+                .write(true)
+                .open(self.dir.join("cgroup.procs"))
+        })
+        .map(AsRawFd::as_raw_fd)
+    }
+
+    /// The open `cgroup.events`, for `populated`.
+    pub(crate) fn events(&self) -> io::Result<&File> {
+        once_open(&self.events, || {
+            open_in(self.fd.as_fd(), "cgroup.events", OFlags::RDONLY)
+        })
     }
 
     /// The leaf's directory, open (for `clone3(CLONE_INTO_CGROUP)`).

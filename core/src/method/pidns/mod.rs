@@ -131,13 +131,7 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
             return Ok(0);
         }
     }
-    let leader_host_pid = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
-        .ok()
-        .and_then(|t| {
-            t.split_ascii_whitespace()
-                .next()
-                .and_then(|p| p.parse::<i32>().ok())
-        });
+    let leader_host_pid = leader_host_pid(init);
     let Some(leader_host_pid) = leader_host_pid else {
         let _ = s
             .out
@@ -381,4 +375,16 @@ fn teardown_outer(
     }
     d.drain = start.elapsed();
     Ok(d)
+}
+
+/// The leader's PID as the host sees it, from the init's children list: read
+/// before the host's "go", while the leader is the init's only child.
+pub(super) fn leader_host_pid(init: i32) -> Option<i32> {
+    let text = crate::sys::proc_text::read(format!("/proc/{init}/task/{init}/children")).ok()?;
+    std::str::from_utf8(&text)
+        .ok()?
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
