@@ -8,7 +8,7 @@ use rustix::process::Signal;
 
 use crate::fds::{PollFd, PollFlags, Ready, poll, stdio_to_dev_null};
 use crate::shim::protocol::{LineReader, LineWriter, Next};
-use crate::shim::reaper::{Left, Reaper, own_ns_level};
+use crate::shim::reaper::{Left, Reaper};
 use crate::shim::setup::errno;
 use crate::sys::signal::{block_only, drain_signalfd, kill_all_in_own_pid_namespace, kill_child};
 
@@ -75,10 +75,7 @@ pub(super) fn run(
     // leader's zombie (its PID stays reserved, as with every method) until the
     // namespace is killed. `/proc` is the host's: children are translated to our
     // PIDs at our own level of `NSpid`.
-    let Ok(level) = own_ns_level() else {
-        return End::Broken;
-    };
-    let mut reaper = Reaper::new(sigfd, leader).in_pid_namespace(level);
+    let mut reaper = Reaper::new(sigfd, leader).in_own_pid_namespace();
     let mut reported = false;
     let mut term = false;
     loop {
