@@ -81,18 +81,20 @@ pub(crate) enum ParentDeath {
 /// [`PIPED_IN_FORKED_SHIM`].
 pub(crate) fn spawn_leader(setup: &Setup, death: ParentDeath) -> io::Result<Child> {
     let forked = setup.command.borrow_mut().take();
-    let cmd = forked.unwrap_or_else(|| {
+    let mut cmd = forked.unwrap_or_else(|| {
         let mut c = Command::new(&setup.program);
         c.args(&setup.args);
         c
     });
-    spawn_command(cmd, &setup.saved, death)
+    spawn_command(&mut cmd, &setup.saved, death)
 }
 
 /// [`spawn_leader`] from a `Command` (the caller's own, in a forked copy of
 /// the host) and the dispositions saved before the shim or init took SIGCHLD.
+/// Borrowed, so that a forked init neither moves nor drops the host's copy:
+/// every heap page it writes is a copy-on-write fault.
 pub(crate) fn spawn_command(
-    mut cmd: Command,
+    cmd: &mut Command,
     saved: &[SavedAction],
     death: ParentDeath,
 ) -> io::Result<Child> {
@@ -104,9 +106,9 @@ pub(crate) fn spawn_command(
     // std picks when no hook needs a fork) the leader came out with glibc's
     // internal signals 32 and 33 ignored (`SigIgn: 180000000`), and the vfork
     // saved nothing measurable here.
-    restore_before_exec(&mut cmd, saved);
+    restore_before_exec(cmd, saved);
     if death == ParentDeath::Kill {
-        die_with_parent_before_exec(&mut cmd);
+        die_with_parent_before_exec(cmd);
     }
     let mut child = cmd.spawn()?;
     if child.stdin.is_some() || child.stdout.is_some() || child.stderr.is_some() {

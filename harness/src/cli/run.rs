@@ -155,7 +155,13 @@ pub fn main(args: RunArgs) -> Result<ExitCode, Fail> {
         .map_err(|e| Fail::usage(format!("cannot create a signalfd: {e}")))?;
 
     let mut cmd = Command::new(&args.command[0]);
-    cmd.args(&args.command[1..]).env_remove(HOLD_FD_ENV);
+    cmd.args(&args.command[1..]);
+    // Only when it is there: any change to a `Command`'s environment makes std
+    // copy the whole of it for the child (an allocation per variable, in the
+    // forked init under `pidns`), which is most of a spawn's page faults.
+    if std::env::var_os(HOLD_FD_ENV).is_some() {
+        cmd.env_remove(HOLD_FD_ENV);
+    }
     teardown_harness::sys::take_sigchld_for_supervisor(&mut cmd)
         .map_err(|e| Fail::usage(format!("cannot reset SIGCHLD: {e}")))?;
     // One thread: the shim methods fork their shim rather than exec it.

@@ -96,11 +96,10 @@ pub(crate) fn spawn(
     let init = match fork_into_new_pid_namespace(leaf.as_ref().map(Leaf::dir_fd), user) {
         Ok(Forked::Child) => {
             drop((ievt_r, icmd_w));
-            let command = std::mem::replace(cmd, Command::new(""));
             // The copy of the leaf is the host's: never dropped here (its drop
             // would kill the leaf, and this process is in it).
             let mut leaf = ManuallyDrop::new(leaf);
-            run_forked(|| direct_init::run(command, &mut leaf, user, ievt_w, icmd_r));
+            run_forked(|| direct_init::run(cmd, &mut leaf, user, ievt_w, icmd_r));
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -193,9 +192,7 @@ pub(crate) fn spawn(
         tree.end_init();
         return Err(e);
     }
-    let leader = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
-        .ok()
-        .and_then(|t| t.split_ascii_whitespace().next()?.parse::<u32>().ok());
+    let leader = super::leader_host_pid(init).and_then(|p| u32::try_from(p).ok());
     let Some(leader) = leader else {
         tree.end_init();
         return Err(SpawnError::Setup {

@@ -29,7 +29,7 @@ pub(super) fn write_maps(init: i32, uid: u32, gid: u32) -> Result<(), String> {
 /// The init's side, in the forked child: the init of [`super::init`], and at
 /// the host's death the clean-up the outer shim would have done.
 pub(super) fn run(
-    command: Command,
+    command: &mut Command,
     leaf: &mut Option<Leaf>,
     user: bool,
     evt: OwnedFd,
