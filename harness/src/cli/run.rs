@@ -19,105 +19,21 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::{Command, ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use rustix::event::{PollFd, PollFlags, Timespec};
-use teardown::{Method, SpawnError, SpawnOptions, TeardownOptions, Tree};
+use teardown::{SpawnError, SpawnOptions, TeardownOptions, Tree};
 use teardown_harness::wire::{HOLD_FD_ENV, RunReport};
 
 use super::terminal::Terminal;
-use super::{Fail, chain, duration};
+use super::{Fail, chain};
 
-const HELP: &str = "\
-Exit status:
-  the leader's exit code, or 128+N if it was killed by signal N (after the whole tree
-  is drained, whatever ended it: the leader's own exit, SIGTERM/SIGINT/SIGHUP, or
-  --timeout);
-  124  --timeout expired (as coreutils timeout);
-  125  teardown run itself failed (teardown error; the reason is on stderr);
-  126  CMD could not be executed;  127  CMD was not found;
-  2    bad usage, or the method is unsupported on this host (the reason is on stderr,
-       and --report gets {\"unsupported\": \"reason\"}).
+mod args;
 
-Signals: SIGTERM, SIGINT and SIGHUP start the teardown; SIGUSR1, SIGUSR2,
-SIGWINCH, SIGQUIT and SIGALRM sent to run are forwarded to the command's leader
-alone (not its group, like tini without -g; unless the leader sent them);
-every other catchable signal is ignored, so the tree cannot kill its supervisor
-with one. SIGSTOP cannot be ignored: only --method pidns (what auto picks when it
-can) hides the supervisor from the tree. The command starts with an empty signal
-mask. Started with SIGCHLD ignored (SIG_IGN survives exec), run
-takes SIGCHLD back for itself and gives the command the ignored SIGCHLD it would
-have had.
-
-At a terminal (stdin is the terminal and run is in its foreground group), the
-command's process group gets the terminal's foreground (tcsetpgrp), as a shell
-gives it to a job: the command can read it, and Ctrl-C, Ctrl-\\, Ctrl-Z and window
-resizes (SIGINT, SIGQUIT, SIGTSTP, SIGWINCH) go from the terminal to the command's
-group, not to run (run tears the tree down once the leader exits). Ctrl-Z stops
-the command, then run takes the terminal back and stops its own job, so that the
-shell shows it stopped; `fg` gives the terminal back to the command and continues
-it, `bg` only continues it (`run ... &` then `fg` works too). When run ends, however it ends (but SIGKILL), the
-terminal's foreground group and mode (termios) are as they were at the start.
-
-Report (--report FILE): one JSON line, the drain report
-  {\"method\":\"cgroup\",\"requested\":\"auto\",\"signalled\":3,\"reaped\":3,\"rounds\":1,
-   \"escalated\":false,\"drain_us\":812,\"leader_status\":143}
-or {\"unsupported\": \"...\"} or {\"error\": \"...\"}.
-
-Examples:
-  teardown run -- sh -c 'sleep 100 & sleep 100'       Ctrl-C (or SIGTERM) tears down both sleeps
-  teardown run --timeout 5s --grace 1s -- make test   SIGTERM at 5 s, SIGKILL 1 s later, exit 124
-  teardown run --method cgroup --report r.json -- ./server";
-
-/// `teardown run` in `teardown --help`, and its own help's first line.
-pub const ABOUT: &str = "Run a command as a contained tree; tear the whole tree down on SIGTERM/SIGINT/SIGHUP, timeout, or its exit";
-
-/// Run CMD as a contained process tree; on SIGTERM/SIGINT/SIGHUP, on --timeout, or
-/// when CMD exits, tear the whole tree down (SIGTERM, then SIGKILL after the grace),
-/// and exit only when every process is gone and reaped.
-#[derive(Debug, clap::Args)]
-#[command(after_help = HELP)]
-pub struct RunArgs {
-    /// The teardown method (see `teardown probe`).
-    #[arg(long, default_value = "auto")]
-    method: Method,
-    /// Time between SIGTERM and SIGKILL (0s: SIGKILL at once).
-    #[arg(long, value_parser = duration::parse, default_value = "2s")]
-    grace: Duration,
-    /// Tear down after this long (e.g. 500ms, 30s, 5m).
-    #[arg(long, value_parser = duration::parse)]
-    timeout: Option<Duration>,
-    /// Write the drain report here as JSON.
-    #[arg(long, value_name = "FILE")]
-    report: Option<PathBuf>,
-    /// The command and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
-    command: Vec<String>,
-}
-
-/// Parses `teardown run`'s arguments (`argv[1]` is `run`) with its own parser
-/// alone: help, version and usage errors as `teardown run` shows them.
-pub fn parse_args() -> RunArgs {
-    use clap::{Args, FromArgMatches};
-    let cmd = RunArgs::augment_args(
-        clap::Command::new("teardown-run")
-            .bin_name("teardown run")
-            .version(env!("CARGO_PKG_VERSION")),
-    )
-    .about(ABOUT)
-    .long_about(None);
-    let matches = cmd.get_matches_from(std::env::args_os().skip(1));
-    RunArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
-}
+pub use args::{ABOUT, RunArgs, parse_args};
 
 /// What started the teardown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

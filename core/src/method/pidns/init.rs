@@ -110,13 +110,12 @@ pub(super) fn run(
         drain_signalfd(sigfd);
         let left = reaper.reap_ready(true).unwrap_or(Left::Nothing);
         if let (Some(st), false) = (reaper.leader_status, reported) {
-            let _ = out.send(&format!("exited {st}\n"));
             reported = true;
-            if left != Left::Running {
-                // Nothing of the namespace runs and nothing can start again (only
-                // a running process forks): the teardown needs no "term" round.
-                let _ = out.send("empty\n");
-            }
+            // Nothing of the namespace runs and nothing can start again (only a
+            // running process forks): the teardown needs no "term" round. One
+            // write for both lines: one wake-up of the host.
+            let empty = if left == Left::Running { "" } else { "empty\n" };
+            let _ = out.send(&format!("exited {st}\n{empty}"));
         }
         if term && left != Left::Running {
             let _ = out.send("empty\n");
