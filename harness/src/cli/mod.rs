@@ -100,8 +100,12 @@ pub fn main() -> ExitCode {
     // `teardown run` is started once per supervised command, like tini: it parses
     // its own arguments only, since building every command's parser first costs
     // more (~0.4 ms of CPU here) than the rest of its startup.
-    if std::env::args_os().nth(1).is_some_and(|a| a == "run") {
-        return finish(run::main(run::parse_args()));
+    // So does the node interpreter, exec'd for a trial's leader and each of its
+    // `exec:` nodes.
+    match std::env::args_os().nth(1) {
+        Some(a) if a == "run" => return finish(run::main(run::parse_args())),
+        Some(a) if a == "node" => return finish(node::main(node::parse_args())),
+        _ => {}
     }
     let cli = Cli::parse();
     // Every command but the node interpreter waits for children of its own (its

@@ -26,6 +26,20 @@ pub struct NodeArgs {
     spec: String,
 }
 
+/// Parses `teardown node`'s arguments (`argv[1]` is `node`) with its own parser
+/// alone: a trial execs the node interpreter for its leader and for every
+/// `exec:` node, and building every command's parser costs ~0.3 ms of CPU more.
+pub fn parse_args() -> NodeArgs {
+    use clap::{Args, FromArgMatches};
+    let cmd = NodeArgs::augment_args(
+        clap::Command::new("teardown-node")
+            .bin_name("teardown node")
+            .version(env!("CARGO_PKG_VERSION")),
+    );
+    let matches = cmd.get_matches_from(std::env::args_os().skip(1));
+    NodeArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 pub fn main(args: NodeArgs) -> Result<ExitCode, Fail> {
     let spec = parse_spec(&args.spec)?;
     let opts = NodeOptions {

@@ -105,28 +105,50 @@ fn with_clap(args: Vec<OsString>) -> RunArgs {
     RunArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-/// `run -- CMD [ARG]...`, every option at its default: the form a supervisor
-/// writes, parsed without building clap's parser, which is ~90 µs of a
-/// `teardown run`'s ~2.5 ms here (its code's first page faults, mostly).
-/// Anything else, and arguments that are not UTF-8 (clap's error), go to clap;
-/// a test holds the two to the same result.
+/// `run [--method M] [--grace D] [--timeout D] [--report FILE] -- CMD [ARG]...`,
+/// each option at most once and its value the next argument: the form a
+/// supervisor (and the harness, for every trial) writes, parsed without
+/// building clap's parser, which is ~90 µs of a `teardown run`'s ~2.5 ms here
+/// (its code's first page faults, mostly). Anything else — `--opt=value`, a
+/// value that is empty or starts with `-`, a repeated or unknown option, a bad value,
+/// arguments that are not UTF-8 — goes to clap, for its result or its error; a
+/// test holds the two to the same result.
 fn plain(args: &[OsString]) -> Option<RunArgs> {
-    let [run, dashes, command @ ..] = args else {
-        return None;
-    };
-    if run != "run" || dashes != "--" || command.is_empty() {
+    let (run, rest) = args.split_first()?;
+    if run != "run" {
         return None;
     }
-    Some(RunArgs {
+    let mut parsed = RunArgs {
         method: DEFAULT_METHOD.parse().ok()?,
         grace: duration::parse(DEFAULT_GRACE).ok()?,
         timeout: None,
         report: None,
-        command: command
-            .iter()
-            .map(|a| a.to_str().map(str::to_owned))
-            .collect::<Option<_>>()?,
-    })
+        command: Vec::new(),
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    let mut rest = rest.iter();
+    loop {
+        let option = rest.next()?.to_str()?;
+        if option == "--" {
+            break;
+        }
+        let value = rest.next()?.to_str()?;
+        if value.is_empty() || value.starts_with('-') || seen.contains(&option) {
+            return None;
+        }
+        seen.push(option);
+        match option {
+            "--method" => parsed.method = value.parse().ok()?,
+            "--grace" => parsed.grace = duration::parse(value).ok()?,
+            "--timeout" => parsed.timeout = Some(duration::parse(value).ok()?),
+            "--report" => parsed.report = Some(PathBuf::from(value)),
+            _ => return None,
+        }
+    }
+    parsed.command = rest
+        .map(|a| a.to_str().map(str::to_owned))
+        .collect::<Option<_>>()?;
+    (!parsed.command.is_empty()).then_some(parsed)
 }
 
 #[cfg(test)]
@@ -144,6 +166,32 @@ mod tests {
             &["run", "--", "sh", "-c", "sleep 1 & wait"],
             &["run", "--", "--help"],
             &["run", "--", "run", "--", "x"],
+            &["run", "--method", "pidns", "--", "true"],
+            &[
+                "run",
+                "--method",
+                "proc-walk",
+                "--grace",
+                "250ms",
+                "--",
+                "x",
+                "--y",
+            ],
+            &[
+                "run",
+                "--report",
+                "/dev/fd/5",
+                "--timeout",
+                "1s",
+                "--method",
+                "cgroup",
+                "--grace",
+                "0s",
+                "--",
+                "/proc/self/exe",
+                "node",
+                "pause [fork: pause]",
+            ],
         ] {
             let args = os(args);
             assert_eq!(plain(&args), Some(with_clap(args.clone())), "{args:?}");
@@ -155,8 +203,17 @@ mod tests {
         for args in [
             &["run", "true"][..],
             &["run", "--"],
-            &["run", "--method", "pidns", "--", "true"],
             &["run", "--grace=1s", "--", "true"],
+            &["run", "--method", "no-such", "--", "true"],
+            &[
+                "run", "--method", "pidns", "--method", "cgroup", "--", "true",
+            ],
+            &["run", "--grace", "-1s", "--", "true"],
+            &["run", "--report", "--", "true"],
+            &["run", "--report", "", "--", "true"],
+            &["run", "--method", "pidns", "true"],
+            &["run", "--bogus", "x", "--", "true"],
+            &["run", "--method", "pidns", "--"],
             &["matrix", "--", "true"],
         ] {
             assert_eq!(plain(&os(args)), None, "{args:?}");
