@@ -240,7 +240,9 @@ fn compute(explicit_shim: Option<&(PathBuf, Vec<String>)>, watchdog: bool) -> Pr
             (Ok(_), None) => Availability::Available,
         }
     };
-    let no_subreaper = (!subreaper).then(|| NO_SUBREAPER.to_owned());
+    let no_subreaper = (!subreaper)
+        .then(|| NO_SUBREAPER.to_owned())
+        .or_else(crate::shim::kernel::foreign_proc);
     let walk_missing = proc_walk_missing();
     let cgroup = match own_dir().and_then(|dir| match Leaf::create(&dir) {
         Ok(_leaf) => Ok(()),

@@ -124,6 +124,9 @@ fn precondition(method: Method, opts: &SpawnOptions) -> Option<String> {
 /// pidfd, `/proc/<pid>/task/<tid>/children` and subreapers. Cheap (no process is
 /// started, nothing is created): `auto` checks it before it tries `proc-walk`.
 pub(crate) fn proc_walk_missing() -> Option<String> {
+    if let Some(reason) = crate::shim::kernel::foreign_proc() {
+        return Some(reason);
+    }
     let children_file =
         std::path::Path::new(&format!("/proc/self/task/{}/children", std::process::id())).exists();
     if !crate::pidfd::supported() {

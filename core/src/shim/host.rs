@@ -59,6 +59,11 @@ impl ShimTree {
         opts: &SpawnOptions,
         sides: &ShimSides,
     ) -> Result<ShimTree, SpawnError> {
+        if matches!(method, Method::Subreaper | Method::ProcWalk)
+            && let Some(reason) = crate::shim::kernel::foreign_proc()
+        {
+            return Err(SpawnError::Unsupported { method, reason });
+        }
         if opts.forked_shim {
             return Self::fork(method, cmd, sides);
         }

@@ -254,6 +254,27 @@ pub(crate) fn own_ns_level() -> io::Result<usize> {
     Ok(line.split_ascii_whitespace().count().saturating_sub(1))
 }
 
+/// Why `/proc` cannot stand for this process's PID namespace, if it cannot:
+/// `/proc` mounted for an outer namespace (`unshare -p` without
+/// `--mount-proc`, or a `teardown run` under `pidns`, which mounts none) shows
+/// this process's children with the outer namespace's PIDs, which `kill` and
+/// `waitid` here take for others (or none): `subreaper` and `proc-walk` would
+/// signal and wait for the wrong processes, and hung doing so. One read of
+/// `/proc/self/status` (~20 µs), when one of them spawns or is probed.
+pub(crate) fn foreign_proc() -> Option<String> {
+    match own_ns_level() {
+        Ok(0) => None,
+        Ok(_) => Some(
+            "/proc is an outer PID namespace's, not this process's (a PID namespace \
+             without its own /proc: `unshare -p` without --mount-proc, or inside \
+             `teardown run` under pidns), so /proc's PIDs are not the ones kill and \
+             waitid take here; mount a /proc for this namespace, or use pidns"
+                .to_owned(),
+        ),
+        Err(e) => Some(format!("cannot read /proc/self/status: {e}")),
+    }
+}
+
 #[cfg(test)]
 #[path = "fake_kernel/mod.rs"]
 pub(crate) mod fake;

@@ -69,3 +69,67 @@ fn pidns_puts_only_its_init_between_run_and_the_command(#[values("pidns", "auto"
     );
     assert_eq!(status.code(), Some(143), "{method}");
 }
+
+/// A `teardown run` inside another's PID namespace, whose `/proc` is still the
+/// outer namespace's: the inner one must find its init and leader through
+/// `/proc`'s own PIDs (it read `/proc/<its PID for the init>`, another process
+/// or none: "failed to set up the leader's PID", exit 125, before).
+#[rstest::rstest]
+fn a_run_inside_another_run_s_namespace_runs_its_command(
+    #[values("pidns", "auto")] outer: &str,
+    #[values("pidns", "auto")] inner: &str,
+) {
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    let out = std::process::Command::new(&bin)
+        .args(["run", "--method", outer, "--"])
+        .arg(&bin)
+        .args(["run", "--method", inner, "--"])
+        .args(["sh", "-c", "grep NSpid /proc/self/status; exit 4"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "stdout {stdout} stderr {stderr}"
+    );
+    // Three levels: the host's, the outer run's namespace, the inner one's.
+    let levels = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|l| l.split_ascii_whitespace().count());
+    assert_eq!(levels, Some(3), "stdout {stdout}");
+}
+
+/// `subreaper` and `proc-walk` read children from `/proc` and signal and wait by
+/// PID: under a `/proc` of an outer namespace those PIDs name other processes
+/// (they hung, before). They say `unsupported` and why, at once (exit 2).
+#[rstest::rstest]
+fn the_proc_methods_are_unsupported_under_an_outer_namespace_s_proc(
+    #[values("subreaper", "proc-walk")] inner: &str,
+) {
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    let out = std::process::Command::new(&bin)
+        .args(["run", "--method", "pidns", "--timeout", "60s", "--"])
+        .arg(&bin)
+        .args([
+            "run",
+            "--method",
+            inner,
+            "--",
+            "sh",
+            "-c",
+            "sleep 100 & exit 3",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr {stderr}");
+    assert!(
+        stderr.contains("unsupported") && stderr.contains("/proc is an outer PID namespace's"),
+        "{stderr}"
+    );
+}

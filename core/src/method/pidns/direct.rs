@@ -27,10 +27,11 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
+use std::os::fd::AsFd;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use super::direct_init;
+use super::{InitInProc, direct_init};
 use crate::cgroup2::{Leaf, own_dir};
 use crate::driver::{Drained, Driver, Wait};
 use crate::fds::pipe_cloexec;
@@ -149,9 +150,17 @@ pub(crate) fn spawn(
         finished: None,
         reaped: false,
     };
+    // The init as `/proc` shows it (`/proc` may be an outer namespace's).
+    let Some(in_proc) = InitInProc::find(tree.init_fd.as_fd()) else {
+        tree.end_init();
+        return Err(SpawnError::Setup {
+            what: "the init in /proc".to_owned(),
+            source: io::Error::from_raw_os_error(libc::ESRCH),
+        });
+    };
     if user {
         // Before anything runs in the namespace: `auto` may move on.
-        if let Err(reason) = direct_init::write_maps(init, uid, gid) {
+        if let Err(reason) = direct_init::write_maps(in_proc.pid, uid, gid) {
             tree.end_init();
             return Err(SpawnError::Unsupported {
                 method: Method::Pidns,
@@ -161,8 +170,7 @@ pub(crate) fn spawn(
         let _ = tree.icmd.send("mapped\n");
     }
     // The init reports the leader's spawn and reaps nothing until "go": the
-    // leader is still its only child, and its children list names it with the
-    // PID this host sees.
+    // leader is still its only child, and its children list names it.
     let failure = match tree.ievt.next(None) {
         Ok(Next::Line(l)) if l.starts_with("spawned") => None,
         Ok(Next::Line(l)) if l.starts_with("spawn-failed") => {
@@ -192,7 +200,7 @@ pub(crate) fn spawn(
         tree.end_init();
         return Err(e);
     }
-    let leader = super::leader_host_pid(init).and_then(|p| u32::try_from(p).ok());
+    let leader = in_proc.leader_pid().and_then(|p| u32::try_from(p).ok());
     let Some(leader) = leader else {
         tree.end_init();
         return Err(SpawnError::Setup {

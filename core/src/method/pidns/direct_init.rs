@@ -15,10 +15,11 @@ use crate::sys::signal::kill_all_in_own_pid_namespace;
 use crate::sys::wait::{WaitFlags, Who, wait_exit};
 
 /// Gives the init's new user namespace the identity maps of this process's
-/// uid and gid (what an unprivileged process may map).
-pub(super) fn write_maps(init: i32, uid: u32, gid: u32) -> Result<(), String> {
+/// uid and gid (what an unprivileged process may map); `init_in_proc`: the
+/// init's PID in `/proc`'s namespace.
+pub(super) fn write_maps(init_in_proc: i32, uid: u32, gid: u32) -> Result<(), String> {
     let write = |file: &str, text: String| {
-        let path = format!("/proc/{init}/{file}");
+        let path = format!("/proc/{init_in_proc}/{file}");
         std::fs::write(&path, text).map_err(|e| format!("cannot write {path}: {e}"))
     };
     write("setgroups", "deny".into())?;

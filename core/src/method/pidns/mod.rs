@@ -46,7 +46,7 @@ mod init;
 
 pub(crate) use direct::spawn as spawn_direct;
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use self::init::{End, OnParentDeath};
 use crate::TeardownError;
@@ -59,6 +59,7 @@ use crate::pidfd::PidFd;
 use crate::shim::protocol::{Event, LineReader, LineWriter, Next, Request};
 use crate::shim::setup::{ParentDeath, Setup, enter_namespaces, errno, send_result, spawn_leader};
 use crate::sys::fork::{Forked, fork_into_cgroup, fork_single_threaded, run_forked};
+use crate::sys::proc_text;
 use crate::sys::signal::kill_child;
 use crate::sys::wait::{RawStatus, WaitFlags, Who, killed_by, wait_exit};
 
@@ -131,7 +132,7 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
             return Ok(0);
         }
     }
-    let leader_host_pid = leader_host_pid(init);
+    let leader_host_pid = InitInProc::find(init_fd.as_fd()).and_then(InitInProc::leader_pid);
     let Some(leader_host_pid) = leader_host_pid else {
         let _ = s
             .out
@@ -377,14 +378,89 @@ fn teardown_outer(
     Ok(d)
 }
 
-/// The leader's PID as the host sees it, from the init's children list: read
-/// before the host's "go", while the leader is the init's only child.
-pub(super) fn leader_host_pid(init: i32) -> Option<i32> {
-    let text = crate::sys::proc_text::read(format!("/proc/{init}/task/{init}/children")).ok()?;
-    std::str::from_utf8(&text)
-        .ok()?
-        .split_ascii_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// Where `/proc` shows the init: this process's `/proc` may be another PID
+/// namespace's (a `teardown run` inside another one's namespace, which mounts
+/// no `/proc` of its own), and then `/proc/<pid>` with a PID of ours names
+/// another process, or none. The init's pidfd says, in `/proc`'s own terms
+/// (`/proc/self/fdinfo/<fd>`'s `NSpid:`): its PID there, down to its PID in
+/// its own namespace (1), the one below ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct InitInProc {
+    /// The init's PID in `/proc`'s namespace.
+    pub(super) pid: i32,
+    /// How many PID namespaces this process is below `/proc`'s (0: the same).
+    level: usize,
+}
+
+impl InitInProc {
+    /// `init_fd`: a pidfd on the init, a child of this process in a new PID
+    /// namespace.
+    pub(super) fn find(init_fd: BorrowedFd<'_>) -> Option<InitInProc> {
+        let info = proc_text::read(format!("/proc/self/fdinfo/{}", init_fd.as_raw_fd())).ok()?;
+        InitInProc::from_fdinfo(&info)
+    }
+
+    fn from_fdinfo(info: &[u8]) -> Option<InitInProc> {
+        let nspid: Vec<i32> = proc_text::status_field(info, "NSpid:")?
+            .split_ascii_whitespace()
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        Some(InitInProc {
+            pid: *nspid.first().filter(|&&p| p > 0)?,
+            level: nspid.len().checked_sub(2)?,
+        })
+    }
+
+    /// The leader's PID as this process sees it, from the init's children
+    /// list: read before the host's "go", while the leader is the init's only
+    /// child. Below `/proc`'s namespace, the leader's `NSpid` at our level.
+    pub(super) fn leader_pid(self) -> Option<i32> {
+        let pid = self.pid;
+        let text = proc_text::read(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+        let child: i32 = std::str::from_utf8(&text)
+            .ok()?
+            .split_ascii_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        if self.level == 0 {
+            return Some(child);
+        }
+        let status = proc_text::read(format!("/proc/{child}/status")).ok()?;
+        proc_text::status_field(&status, "NSpid:")?
+            .split_ascii_whitespace()
+            .nth(self.level)?
+            .parse()
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod init_in_proc_tests {
+    use super::InitInProc;
+
+    #[test]
+    fn the_init_is_found_at_its_proc_pid_and_our_level_from_its_fdinfo() {
+        // /proc is ours: the init is 4242 here, 1 in its own namespace.
+        let same = b"pos:\t0\nflags:\t02000002\nPid:\t4242\nNSpid:\t4242\t1\n";
+        assert_eq!(
+            InitInProc::from_fdinfo(same),
+            Some(InitInProc {
+                pid: 4242,
+                level: 0
+            })
+        );
+        // /proc is the namespace above ours: 9001 there, 17 to us, 1 to itself.
+        let below = b"Pid:\t9001\nNSpid:\t9001\t17\t1\n";
+        assert_eq!(
+            InitInProc::from_fdinfo(below),
+            Some(InitInProc {
+                pid: 9001,
+                level: 1
+            })
+        );
+        // Not in /proc's namespace at all (-1), or no NSpid line: not found.
+        assert_eq!(InitInProc::from_fdinfo(b"Pid:\t-1\nNSpid:\t-1\n"), None);
+        assert_eq!(InitInProc::from_fdinfo(b"Pid:\t5\n"), None);
+    }
 }
