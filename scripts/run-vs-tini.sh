@@ -28,10 +28,12 @@ trap 'rm -rf "$tmp"' EXIT
 # cached (~10 more page faults a start, 5-7 % of a `run` here): on a file
 # system with large folios (ext4 on Linux 6.18), the page cache of a file
 # written in small pieces is in small folios, and each fault maps less of it.
-install -m 0755 "$bin" "$tmp/teardown" && bin=$tmp/teardown
+install -m 0755 "$bin" "$tmp/teardown" || exit 2
+bin=$tmp/teardown
 before=${TEARDOWN_BEFORE:-}
 if [[ -n "$before" ]]; then
-    mkdir "$tmp/before" && install -m 0755 "$before" "$tmp/before/teardown" && before=$tmp/before/teardown
+    mkdir "$tmp/before" && install -m 0755 "$before" "$tmp/before/teardown" || exit 2
+    before=$tmp/before/teardown
 fi
 floor=
 if command -v "${CC:-cc}" >/dev/null 2>&1; then

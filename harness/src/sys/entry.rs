@@ -14,7 +14,9 @@
 //! the program expects). What is lost is the "thread 'main' has overflowed its
 //! stack" message: a stack overflow is a plain SIGSEGV.
 //!
-//! A panic out of `main` exits 101, as under std's start.
+//! A panic out of `main` exits 101, as under std's start; its message names
+//! the thread `<unnamed>` rather than `main` (std names the main thread in its
+//! start).
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int};

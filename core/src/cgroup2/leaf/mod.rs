@@ -153,6 +153,11 @@ impl Leaf {
                                 parent.display()
                             ))
                         }
+                        // A file on the cgroup2 file system passes the `statfs` above.
+                        Some(libc::ENOTDIR | libc::ENOENT) => LeafError::Unsupported(format!(
+                            "cgroup parent {} does not exist (pass an existing cgroup2 directory)",
+                            parent.display()
+                        )),
                         _ => LeafError::Io("create the cgroup leaf", e),
                     });
                 }
