@@ -351,7 +351,7 @@ fn reap_own_children(leaf: &Leaf, skip: i32) -> u64 {
     let mut n = 0;
     for pid in children.into_iter().filter(|&p| p != skip) {
         let Ok(fd) = PidFd::open(pid) else { continue };
-        if !leaf.contains(pid) {
+        if !leaf.contains(pid, fd.as_fd()) {
             continue;
         }
         if let Ok(Some(_)) = wait_exit(Who::PidFd(fd.as_fd()), WaitFlags::REAP_NOHANG) {

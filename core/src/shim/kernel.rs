@@ -18,6 +18,7 @@ use procfs::process::Stat;
 use crate::fds::{PollFd, PollFlags, poll};
 use crate::pidfd::PidFd;
 use crate::sys::proc_text;
+pub(crate) use crate::sys::proc_text::own_ns_level;
 use crate::sys::signal::{drain_signalfd, kill_process_group};
 use crate::sys::wait::{RawStatus, WaitFlags, Who, wait_exit};
 
@@ -241,17 +242,6 @@ fn only_thread_children() -> io::Result<Vec<i32>> {
 fn nspid_at(status: &[u8], level: usize) -> Option<i32> {
     let line = proc_text::status_field(status, "NSpid:")?;
     line.split_ascii_whitespace().nth(level)?.parse().ok()
-}
-
-/// The index of this process's PID in its own `NSpid:` line: how many PID
-/// namespaces it is below the one `/proc` shows (the init of a namespace made by
-/// a host process: 1).
-pub(crate) fn own_ns_level() -> io::Result<usize> {
-    // Bytes: whoever started us may have named us with bytes that are not UTF-8.
-    let status = proc_text::read("/proc/self/status")?;
-    let line = proc_text::status_field(&status, "NSpid:")
-        .ok_or_else(|| io::Error::other("no NSpid line in /proc/self/status"))?;
-    Ok(line.split_ascii_whitespace().count().saturating_sub(1))
 }
 
 /// Why `/proc` cannot stand for this process's PID namespace, if it cannot:

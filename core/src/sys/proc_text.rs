@@ -10,6 +10,7 @@
 //! bytes, and only the fields wanted are decoded (they are ASCII numbers).
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
 
 /// The whole file, as bytes. A `/proc` file has no size to go by: `std`'s
@@ -53,6 +54,44 @@ pub(crate) fn status_field<'a>(status: &'a [u8], key: &str) -> Option<&'a str> {
 pub(crate) fn unified_cgroup(text: &[u8]) -> Option<&[u8]> {
     text.split(|&b| b == b'\n')
         .find_map(|l| l.strip_prefix(b"0::"))
+}
+
+/// The index of this process's PID in its own `NSpid:` line: how many PID
+/// namespaces it is below the one `/proc` shows (the init of a namespace made by
+/// a host process: 1).
+pub(crate) fn own_ns_level() -> io::Result<usize> {
+    // Bytes: whoever started us may have named us with bytes that are not UTF-8.
+    let status = read("/proc/self/status")?;
+    let line = status_field(&status, "NSpid:")
+        .ok_or_else(|| io::Error::other("no NSpid line in /proc/self/status"))?;
+    Ok(line.split_ascii_whitespace().count().saturating_sub(1))
+}
+
+/// The PID `/proc` gives the process of pidfd `fd` (`pid` in this process's
+/// PID namespace): `pid` itself when `/proc` is this namespace's (checked once
+/// per process), else the `Pid:` of the pidfd's `fdinfo`, which is in
+/// `/proc`'s terms. `None`: not visible there, or gone.
+pub(crate) fn pid_in_proc(pid: i32, fd: BorrowedFd<'_>) -> Option<i32> {
+    use std::sync::Mutex;
+    // (PID of this process, whether `/proc` is its namespace's): a forked copy
+    // in a new namespace has another PID and looks again.
+    static OURS: Mutex<(u32, bool)> = Mutex::new((0, false));
+    let me = std::process::id();
+    let ours = {
+        let mut cached = OURS.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != me {
+            *cached = (me, matches!(own_ns_level(), Ok(0)));
+        }
+        cached.1
+    };
+    if ours {
+        return Some(pid);
+    }
+    let info = read(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    status_field(&info, "Pid:")?
+        .parse()
+        .ok()
+        .filter(|&p: &i32| p > 0)
 }
 
 #[cfg(test)]

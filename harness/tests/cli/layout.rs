@@ -133,3 +133,41 @@ fn the_proc_methods_are_unsupported_under_an_outer_namespace_s_proc(
         "{stderr}"
     );
 }
+
+/// `cgroup` and `cgroup-kill` check each member's cgroup in `/proc` before they
+/// SIGTERM it: under a `/proc` of an outer namespace they read another
+/// process's (the PID is ours, not `/proc`'s), signalled nobody, and only
+/// SIGKILLed at the end of the grace. Through the member's pidfd they find it.
+#[rstest::rstest]
+fn the_cgroup_methods_term_their_tree_under_an_outer_namespace_s_proc(
+    #[values("cgroup", "cgroup-kill")] inner: &str,
+) {
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let status = std::process::Command::new(&bin)
+        .args(["run", "--method", "pidns", "--timeout", "60s", "--"])
+        .arg(&bin)
+        .args([
+            "run",
+            "--method",
+            inner,
+            "--timeout",
+            "300ms",
+            "--grace",
+            "20s",
+        ])
+        .arg("--report")
+        .arg(&report)
+        .args(["--", "sh", "-c", "sleep 100 & sleep 100"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    assert_eq!(status.code(), Some(124), "{text}");
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["escalated"], false, "{text}");
+    assert!(r["signalled"].as_u64().unwrap_or(0) >= 2, "{text}");
+}

@@ -72,7 +72,7 @@ impl Leaf {
         let mut left_over = seen.into_iter();
         while let Some(pid) = left_over.next() {
             let Ok(fd) = PidFd::open(pid) else { continue };
-            if !self.contains(pid) {
+            if !self.contains(pid, fd.as_fd()) {
                 continue;
             }
             let left = end.map(|e| e.saturating_duration_since(Instant::now()));
@@ -101,7 +101,7 @@ impl Leaf {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(false),
             Err(e) => return Err(e),
         };
-        if !self.contains(pid) {
+        if !self.contains(pid, fd.as_fd()) {
             return Ok(false);
         }
         // The pidfd pins the identity: if the process has not exited, the /proc
@@ -148,7 +148,7 @@ impl Leaf {
     /// [`Leaf::kill_all`] calls it; a teardown calls it first too, so that a
     /// graceful wait is not a wait for the host itself.
     pub(crate) fn evict_self(&self) -> io::Result<()> {
-        if !self.contains(std::process::id() as i32) {
+        if !self.holds_self() {
             return Ok(());
         }
         let home = self.home.as_ref().ok_or_else(|| {

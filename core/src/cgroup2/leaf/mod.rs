@@ -297,11 +297,26 @@ impl Leaf {
         Ok(out)
     }
 
-    /// Whether process `pid` is in the leaf or below it (`/proc/<pid>/cgroup`; a
-    /// zombie still shows the cgroup it died in).
-    pub(crate) fn contains(&self, pid: i32) -> bool {
+    /// Whether process `pid`, of pidfd `fd`, is in the leaf or below it
+    /// (`/proc/<pid>/cgroup`; a zombie still shows the cgroup it died in). Under
+    /// a `/proc` of an outer PID namespace, where `pid` names another process or
+    /// none, the pidfd says which PID `/proc` gives it.
+    pub(crate) fn contains(&self, pid: i32, fd: BorrowedFd<'_>) -> bool {
+        let Some(pid) = proc_text::pid_in_proc(pid, fd) else {
+            return false;
+        };
+        self.holds(format!("/proc/{pid}/cgroup"))
+    }
+
+    /// Whether this process is in the leaf or below it (a tree can move it in).
+    pub(crate) fn holds_self(&self) -> bool {
+        self.holds("/proc/self/cgroup".to_owned())
+    }
+
+    /// Whether the `/proc/<pid>/cgroup` file at `path` names the leaf or below.
+    fn holds(&self, path: String) -> bool {
         // Bytes: a root tree can name its cgroups with bytes that are not UTF-8.
-        let Ok(text) = proc_text::read(format!("/proc/{pid}/cgroup")) else {
+        let Ok(text) = proc_text::read(path) else {
             return false;
         };
         let rel = self.rel.as_bytes();

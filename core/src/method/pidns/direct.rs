@@ -151,7 +151,7 @@ pub(crate) fn spawn(
         reaped: false,
     };
     // The init as `/proc` shows it (`/proc` may be an outer namespace's).
-    let Some(in_proc) = InitInProc::find(tree.init_fd.as_fd()) else {
+    let Some(in_proc) = InitInProc::find(init, tree.init_fd.as_fd()) else {
         tree.end_init();
         return Err(SpawnError::Setup {
             what: "the init in /proc".to_owned(),

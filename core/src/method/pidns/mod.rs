@@ -132,7 +132,7 @@ pub(crate) fn run_outer(mut s: Setup) -> Result<i32, ShimError> {
             return Ok(0);
         }
     }
-    let leader_host_pid = InitInProc::find(init_fd.as_fd()).and_then(InitInProc::leader_pid);
+    let leader_host_pid = InitInProc::find(init, init_fd.as_fd()).and_then(InitInProc::leader_pid);
     let Some(leader_host_pid) = leader_host_pid else {
         let _ = s
             .out
@@ -393,11 +393,20 @@ pub(super) struct InitInProc {
 }
 
 impl InitInProc {
-    /// `init_fd`: a pidfd on the init, a child of this process in a new PID
-    /// namespace.
-    pub(super) fn find(init_fd: BorrowedFd<'_>) -> Option<InitInProc> {
+    /// `init`, `init_fd`: the init's PID here and a pidfd on it, a child of
+    /// this process in a new PID namespace. A kernel older than 5.5 writes no
+    /// `NSpid:` in a pidfd's `fdinfo`: there, if `/proc` is this process's
+    /// namespace's, the init is `init` in it too.
+    pub(super) fn find(init: i32, init_fd: BorrowedFd<'_>) -> Option<InitInProc> {
         let info = proc_text::read(format!("/proc/self/fdinfo/{}", init_fd.as_raw_fd())).ok()?;
-        InitInProc::from_fdinfo(&info)
+        InitInProc::from_fdinfo(&info).or_else(|| {
+            (proc_text::status_field(&info, "NSpid:").is_none()
+                && matches!(proc_text::own_ns_level(), Ok(0)))
+            .then_some(InitInProc {
+                pid: init,
+                level: 0,
+            })
+        })
     }
 
     fn from_fdinfo(info: &[u8]) -> Option<InitInProc> {
