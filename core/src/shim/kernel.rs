@@ -252,9 +252,9 @@ fn nspid_at(status: &[u8], level: usize) -> Option<i32> {
 /// signal and wait for the wrong processes, and hung doing so. One read of
 /// `/proc/self/status` (~20 µs), when one of them spawns or is probed.
 pub(crate) fn foreign_proc() -> Option<String> {
-    match own_ns_level() {
-        Ok(0) => None,
-        Ok(_) => Some(
+    match proc_text::proc_is_ours() {
+        Ok(true) => None,
+        Ok(false) => Some(
             "/proc is an outer PID namespace's, not this process's (a PID namespace \
              without its own /proc: `unshare -p` without --mount-proc, or inside \
              `teardown run` under pidns), so /proc's PIDs are not the ones kill and \

@@ -67,24 +67,31 @@ pub(crate) fn own_ns_level() -> io::Result<usize> {
     Ok(line.split_ascii_whitespace().count().saturating_sub(1))
 }
 
-/// The PID `/proc` gives the process of pidfd `fd` (`pid` in this process's
-/// PID namespace): `pid` itself when `/proc` is this namespace's (checked once
-/// per process), else the `Pid:` of the pidfd's `fdinfo`, which is in
-/// `/proc`'s terms. `None`: not visible there, or gone.
-pub(crate) fn pid_in_proc(pid: i32, fd: BorrowedFd<'_>) -> Option<i32> {
+/// Whether `/proc` shows this process's own PID namespace ([`own_ns_level`]
+/// is 0): not under a `/proc` mounted for an outer one (`unshare -p` without
+/// `--mount-proc`, or inside `teardown run` under `pidns`). Read once per
+/// process: a forked copy in a new namespace has another PID and reads again.
+pub(crate) fn proc_is_ours() -> io::Result<bool> {
     use std::sync::Mutex;
-    // (PID of this process, whether `/proc` is its namespace's): a forked copy
-    // in a new namespace has another PID and looks again.
-    static OURS: Mutex<(u32, bool)> = Mutex::new((0, false));
+    static OURS: Mutex<Option<(u32, bool)>> = Mutex::new(None);
     let me = std::process::id();
-    let ours = {
-        let mut cached = OURS.lock().unwrap_or_else(|e| e.into_inner());
-        if cached.0 != me {
-            *cached = (me, matches!(own_ns_level(), Ok(0)));
-        }
-        cached.1
-    };
-    if ours {
+    let mut cached = OURS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((pid, ours)) = *cached
+        && pid == me
+    {
+        return Ok(ours);
+    }
+    let ours = own_ns_level()? == 0;
+    *cached = Some((me, ours));
+    Ok(ours)
+}
+
+/// The PID `/proc` gives the process of pidfd `fd` (`pid` in this process's
+/// PID namespace): `pid` itself when `/proc` is this namespace's, else the
+/// `Pid:` of the pidfd's `fdinfo`, which is in `/proc`'s terms. `None`: not
+/// visible there, or gone.
+pub(crate) fn pid_in_proc(pid: i32, fd: BorrowedFd<'_>) -> Option<i32> {
+    if proc_is_ours().unwrap_or(false) {
         return Some(pid);
     }
     let info = read(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;

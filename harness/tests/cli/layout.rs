@@ -18,6 +18,19 @@ fn comm(pid: u32) -> String {
         .to_owned()
 }
 
+/// `teardown run --method OUTER --timeout 60s -- teardown run INNER...`: a run
+/// inside another's PID namespace, whose `/proc` is the outer namespace's.
+fn nested(outer: &str, inner: &[&str]) -> std::process::Command {
+    let bin = assert_cmd::cargo::cargo_bin("teardown");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["run", "--method", outer, "--timeout", "60s", "--"])
+        .arg(&bin)
+        .arg("run")
+        .args(inner)
+        .stdin(Stdio::null());
+    cmd
+}
+
 #[rstest::rstest]
 fn pidns_puts_only_its_init_between_run_and_the_command(#[values("pidns", "auto")] method: &str) {
     let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("teardown"))
@@ -79,15 +92,19 @@ fn a_run_inside_another_run_s_namespace_runs_its_command(
     #[values("pidns", "auto")] outer: &str,
     #[values("pidns", "auto")] inner: &str,
 ) {
-    let bin = assert_cmd::cargo::cargo_bin("teardown");
-    let out = std::process::Command::new(&bin)
-        .args(["run", "--method", outer, "--"])
-        .arg(&bin)
-        .args(["run", "--method", inner, "--"])
-        .args(["sh", "-c", "grep NSpid /proc/self/status; exit 4"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = nested(
+        outer,
+        &[
+            "--method",
+            inner,
+            "--",
+            "sh",
+            "-c",
+            "grep NSpid /proc/self/status; exit 4",
+        ],
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -110,22 +127,12 @@ fn a_run_inside_another_run_s_namespace_runs_its_command(
 fn the_proc_methods_are_unsupported_under_an_outer_namespace_s_proc(
     #[values("subreaper", "proc-walk")] inner: &str,
 ) {
-    let bin = assert_cmd::cargo::cargo_bin("teardown");
-    let out = std::process::Command::new(&bin)
-        .args(["run", "--method", "pidns", "--timeout", "60s", "--"])
-        .arg(&bin)
-        .args([
-            "run",
-            "--method",
-            inner,
-            "--",
-            "sh",
-            "-c",
-            "sleep 100 & exit 3",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = nested(
+        "pidns",
+        &["--method", inner, "--", "sh", "-c", "sleep 100 & exit 3"],
+    )
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr {stderr}");
     assert!(
@@ -142,25 +149,24 @@ fn the_proc_methods_are_unsupported_under_an_outer_namespace_s_proc(
 fn the_cgroup_methods_term_their_tree_under_an_outer_namespace_s_proc(
     #[values("cgroup", "cgroup-kill")] inner: &str,
 ) {
-    let bin = assert_cmd::cargo::cargo_bin("teardown");
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let status = std::process::Command::new(&bin)
-        .args(["run", "--method", "pidns", "--timeout", "60s", "--"])
-        .arg(&bin)
-        .args([
-            "run",
-            "--method",
-            inner,
-            "--timeout",
-            "300ms",
-            "--grace",
-            "20s",
-        ])
-        .arg("--report")
-        .arg(&report)
-        .args(["--", "sh", "-c", "sleep 100 & sleep 100"])
-        .stdin(Stdio::null())
+    let report_arg = report.to_str().unwrap();
+    let inner_args = [
+        "--method",
+        inner,
+        "--timeout",
+        "300ms",
+        "--grace",
+        "20s",
+        "--report",
+        report_arg,
+        "--",
+        "sh",
+        "-c",
+        "sleep 100 & sleep 100",
+    ];
+    let status = nested("pidns", &inner_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()

@@ -401,7 +401,7 @@ impl InitInProc {
         let info = proc_text::read(format!("/proc/self/fdinfo/{}", init_fd.as_raw_fd())).ok()?;
         InitInProc::from_fdinfo(&info).or_else(|| {
             (proc_text::status_field(&info, "NSpid:").is_none()
-                && matches!(proc_text::own_ns_level(), Ok(0)))
+                && proc_text::proc_is_ours().unwrap_or(false))
             .then_some(InitInProc {
                 pid: init,
                 level: 0,
