@@ -10,6 +10,10 @@
 //!     --trials 100 --jobs 1 --spec 'pause [15*fork: pause]'
 //! # where the time goes: the warden's phase timings, summed
 //! TEARDOWN_TRACE=1 cargo run ... 2> phases.txt
+//! # what the fuzz target `trial` runs per input, without libFuzzer: each tree
+//! # cut by `fuzz::small_tree`, its trials with `auto` and `proc-walk` at once
+//! # (`fuzz::trial_for`), one input at a time; prints inputs/s and the slowest
+//! cargo run --release -p teardown-harness --example trial-rate -- --fuzz 400
 //! ```
 //!
 //! Prints the rate, the verdicts, the mean, median and 90th percentile trial
@@ -23,6 +27,7 @@ use std::time::{Duration, Instant};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use teardown::Method;
+use teardown_harness::fuzz::{TRIAL_METHODS, small_tree, trial_for};
 use teardown_harness::prop::any_tree_spec;
 use teardown_harness::spec::TreeSpec;
 use teardown_harness::trial::{Supervisor, Trial};
@@ -34,6 +39,7 @@ struct Args {
     seed: u64,
     method: Method,
     spec: Option<TreeSpec>,
+    fuzz: Option<usize>,
 }
 
 fn parse_args() -> Args {
@@ -43,6 +49,7 @@ fn parse_args() -> Args {
         seed: 1,
         method: Method::Auto,
         spec: None,
+        fuzz: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,6 +60,7 @@ fn parse_args() -> Args {
             "--seed" => a.seed = value.parse().unwrap_or_else(|_| usage(&flag)),
             "--method" => a.method = value.parse().unwrap_or_else(|_| usage(&flag)),
             "--spec" => a.spec = Some(value.parse().unwrap_or_else(|_| usage(&flag))),
+            "--fuzz" => a.fuzz = Some(value.parse().unwrap_or_else(|_| usage(&flag))),
             _ => usage(&flag),
         }
     }
@@ -62,7 +70,7 @@ fn parse_args() -> Args {
 
 fn usage(flag: &str) -> ! {
     eprintln!(
-        "trial-rate: bad {flag}; usage: [--trials N] [--jobs J] [--seed S] [--method M] [--spec SPEC]"
+        "trial-rate: bad {flag}; usage: [--trials N] [--jobs J] [--seed S] [--method M] [--spec SPEC] [--fuzz N]"
     );
     std::process::exit(2)
 }
@@ -79,8 +87,55 @@ fn trees(n: usize, seed: u64) -> Vec<TreeSpec> {
         .collect()
 }
 
+/// `n` inputs as the fuzz target `trial` runs them, one after the other.
+fn fuzz(n: usize, seed: u64) {
+    let specs: Vec<TreeSpec> = trees(n, seed).iter().map(small_tree).collect();
+    let mut times = Vec::with_capacity(n);
+    let mut verdicts: BTreeMap<String, usize> = BTreeMap::new();
+    let start = Instant::now();
+    for spec in &specs {
+        let t0 = Instant::now();
+        let trials: Vec<Trial> = TRIAL_METHODS
+            .iter()
+            .map(|&m| trial_for(m, spec.clone()))
+            .collect();
+        let outcomes: Vec<_> = std::thread::scope(|s| {
+            let running: Vec<_> = trials.iter().map(|t| s.spawn(|| run_trial(t))).collect();
+            running.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let ms: Vec<f64> = outcomes
+            .iter()
+            .map(|o| o.elapsed.as_secs_f64() * 1e3)
+            .collect();
+        times.push((t0.elapsed().as_secs_f64() * 1e3, ms, spec.to_string()));
+        for (t, o) in trials.iter().zip(&outcomes) {
+            *verdicts.entry(o.verdict.to_string()).or_default() += 1;
+            if o.verdict != teardown::Verdict::Clean {
+                eprintln!("{}: {}", o.verdict, teardown_harness::replay::line(t));
+            }
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "{n} fuzz inputs (trees cut by small_tree, {} trials each at once), seed {seed}: \
+         {wall:.2}s wall, {:.1} inputs/s; verdicts {verdicts:?}",
+        TRIAL_METHODS.len(),
+        n as f64 / wall
+    );
+    times.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total: f64 = times.iter().map(|t| t.0).sum();
+    println!("slowest inputs (ms per input, ms per trial, tree), {total:.0} ms in all:");
+    for (ms, each, spec) in times.iter().take(12) {
+        let each: Vec<String> = each.iter().map(|m| format!("{m:.1}")).collect();
+        println!("  {ms:6.1}  [{}]  {spec}", each.join(", "));
+    }
+}
+
 fn main() {
     let args = parse_args();
+    if let Some(n) = args.fuzz {
+        return fuzz(n, args.seed);
+    }
     let specs = match &args.spec {
         Some(spec) => vec![spec.clone(); args.trials],
         None => trees(args.trials, args.seed),
