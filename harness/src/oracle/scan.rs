@@ -35,14 +35,14 @@ pub fn tree_processes(src: &dyn ProcSource, scene: &Scene) -> Vec<ProcStat> {
 /// [`tree_processes`], and whether the scans never settled: the last of
 /// [`MAX_RESCANS`] still found a process none before had (see [`observe`]).
 pub(super) fn scan_until_settled(src: &dyn ProcSource, scene: &Scene) -> (Vec<ProcStat>, bool) {
-    let mut found: BTreeMap<Identity, ProcStat> = scan(src, scene)
+    let mut found: BTreeMap<Identity, ProcStat> = scan(src, scene, &BTreeMap::new())
         .into_iter()
         .map(|s| (s.identity(), s))
         .collect();
     let mut settled = false;
     for _ in 0..MAX_RESCANS {
         let mut new = false;
-        for s in scan(src, scene) {
+        for s in scan(src, scene, &found) {
             if let std::collections::btree_map::Entry::Vacant(e) = found.entry(s.identity()) {
                 e.insert(s);
                 new = true;
@@ -56,14 +56,23 @@ pub(super) fn scan_until_settled(src: &dyn ProcSource, scene: &Scene) -> (Vec<Pr
     (found.into_values().collect(), !settled)
 }
 
-/// One scan of [`tree_processes`].
-fn scan(src: &dyn ProcSource, scene: &Scene) -> Vec<ProcStat> {
+/// One scan of [`tree_processes`]. A process in `known` (an earlier scan's
+/// find: its first look stands) and an excluded one (the warden, the
+/// supervisor, the bystanders: only their parents matter here) are only
+/// glanced at ([`ProcSource::glance`]); what the scan returns for them is that
+/// glance, which the caller does not keep.
+fn scan(
+    src: &dyn ProcSource,
+    scene: &Scene,
+    known: &BTreeMap<Identity, ProcStat>,
+) -> Vec<ProcStat> {
     let excluded: BTreeSet<i32> = scene
         .bystanders
         .iter()
         .map(|b| b.pid)
         .chain([scene.warden, scene.supervisor])
         .collect();
+    let enough = |s: &ProcStat| excluded.contains(&s.pid) || known.contains_key(&s.identity());
     let mut found: BTreeMap<i32, ProcStat> = BTreeMap::new();
 
     // 1. children files, breadth first from the warden (through the supervisor too:
@@ -86,7 +95,7 @@ fn scan(src: &dyn ProcSource, scene: &Scene) -> Vec<ProcStat> {
     let stats: HashMap<i32, ProcStat> = src
         .pids()
         .into_iter()
-        .filter_map(|p| Some((p, src.stat(p)?)))
+        .filter_map(|p| Some((p, src.glance(p, &enough)?)))
         .collect();
     let mut under: HashMap<i32, bool> = HashMap::new();
     for &pid in stats.keys() {
@@ -99,7 +108,11 @@ fn scan(src: &dyn ProcSource, scene: &Scene) -> Vec<ProcStat> {
         if excluded.contains(&pid) {
             continue;
         }
-        if let Some(s) = stats.get(&pid).cloned().or_else(|| src.stat(pid)) {
+        if let Some(s) = stats
+            .get(&pid)
+            .cloned()
+            .or_else(|| src.glance(pid, &enough))
+        {
             found.insert(pid, s);
         }
     }
@@ -109,7 +122,10 @@ fn scan(src: &dyn ProcSource, scene: &Scene) -> Vec<ProcStat> {
         if found.contains_key(&r.pid) || excluded.contains(&r.pid) {
             continue;
         }
-        if let Some(s) = src.stat(r.pid).filter(|s| s.start_time == r.start_time) {
+        if let Some(s) = src
+            .glance(r.pid, &enough)
+            .filter(|s| s.start_time == r.start_time)
+        {
             found.insert(r.pid, s);
         }
     }

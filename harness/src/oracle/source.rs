@@ -80,6 +80,18 @@ pub trait ProcSource {
     fn pids(&self) -> Vec<i32>;
     /// One process, `None` if there is no such PID.
     fn stat(&self, pid: i32) -> Option<ProcStat>;
+    /// One process, looked at only as closely as `enough` needs: `enough` sees a
+    /// first look from the main thread's stat alone (`alive` from its state,
+    /// `dying` false: neither is exact), and if it says that is enough, that
+    /// look is the answer; otherwise the answer is [`ProcSource::stat`]'s. For a
+    /// caller that needs only a process's identity and parent (a process it has
+    /// already judged, or the warden's own): `/proc/<pid>/status` is the costly
+    /// read, and [`ProcSource::stat`] reads it twice for a live process (its
+    /// look is confirmed by a second one).
+    fn glance(&self, pid: i32, enough: &dyn Fn(&ProcStat) -> bool) -> Option<ProcStat> {
+        let _ = enough;
+        self.stat(pid)
+    }
     /// The children of `pid`, from every thread's `children` file.
     fn children(&self, pid: i32) -> Vec<i32>;
     /// The PIDs of `pid` in each nested PID namespace, outermost first (`NSpid`).
@@ -133,6 +145,22 @@ impl LiveProc {
     /// The root directory's fd.
     fn dir(&self) -> Option<BorrowedFd<'_>> {
         self.dir.as_deref().map(AsFd::as_fd)
+    }
+}
+
+/// A process as its main thread's stat shows it: `alive` from the main
+/// thread's state alone, `dying` false (see [`ProcSource::glance`]).
+fn first_look(s: &procread::Stat, comm: Option<String>) -> ProcStat {
+    ProcStat {
+        pid: s.pid,
+        ppid: s.ppid,
+        pgid: s.pgrp,
+        sid: s.session,
+        start_time: s.starttime,
+        state: s.state,
+        alive: !is_dead_state(s.state),
+        dying: false,
+        comm: comm.unwrap_or_default(),
     }
 }
 
@@ -214,8 +242,20 @@ impl LiveProc {
     /// the kernel cannot tell).
     fn read(&self, pid: i32) -> Option<ProcStat> {
         let dir = self.dir()?;
+        let (s, comm) = procread::read_stat(dir, &RelPath::pid(pid).join("stat"), true)?;
+        Some(self.finish(dir, pid, &s, comm))
+    }
+
+    /// [`LiveProc::read`] after its first step: `s` and `comm` are `pid`'s
+    /// main thread's stat.
+    fn finish(
+        &self,
+        dir: BorrowedFd<'_>,
+        pid: i32,
+        s: &procread::Stat,
+        comm: Option<String>,
+    ) -> ProcStat {
         let here = RelPath::pid(pid);
-        let (s, comm) = procread::read_stat(dir, &here.join("stat"), true)?;
         let main_alive = !is_dead_state(s.state);
         let (alive, dying) = if main_alive && s.num_threads == 1 {
             let status = here.join("status");
@@ -225,17 +265,11 @@ impl LiveProc {
         } else {
             self.walk(dir, pid, main_alive)
         };
-        Some(ProcStat {
-            pid: s.pid,
-            ppid: s.ppid,
-            pgid: s.pgrp,
-            sid: s.session,
-            start_time: s.starttime,
-            state: s.state,
+        ProcStat {
             alive,
             dying,
-            comm: comm.unwrap_or_default(),
-        })
+            ..first_look(s, comm)
+        }
     }
 
     /// `(alive, dying)` of `pid` from every thread (one listing of `task/`, each
@@ -294,6 +328,18 @@ impl ProcSource for LiveProc {
 
     fn stat(&self, pid: i32) -> Option<ProcStat> {
         settle(self.read(pid)?, || self.read(pid))
+    }
+
+    fn glance(&self, pid: i32, enough: &dyn Fn(&ProcStat) -> bool) -> Option<ProcStat> {
+        let dir = self.dir()?;
+        let (s, comm) = procread::read_stat(dir, &RelPath::pid(pid).join("stat"), true)?;
+        let first = first_look(&s, comm);
+        if enough(&first) {
+            return Some(first);
+        }
+        settle(self.finish(dir, pid, &s, Some(first.comm)), || {
+            self.read(pid)
+        })
     }
 
     fn children(&self, pid: i32) -> Vec<i32> {

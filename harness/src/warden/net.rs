@@ -67,7 +67,7 @@ fn descendants(me: i32, src: &dyn ProcSource) -> Vec<(i32, u64)> {
     let mut out = Vec::new();
     let mut queue = src.children(me);
     while let Some(pid) = queue.pop() {
-        if let Some(s) = src.stat(pid) {
+        if let Some(s) = src.glance(pid, &|_| true) {
             out.push((pid, s.start_time));
             queue.extend(src.children(pid));
         }
@@ -79,13 +79,13 @@ fn descendants(me: i32, src: &dyn ProcSource) -> Vec<(i32, u64)> {
 /// pidfd to wait on.
 fn kill_checked(pid: i32, start: u64, src: &dyn ProcSource) -> Option<OwnedFd> {
     let fd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
-    let s = src.stat(pid)?;
+    // Only the identity: SIGKILL to a process that is already dead does nothing
+    // (and its main thread's state does not say whether it is: `main-exit`).
+    let s = src.glance(pid, &|_| true)?;
     if s.start_time != start {
         return None;
     }
-    if s.alive {
-        let _ = rustix::process::pidfd_send_signal(&fd, Signal::KILL);
-    }
+    let _ = rustix::process::pidfd_send_signal(&fd, Signal::KILL);
     Some(fd)
 }
 

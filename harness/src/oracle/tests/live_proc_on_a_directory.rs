@@ -153,3 +153,30 @@ fn children_are_the_union_of_every_threads_children_file() {
     fs::write(root.path().join("40/task/41/children"), "51 52 ").unwrap();
     assert_eq!(LiveProc::at(root.path()).children(40), vec![50, 51, 52]);
 }
+
+#[test]
+fn a_glance_reads_only_the_stat_unless_it_is_not_enough() {
+    let root = tempfile::tempdir().unwrap();
+    process(root.path(), 40, 3, 'S', &[(40, 'S'), (41, 'R')]);
+    thread_signals(root.path(), 40, 40, 0, 0);
+    thread_signals(root.path(), 40, 41, SIGKILL, 0);
+    let src = LiveProc::at(root.path());
+    let full = src.stat(40).unwrap();
+    assert!(full.dying, "{full:?}");
+    let asked = std::cell::Cell::new(0);
+    let first = src
+        .glance(40, &|s| {
+            asked.set(asked.get() + 1);
+            s.ppid == 3 && s.start_time == 4242
+        })
+        .unwrap();
+    // The first look: identity and parent, but not the threads' signals.
+    assert_eq!(
+        (first.ppid, first.start_time, first.dying),
+        (3, 4242, false)
+    );
+    // Not enough: the answer is the full look's.
+    assert_eq!(src.glance(40, &|_| false), Some(full));
+    assert_eq!(asked.get(), 1);
+    assert_eq!(src.glance(99, &|_| true), None);
+}

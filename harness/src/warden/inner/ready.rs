@@ -118,7 +118,7 @@ impl Run<'_> {
                 })?;
                 let same = self
                     .proc
-                    .stat(r.pid)
+                    .glance(r.pid, &|_| true)
                     .is_some_and(|s| s.start_time == r.start_time);
                 same.then_some((r.node, fd))
             })

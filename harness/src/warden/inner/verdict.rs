@@ -44,8 +44,9 @@ impl Witness {
         graceful: Option<Duration>,
     ) -> Option<Witness> {
         let fd = rustix::process::pidfd_open(Pid::from_raw(id.pid)?, PidfdFlags::empty()).ok()?;
+        // Only the identity: a first look is enough.
         let same = src
-            .stat(id.pid)
+            .glance(id.pid, &|_| true)
             .is_some_and(|s| s.start_time == id.start_time);
         same.then_some(Witness {
             id,
