@@ -33,8 +33,8 @@ pub fn map_records(src: &dyn ProcSource, records: &[NodeRecord]) -> Placed {
     // as it is (the node runs in the warden's own namespace).
     // innermost pid -> (outer pid, start time, its PID namespace if known), for
     // processes in nested namespaces.
-    // Not needed (nor read: a status file a process) when every record is
-    // known to be in this view.
+    // Not needed, and not read (one status file a process), when every record
+    // is known to be in this view.
     let mut nested: HashMap<i32, Vec<(i32, u64, Option<u64>)>> = HashMap::new();
     let all_own = records.iter().all(|r| in_own_ns(r) == Some(true));
     for pid in if all_own { Vec::new() } else { src.pids() } {

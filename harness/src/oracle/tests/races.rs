@@ -180,3 +180,63 @@ fn a_tree_that_settles_is_not_forking() {
     assert!(!obs.forking);
     assert_eq!(judge(&obs, &obs).survivors, 1, "only the live one");
 }
+
+/// A source that counts full looks and glances, and answers a glance the cheap
+/// way only when `enough` says so (as [`LiveProc`] does).
+struct Counting {
+    table: FakeProc,
+    full: std::cell::RefCell<Vec<i32>>,
+    glances: std::cell::Cell<usize>,
+}
+
+impl ProcSource for Counting {
+    fn pids(&self) -> Vec<i32> {
+        self.table.pids()
+    }
+    fn stat(&self, pid: i32) -> Option<ProcStat> {
+        self.full.borrow_mut().push(pid);
+        self.table.stat(pid)
+    }
+    fn glance(&self, pid: i32, enough: &dyn Fn(&ProcStat) -> bool) -> Option<ProcStat> {
+        let first = self.table.stat(pid)?;
+        if enough(&first) {
+            self.glances.set(self.glances.get() + 1);
+            return Some(first);
+        }
+        self.stat(pid)
+    }
+    fn children(&self, pid: i32) -> Vec<i32> {
+        self.table.children(pid)
+    }
+    fn nspid(&self, pid: i32) -> Option<Vec<i32>> {
+        self.table.nspid(pid)
+    }
+    fn own_pidns(&self) -> Option<u64> {
+        self.table.own_pidns()
+    }
+}
+
+#[test]
+fn a_scan_looks_closely_only_at_a_tree_process_it_has_not_seen() {
+    // The costly look (stat and status, twice) is for a tree process's first
+    // sighting; the warden, the supervisor, the bystanders and the processes an
+    // earlier scan of the same look found are glanced at (one stat).
+    let mut t = table();
+    t.live(10, SUP).live(11, 10).zombie(12, WARDEN);
+    let sc = scene(&t);
+    let src = Counting {
+        table: t,
+        full: Default::default(),
+        glances: Default::default(),
+    };
+    let found = crate::oracle::tree_processes(&src, &sc);
+    assert_eq!(
+        found.iter().map(|s| s.pid).collect::<Vec<_>>(),
+        [10, 11, 12]
+    );
+    let mut full = src.full.borrow().clone();
+    full.sort_unstable();
+    assert_eq!(full, [10, 11, 12], "one full look per tree process");
+    // Scan 1: the four of the harness; scan 2 (settled): all seven.
+    assert_eq!(src.glances.get(), 4 + 7);
+}
