@@ -100,7 +100,7 @@ mod note {
     pub const CATATONIT_CHILD_ONLY: &str = "catatonit forwards the signal to its child only and exits with it; the child's own children are left behind";
     pub const SD_GROUP: &str = "supervisord signals the program's process group (stopasgroup; SIGKILL to it after stopwaitsecs, killasgroup) and waits for the program only: a member still exiting then would be early, though its one-second loop usually gives them time";
     pub const SD_EXITED_PROGRAM: &str = "the program exits on its own; supervisord records it as exited and never signals its group again: the orphans live on";
-    pub const SD_USR1: &str = "the tree sends its parent SIGUSR1 or SIGUSR2 (Xorg's ready signal): SIGUSR2 makes supervisord reopen its logs, SIGUSR1 has no handler and kills it; either way the tree is left when the wrapper goes";
+    pub const SD_USR1: &str = "the tree signals supervisord: SIGUSR1 (Xorg's ready signal, to its parent) and SIGALRM (to every ancestor) have no handler there and kill it, SIGUSR2 only makes it reopen its logs; the tree is left";
     pub const PW_GROUP: &str = "kill() SIGKILLs the process group and wait() reaps the leader, then waitpid(-pgid) for the wrapper's own children: members that are not its children may still be exiting (early when the look catches one)";
     pub const PW_USR1: &str = "the tree sends its parent SIGUSR1 or SIGUSR2, which a process-wrap supervisor has no handler for: it dies of it and leaves the tree";
     pub const SLOW_EXIT: &str = "the group is signalled and the supervisor exits with its child, while the slow member is still exiting (early, every run)";

@@ -16,7 +16,13 @@
 //!
 //! Both block SIGTERM, SIGINT and SIGCHLD and take them with `sigtimedwait`
 //! (the children start with an empty mask), so the wrapper is never killed by
-//! the signal it is meant to handle.
+//! the signal it is meant to handle. The supervisord wrapper blocks every other
+//! signal too: it is not the supervisor under test but scaffolding around it,
+//! so a tree's signal to its ancestors (`kill-ancestors`) must reach supervisord
+//! (an ancestor as well) as it would without the wrapper, and must not end the
+//! wrapper before it has relayed the tree's records. The process-wrap wrapper
+//! *is* the supervisor under test (a program on the crate), so it dies of what
+//! such a program dies of.
 
 pub mod process_wrap;
 pub mod supervisord;

@@ -22,7 +22,14 @@ pub fn main(argv: &[String]) -> Result<ExitCode, String> {
         return Err("no command given".into());
     }
     let bin = which("supervisord").ok_or("supervisord is not installed (not found on PATH)")?;
-    super::block_wrapper_signals().map_err(|e| format!("cannot block signals: {e}"))?;
+    // Every signal, not only the wrapper's own (see the module above): the
+    // tree's signals to its ancestors reach supervisord, which is one of them,
+    // and not the wrapper, which is our scaffolding. A wrapper killed by the
+    // tree's SIGUSR2 before its relay copied the records made the trial an
+    // `error` ("the tree ended before it was ready") one run in two.
+    nix::sys::signal::SigSet::all()
+        .thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
     let dir = Dir::new()?;
     // supervisord closes what it inherits: the records go through a FIFO.
     let relay = match std::env::var(REPORT_FD_ENV)

@@ -92,3 +92,40 @@ fn each_peer_gets_its_documented_verdict_on_every_scenario(
     }
     assert!(failures.is_empty(), "{name}:\n  {}", failures.join("\n  "));
 }
+
+/// The supervisord wrapper is scaffolding, not the supervisor: a tree's signal
+/// to every ancestor reaches supervisord (an ancestor too) and does not end the
+/// wrapper. Before, SIGUSR2 killed the wrapper (its default action), often
+/// before its relay had copied the tree's records: `signals-upward` came out
+/// `error` ("the tree ended before it was ready") one run in two. supervisord
+/// itself reopens its logs on SIGUSR2 and stops the tree on the trigger.
+#[test]
+fn the_supervisord_wrapper_outlives_a_signal_its_tree_sends_every_ancestor() {
+    use teardown_harness::trial::{Supervisor, Trial};
+    if !installed("supervisord") {
+        return;
+    }
+    let bin = teardown_harness::locate::teardown_bin().unwrap();
+    let argv: Vec<String> = [bin.display().to_string()]
+        .into_iter()
+        .chain(["peer-wrap", "supervisord", "--"].map(String::from))
+        .collect();
+    for _ in 0..3 {
+        let mut t = Trial::new(
+            Supervisor::External(argv.clone()),
+            "kill-ancestors=usr2 pause".parse().unwrap(),
+        );
+        t.grace = std::time::Duration::from_secs(1);
+        let o = teardown_harness::warden::run_trial(&t);
+        let detail = o.detail.clone().unwrap_or_default();
+        assert!(
+            matches!(
+                o.verdict,
+                teardown::Verdict::Clean | teardown::Verdict::Early
+            ) && !detail.contains("supervisor-killed"),
+            "{}: {detail}\n    replay: {}",
+            o.verdict,
+            teardown_harness::replay::line(&t)
+        );
+    }
+}
