@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use teardown::Method;
-use teardown_harness::fuzz::{TRIAL_METHODS, small_tree, trial_for};
+use teardown_harness::fuzz::{TRIAL_METHODS, run_trials, small_tree};
 use teardown_harness::prop::any_tree_spec;
 use teardown_harness::spec::TreeSpec;
 use teardown_harness::trial::{Supervisor, Trial};
@@ -95,20 +95,13 @@ fn fuzz(n: usize, seed: u64) {
     let start = Instant::now();
     for spec in &specs {
         let t0 = Instant::now();
-        let trials: Vec<Trial> = TRIAL_METHODS
+        let ran = run_trials(spec);
+        let ms: Vec<f64> = ran
             .iter()
-            .map(|&m| trial_for(m, spec.clone()))
-            .collect();
-        let outcomes: Vec<_> = std::thread::scope(|s| {
-            let running: Vec<_> = trials.iter().map(|t| s.spawn(|| run_trial(t))).collect();
-            running.into_iter().map(|r| r.join().unwrap()).collect()
-        });
-        let ms: Vec<f64> = outcomes
-            .iter()
-            .map(|o| o.elapsed.as_secs_f64() * 1e3)
+            .map(|(_, o)| o.elapsed.as_secs_f64() * 1e3)
             .collect();
         times.push((t0.elapsed().as_secs_f64() * 1e3, ms, spec.to_string()));
-        for (t, o) in trials.iter().zip(&outcomes) {
+        for (t, o) in &ran {
             *verdicts.entry(o.verdict.to_string()).or_default() += 1;
             if o.verdict != teardown::Verdict::Clean {
                 eprintln!("{}: {}", o.verdict, teardown_harness::replay::line(t));

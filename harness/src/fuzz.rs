@@ -292,6 +292,24 @@ pub fn trial(spec: &TreeSpec) {
         eprintln!("fuzz target trial: {e}");
         std::process::exit(2);
     }
+    for (t, outcome) in run_trials(&spec) {
+        if outcome.verdict != Verdict::Clean {
+            let line = crate::replay::line(&t);
+            eprintln!("replay: {line}");
+            panic!(
+                "{} on {}: {} ({})\nreplay: {line}",
+                t.supervisor.label(),
+                t.spec,
+                outcome.verdict,
+                outcome.detail.as_deref().unwrap_or("")
+            );
+        }
+    }
+}
+
+/// What [`trial`] runs for `spec` (already small): one trial per method in
+/// [`TRIAL_METHODS`] ([`trial_for`]), the trials at once, each with its outcome.
+pub fn run_trials(spec: &TreeSpec) -> Vec<(Trial, crate::trial::TrialOutcome)> {
     let trials: Vec<Trial> = TRIAL_METHODS
         .iter()
         .map(|&m| trial_for(m, spec.clone()))
@@ -303,19 +321,7 @@ pub fn trial(spec: &TreeSpec) {
             .map(|r| r.join().expect("run_trial never panics"))
             .collect()
     });
-    for (t, outcome) in trials.iter().zip(outcomes) {
-        if outcome.verdict != Verdict::Clean {
-            let line = crate::replay::line(t);
-            eprintln!("replay: {line}");
-            panic!(
-                "{} on {}: {} ({})\nreplay: {line}",
-                t.supervisor.label(),
-                t.spec,
-                outcome.verdict,
-                outcome.detail.as_deref().unwrap_or("")
-            );
-        }
-    }
+    trials.into_iter().zip(outcomes).collect()
 }
 
 /// The grace of a [`trial`].
