@@ -170,6 +170,14 @@ fn threads(pid: i32) -> Vec<Value> {
     out
 }
 
+/// `1234 kB` → 1234 (-1 if absent).
+fn kb(value: &str) -> i64 {
+    value
+        .strip_suffix(" kB")
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
 /// The name (bytes between the first `(` and the last `)`) and the fields after it.
 fn stat_fields(stat: &[u8]) -> Option<(Vec<u8>, Vec<String>)> {
     let open = stat.iter().position(|&b| b == b'(')?;
@@ -213,5 +221,7 @@ fn process(pid: i32, threads: Vec<Value>) -> Option<Value> {
         "nspid": nspid,
         "cgroup": cgroup,
         "tracer": line("TracerPid:").parse::<i64>().unwrap_or(-1),
+        "rss_shmem_kb": kb(&line("RssShmem:")),
+        "pte_kb": kb(&line("VmPTE:")),
     }))
 }

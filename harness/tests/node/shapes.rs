@@ -223,6 +223,30 @@ fn cgroup_nest_moves_the_node_into_a_cgroup_below_its_own() {
     assert_clean(&o);
 }
 
+/// `slow-exit` maps one 4 MiB memory file 256 times, every entry present: 1 GiB
+/// of shared pages mapped (4 MiB of memory) and 2 MiB of page tables, which
+/// its exit must take apart. A fork copies none of it: the child's exit is
+/// quick.
+#[test]
+fn slow_exit_node_holds_a_quarter_million_page_table_entries() {
+    use teardown_harness::node::{SLOW_EXIT_COPIES, SLOW_EXIT_FILE_BYTES};
+    let o = observe(
+        "pause [fork: slow-exit pause [fork: pause]]",
+        "pidns",
+        MS(300),
+        None,
+        None,
+    );
+    let mapped_kb = (SLOW_EXIT_FILE_BYTES * SLOW_EXIT_COPIES / 1024) as i64;
+    let entries = mapped_kb / 4;
+    let node = o.at_trigger(o.pid(1));
+    assert!(num(node, "rss_shmem_kb") >= mapped_kb, "{}", o.dump());
+    assert!(num(node, "pte_kb") >= entries * 8 / 1024, "{}", o.dump());
+    let child = o.at_trigger(o.pid(2));
+    assert!(num(child, "rss_shmem_kb") < 1024, "{}", o.dump());
+    assert_clean(&o);
+}
+
 #[test]
 fn userns_node_is_pid_1_of_a_nested_namespace_below_a_waiting_parent() {
     let o = observe(
