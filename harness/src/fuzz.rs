@@ -263,8 +263,14 @@ pub const TRIAL_MAX_HOP_TOTAL: u32 = 20;
 pub const TRIAL_MAX_HOP_RATE: u32 = 200;
 /// The longest `vfork=N` chain of a [`trial`] tree.
 pub const TRIAL_MAX_VFORK_DEPTH: u32 = 4;
-/// The longest `graceful` delay of a [`trial`] tree, in milliseconds.
-pub const TRIAL_MAX_GRACEFUL_MS: u32 = 20;
+/// The longest `graceful` delay of a [`trial`] tree, in milliseconds: below
+/// [`TRIAL_GRACE`], so that a graceful node's exit falls inside it.
+pub const TRIAL_MAX_GRACEFUL_MS: u32 = 8;
+/// `slow-exit` processes of a [`trial`] tree, at most. One makes the window in
+/// which a method that returns before its tree is gone shows it; each costs
+/// ~80 ms of readiness (and a second one on a node only makes its exit longer),
+/// which made `slow-exit` inputs a third of the fuzzer's time.
+pub const TRIAL_MAX_SLOW_EXIT: u32 = 1;
 /// The methods every [`trial`] input is run with.
 pub const TRIAL_METHODS: [Method; 2] = [Method::Auto, Method::ProcWalk];
 
@@ -324,8 +330,15 @@ pub fn run_trials(spec: &TreeSpec) -> Vec<(Trial, crate::trial::TrialOutcome)> {
     trials.into_iter().zip(outcomes).collect()
 }
 
-/// The grace of a [`trial`].
-pub const TRIAL_GRACE: Duration = Duration::from_millis(25);
+/// The grace of a [`trial`]: SIGTERM to SIGKILL.
+///
+/// What a tree does on SIGTERM (`respawn-on-term`, `term-kill-parent`, a
+/// `graceful` exit) starts at once, so a short grace still lets it act; a
+/// longer one only lets time-driven ends (`storm`, `hop`, `exit-after`) do
+/// more of the same before the SIGKILL. Most trees ignore or block SIGTERM and
+/// wait it out whole: it was 25 ms, two thirds of an input's time; 10 ms made
+/// the target ~1.6× faster (fuzz/README.md).
+pub const TRIAL_GRACE: Duration = Duration::from_millis(10);
 
 /// The trial the `trial` target runs for `method` on `spec` (already small).
 pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
@@ -338,9 +351,11 @@ pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
 /// Cuts `spec` to the [`trial`] budget, deterministically: children are kept in
 /// order while [`TRIAL_MAX_NODES`] lasts (a child's subtree is cut to what is
 /// left and its count lowered to what fits), `exit-after`, `graceful`,
-/// `zombies=N` and `vfork=N` are capped, and storms and hops are cut in preorder
+/// `zombies=N` and `vfork=N` are capped, storms and hops are cut in preorder
 /// to the tree-wide storm and hop budgets (a storm or hop with nothing left
-/// becomes `pause`). The result is within [`Limits::default`].
+/// becomes `pause`), and `slow-exit` is kept on the first
+/// [`TRIAL_MAX_SLOW_EXIT`] processes in preorder (copies counted, one per
+/// node). The result is within [`Limits::default`].
 ///
 /// An upward SIGSTOP becomes SIGTERM: `proc-walk`'s shim can be named by the
 /// tree, and SIGSTOP stops it by design (only `pidns` hides the supervisor side;
@@ -360,7 +375,28 @@ pub fn small_tree(spec: &TreeSpec) -> TreeSpec {
         TRIAL_MAX_HOP_TOTAL,
         TRIAL_MAX_HOP_RATE,
     );
+    cut_slow_exit(&mut root, 1, &mut { TRIAL_MAX_SLOW_EXIT });
     TreeSpec { root }
+}
+
+/// Keeps `slow-exit` on a node while `left` covers its `copies`, once per node;
+/// in preorder.
+fn cut_slow_exit(node: &mut NodeSpec, copies: u32, left: &mut u32) {
+    let mut kept = false;
+    node.traits.retain(|t| {
+        if *t != Trait::SlowExit {
+            return true;
+        }
+        let keep = !kept && copies <= *left;
+        if keep {
+            *left -= copies;
+            kept = true;
+        }
+        keep
+    });
+    for edge in &mut node.children {
+        cut_slow_exit(&mut edge.node, copies.saturating_mul(edge.count), left);
+    }
 }
 
 fn cut_node(node: &NodeSpec, budget: u32) -> NodeSpec {

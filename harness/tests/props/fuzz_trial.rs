@@ -3,7 +3,9 @@
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use teardown_harness::fuzz::{TRIAL_MAX_GRACEFUL_MS, TRIAL_MAX_NODES, small_tree, trial};
+use teardown_harness::fuzz::{
+    TRIAL_MAX_GRACEFUL_MS, TRIAL_MAX_NODES, TRIAL_MAX_SLOW_EXIT, small_tree, trial,
+};
 use teardown_harness::prop::{PropParams, tree_spec};
 use teardown_harness::spec::{End, Limits, Sig, Trait, TreeSpec};
 
@@ -67,6 +69,25 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
         assert!(hops <= 20, "{small}");
         assert_eq!(small_tree(&small), small, "cutting is idempotent");
     }
+}
+
+/// `slow-exit` (never drawn by the random trees above, but said by the
+/// structure-aware input) stays on the first process in preorder, copies
+/// counted: each costs ~80 ms of readiness.
+#[test]
+fn small_tree_keeps_one_slow_exit_process() {
+    let cut = |text: &str| small_tree(&text.parse::<TreeSpec>().unwrap()).to_string();
+    assert_eq!(TRIAL_MAX_SLOW_EXIT, 1);
+    assert_eq!(
+        cut("slow-exit ignore-term slow-exit pause [fork: slow-exit pause]"),
+        "slow-exit ignore-term pause [fork: pause]"
+    );
+    assert_eq!(
+        cut("pause [2*fork: slow-exit pause, fork: slow-exit pause [fork: slow-exit exit]]"),
+        "pause [2*fork: pause, fork: slow-exit pause [fork: exit]]"
+    );
+    let once = cut("pause [2*fork: slow-exit pause, fork: slow-exit pause]");
+    assert_eq!(cut(&once), once, "cutting is idempotent");
 }
 
 /// A fuzz finding (release `teardown`, 20 s run): the structure-aware input can
