@@ -221,7 +221,6 @@ fn process(pid: i32, threads: Vec<Value>) -> Option<Value> {
         "nspid": nspid,
         "cgroup": cgroup,
         "tracer": line("TracerPid:").parse::<i64>().unwrap_or(-1),
-        "rss_shmem_kb": kb(&line("RssShmem:")),
-        "pte_kb": kb(&line("VmPTE:")),
+        "rss_anon_kb": kb(&line("RssAnon:")),
     }))
 }

@@ -147,7 +147,7 @@ pub fn default_jobs() -> usize {
 /// process budget lets small trees reach (`budget.rs`). The trials whose
 /// verdict hangs on timing (the weak methods', the peers') still run with at
 /// most eight per core beside them: at sixteen per core for every trial, the
-/// timing scenarios' own processes (a `slow-exit` to map and take apart, a
+/// timing scenarios' own processes (a 256 MiB `slow-exit` to touch and free, a
 /// 500 ms `exit-after` inside a 1 s straggler grace) got too little CPU, and 1
 /// default matrix in 3 had a cell off its expectation.
 pub const JOBS_PER_CORE: usize = 32;

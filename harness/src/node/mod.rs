@@ -146,15 +146,11 @@ pub const STORM_LIVE_CAP: u32 = 1000;
 /// whatever the spec says.
 pub const STORM_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The size of the memory file a `slow-exit` node maps [`SLOW_EXIT_COPIES`] times.
-pub const SLOW_EXIT_FILE_BYTES: usize = 4 << 20;
-/// How many times a `slow-exit` node maps its [`SLOW_EXIT_FILE_BYTES`] file, every
-/// page present: 262,144 page-table entries (1 GiB of address space, 4 MiB of
-/// memory), which the kernel removes one by one at exit: about 20 ms here, as
-/// long as freeing 256 MiB of private memory page by page (what the trait did
-/// before), made in ~80 ms instead of ~130 ms. See
-/// [`crate::sys::hold_mapped_pages`] and [`crate::spec::Trait::SlowExit`].
-pub const SLOW_EXIT_COPIES: usize = 256;
+/// What a `slow-exit` node holds: 256 MiB of private memory, every page present
+/// and huge pages refused, which the kernel frees at exit one 4 KiB page at a
+/// time (65,536 pages: about 20 ms here; making them takes ~90 ms). See
+/// [`crate::sys::hold_touched_memory`] and [`crate::spec::Trait::SlowExit`].
+pub const SLOW_EXIT_BYTES: usize = 256 << 20;
 
 /// The name `evil-name` gives a node (`prctl(PR_SET_NAME)`, 15 bytes, the most
 /// `comm` holds): a `)` and spaces that shift the fields of a `/proc/<pid>/stat`

@@ -70,9 +70,7 @@ impl Node {
                     self.userns();
                     Ok(())
                 }
-                Trait::SlowExit => {
-                    sys::hold_mapped_pages(super::SLOW_EXIT_FILE_BYTES, super::SLOW_EXIT_COPIES)
-                }
+                Trait::SlowExit => sys::hold_touched_memory(super::SLOW_EXIT_BYTES),
                 Trait::CgroupNest => {
                     if let Err(why) = self.cgroup_nest() {
                         eprintln!("teardown node {id}: cgroup-nest: {why} (going on without)");

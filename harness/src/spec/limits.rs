@@ -55,8 +55,8 @@ pub struct Limits {
     /// The longest `graceful` delay (what a node's SIGTERM handler takes before it
     /// exits). Default 60 s.
     pub max_graceful: Duration,
-    /// `slow-exit` nodes in the expanded tree (each maps a 4 MiB file 256 times,
-    /// [`crate::node::SLOW_EXIT_COPIES`], and takes ~80 ms to). Default 4.
+    /// `slow-exit` nodes in the expanded tree (each holds
+    /// [`crate::node::SLOW_EXIT_BYTES`] of memory). Default 4.
     pub max_slow_exit: u64,
     /// Length of the text form in bytes: the input the parser accepts, and the
     /// canonical text of the spec (an `exec` child gets its subtree's text as one

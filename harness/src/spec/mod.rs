@@ -152,14 +152,12 @@ pub enum Trait {
     Userns,
     /// The node moves itself into a cgroup it makes below its own.
     CgroupNest,
-    /// A slow exit: the node maps a small memory file many times over, every page
-    /// present ([`crate::node::SLOW_EXIT_COPIES`]), so that its exit must remove
-    /// a quarter of a million page-table entries one by one and it stays *dying*
-    /// (SIGKILL pending, or in `do_exit`) for tens of milliseconds instead of
-    /// microseconds: what makes a supervisor that says done before its tree is
-    /// gone visible every run. Its children do not inherit it (a fork copies no
-    /// entry of a shared mapping). Never drawn at random (~80 ms to set up);
-    /// [`crate::spec::Limits::max_slow_exit`] caps how many.
+    /// A slow exit: the node touches [`crate::node::SLOW_EXIT_BYTES`] of private
+    /// memory (no huge pages) that the kernel must free page by page when it
+    /// exits, so that it stays *dying* (SIGKILL pending, or in `do_exit`) for tens
+    /// of milliseconds instead of microseconds: what makes a supervisor that says
+    /// done before its tree is gone visible every run. Never drawn at random (the
+    /// memory); [`crate::spec::Limits::max_slow_exit`] caps how many.
     SlowExit,
     /// This signal ignored (`SIG_IGN`, inherited across fork and exec): e.g. an X
     /// server's `ignore=usr1`. `ignore=term` is `ignore-term`'s twin (a SIGTERM
