@@ -1,6 +1,7 @@
-//! Trials per second on random trees: `N` trees from [`teardown_harness::prop`]
-//! (default parameters, ≤ 16 nodes), generated from a seed, run as real trials
-//! with `J` threads.
+//! Trials per second on random trees: the `N` random trees of a seed that
+//! `teardown matrix --random N --seed S` runs, each with its trigger
+//! ([`teardown_harness::matrix::random_trees`]: the hostile adversary's words
+//! but an upward SIGSTOP, ≤ 16 nodes), run as real trials with `J` threads.
 //!
 //! ```sh
 //! cargo run --release -p teardown-harness --example trial-rate -- \
@@ -30,7 +31,7 @@ use teardown::Method;
 use teardown_harness::fuzz::{TRIAL_METHODS, run_trials, small_tree};
 use teardown_harness::prop::any_tree_spec;
 use teardown_harness::spec::TreeSpec;
-use teardown_harness::trial::{Supervisor, Trial};
+use teardown_harness::trial::{Supervisor, Trial, Trigger};
 use teardown_harness::warden::run_trial;
 
 struct Args {
@@ -129,9 +130,17 @@ fn main() {
     if let Some(n) = args.fuzz {
         return fuzz(n, args.seed);
     }
-    let specs = match &args.spec {
-        Some(spec) => vec![spec.clone(); args.trials],
-        None => trees(args.trials, args.seed),
+    let specs: Vec<(TreeSpec, Trigger)> = match &args.spec {
+        Some(spec) => vec![(spec.clone(), Trigger::Sigterm); args.trials],
+        None => teardown_harness::matrix::random_trees(args.seed, args.trials as u32)
+            .unwrap_or_else(|e| panic!("random trees: {e}")),
+    };
+    let trial = |i: usize| {
+        let (spec, trigger) = &specs[i];
+        let mut t = Trial::new(Supervisor::Method(args.method), spec.clone());
+        t.grace = Duration::from_millis(100);
+        t.trigger = *trigger;
+        t
     };
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(specs.len()));
@@ -141,10 +150,10 @@ fn main() {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(spec) = specs.get(i) else { break };
-                    let mut t = Trial::new(Supervisor::Method(args.method), spec.clone());
-                    t.grace = Duration::from_millis(100);
-                    let o = run_trial(&t);
+                    if i >= specs.len() {
+                        break;
+                    }
+                    let o = run_trial(&trial(i));
                     results.lock().unwrap().push((i, o));
                 }
             });
@@ -156,16 +165,22 @@ fn main() {
     for (i, o) in &results {
         *verdicts.entry(o.verdict.to_string()).or_default() += 1;
         if o.verdict != teardown::Verdict::Clean {
-            let mut t = Trial::new(Supervisor::Method(args.method), specs[*i].clone());
-            t.grace = Duration::from_millis(100);
-            eprintln!("{}: {}", o.verdict, teardown_harness::replay::line(&t));
+            eprintln!(
+                "{}: {}",
+                o.verdict,
+                teardown_harness::replay::line(&trial(*i))
+            );
         }
     }
     let n = results.len().max(1) as f64;
     let mean = |f: &dyn Fn(&teardown_harness::trial::TrialOutcome) -> f64| {
         results.iter().map(|(_, o)| f(o)).sum::<f64>() / n
     };
-    let nodes: f64 = specs.iter().map(|s| f64::from(s.node_count())).sum::<f64>() / n;
+    let nodes: f64 = specs
+        .iter()
+        .map(|(s, _)| f64::from(s.node_count()))
+        .sum::<f64>()
+        / n;
     println!(
         "{} trials, {} jobs, seed {}, method {}: {:.2}s wall, {:.1} trials/s",
         results.len(),

@@ -48,6 +48,8 @@ use std::path::PathBuf;
 pub use crate::shell::{format_duration_arg, trigger_name};
 pub use merge::MergeError;
 pub use plan::{Column, Options, Plan, PlanError, Timing, default_jobs, trigger_of};
+#[cfg(feature = "proptest")]
+pub use random::specs as random_trees;
 pub use rows::{Judge, Row, RowSpec, resolve_teardown};
 pub use run::{Cell, Part, Progress, Report, Summary, run, run_with};
 pub use shard::{Shard, ShardError};
