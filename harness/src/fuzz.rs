@@ -268,9 +268,10 @@ pub const TRIAL_MAX_VFORK_DEPTH: u32 = 4;
 pub const TRIAL_MAX_GRACEFUL_MS: u32 = 8;
 /// `slow-exit` processes of a [`trial`] tree, at most. One makes the window in
 /// which a method that returns before its tree is gone shows it; each costs
-/// ~80 ms of readiness (and a second one on a node only makes its exit longer),
+/// ~85 ms of readiness (and a second one on a node only makes its exit longer),
 /// which made `slow-exit` inputs a third of the fuzzer's time.
 pub const TRIAL_MAX_SLOW_EXIT: u32 = 1;
+const _: () = assert!((TRIAL_MAX_GRACEFUL_MS as u128) < TRIAL_GRACE.as_millis());
 /// The methods every [`trial`] input is run with.
 pub const TRIAL_METHODS: [Method; 2] = [Method::Auto, Method::ProcWalk];
 
@@ -287,7 +288,8 @@ pub const TRIAL_METHODS: [Method; 2] = [Method::Auto, Method::ProcWalk];
 ///
 /// The trials use a short grace ([`TRIAL_GRACE`], so that trees ignoring SIGTERM
 /// do not slow the fuzzer down; `graceful` nodes are cut to
-/// [`TRIAL_MAX_GRACEFUL_MS`], below it) and a 5 s deadline; [`trial_for`] builds
+/// [`TRIAL_MAX_GRACEFUL_MS`], below it; [`TRIAL_STILL_GRACE`] for a tree that
+/// does nothing in a grace) and a 5 s deadline; [`trial_for`] builds
 /// them, so a regression test runs exactly what the fuzzer ran.
 pub fn trial(spec: &TreeSpec) {
     let spec = small_tree(spec);
@@ -340,10 +342,47 @@ pub fn run_trials(spec: &TreeSpec) -> Vec<(Trial, crate::trial::TrialOutcome)> {
 /// the target ~1.6× faster (fuzz/README.md).
 pub const TRIAL_GRACE: Duration = Duration::from_millis(10);
 
-/// The trial the `trial` target runs for `method` on `spec` (already small).
+/// The grace of a [`trial`] whose tree does nothing in a grace
+/// ([`acts_in_grace`] is false): SIGTERM only kills or is ignored, and nothing
+/// runs on a clock, so a longer grace is the same wait for the same SIGKILL.
+/// Not zero: the methods still send SIGTERM first and escalate, as for any
+/// tree. A third of the fuzzer's inputs are such trees.
+pub const TRIAL_STILL_GRACE: Duration = Duration::from_millis(2);
+
+/// Whether something in `spec` acts between SIGTERM and SIGKILL: a SIGTERM
+/// handler that does more than die (`respawn-on-term`, `term-kill-parent`,
+/// `term-kill-ancestors`, `graceful`) or an end that acts on a clock (`storm`,
+/// `hop`, `exit-after`). A tree for which it is false gets
+/// [`TRIAL_STILL_GRACE`]; what such a tree does on SIGTERM (die, ignore it, a
+/// tracer swallowing it, a parent reaping) happens at once, whatever the grace.
+pub fn acts_in_grace(spec: &TreeSpec) -> bool {
+    spec.visits().any(|v| {
+        v.node.traits.iter().any(|t| {
+            matches!(
+                t,
+                Trait::RespawnOnTerm
+                    | Trait::TermKillParent(_)
+                    | Trait::TermKillAncestors(_)
+                    | Trait::GracefulMs(_)
+            )
+        }) || matches!(
+            v.node.end,
+            End::Storm { .. } | End::Hop { .. } | End::ExitAfterMs(_)
+        )
+    })
+}
+
+/// The trial the `trial` target runs for `method` on `spec` (already small):
+/// [`TRIAL_GRACE`], or [`TRIAL_STILL_GRACE`] for a tree that does nothing in a
+/// grace.
 pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
+    let grace = if acts_in_grace(&spec) {
+        TRIAL_GRACE
+    } else {
+        TRIAL_STILL_GRACE
+    };
     let mut t = Trial::new(Supervisor::Method(method), spec);
-    t.grace = TRIAL_GRACE;
+    t.grace = grace;
     t.deadline = Duration::from_secs(5);
     t
 }
@@ -353,9 +392,10 @@ pub fn trial_for(method: Method, spec: TreeSpec) -> Trial {
 /// left and its count lowered to what fits), `exit-after`, `graceful`,
 /// `zombies=N` and `vfork=N` are capped, storms and hops are cut in preorder
 /// to the tree-wide storm and hop budgets (a storm or hop with nothing left
-/// becomes `pause`), and `slow-exit` is kept on the first
-/// [`TRIAL_MAX_SLOW_EXIT`] processes in preorder (copies counted, one per
-/// node). The result is within [`Limits::default`].
+/// becomes `pause`), and `slow-exit` is kept, in preorder, on each node whose
+/// copies still fit in [`TRIAL_MAX_SLOW_EXIT`] processes (once per node; a
+/// `2*fork` node does not fit one, a later single node may). The result is
+/// within [`Limits::default`].
 ///
 /// An upward SIGSTOP becomes SIGTERM: `proc-walk`'s shim can be named by the
 /// tree, and SIGSTOP stops it by design (only `pidns` hides the supervisor side;

@@ -7,7 +7,7 @@ use teardown_harness::fuzz::{
     TRIAL_MAX_GRACEFUL_MS, TRIAL_MAX_NODES, TRIAL_MAX_SLOW_EXIT, small_tree, trial,
 };
 use teardown_harness::prop::{PropParams, tree_spec};
-use teardown_harness::spec::{End, Limits, Sig, Trait, TreeSpec};
+use teardown_harness::spec::{End, Limits, NodeSpec, Sig, SpecStats, Trait, TreeSpec};
 
 #[test]
 fn the_trial_target_passes_on_the_wider_adversarys_words() {
@@ -68,12 +68,68 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
         assert!(storm <= 20, "{small}");
         assert!(hops <= 20, "{small}");
         assert_eq!(small_tree(&small), small, "cutting is idempotent");
+        // The random trees draw no `slow-exit`; the fuzzer's input does.
+        let salted = small_tree(&with_slow_exit_everywhere(&big));
+        let slow = SpecStats::of(&salted).slow_exit;
+        assert!(slow <= u64::from(TRIAL_MAX_SLOW_EXIT), "{salted}");
+        assert!(slow >= 1, "the root is one process: {salted}");
+        assert_eq!(Limits::default().check(&salted), Ok(()), "{salted}");
+        assert_eq!(small_tree(&salted), salted, "cutting is idempotent");
+    }
+}
+
+/// The short grace goes only to trees in which nothing acts between SIGTERM and
+/// SIGKILL; the replay line says the grace, so a finding replays as it ran.
+#[rstest::rstest]
+#[case(
+    "ignore-term pause [fork: block-all pause, dfork: setsid trace [fork: pause]]",
+    false
+)]
+#[case(
+    "pause [3*fork: spin, fork: zombies=2, exec: userns vfork=2, fork: main-exit]",
+    false
+)]
+#[case("sigchld-ign stop pause [fork: kill-parent=term thread-fork]", false)]
+#[case("pause [fork: ignore-term respawn-on-term pause]", true)]
+#[case("pause [fork: term-kill-parent=stop pause]", true)]
+#[case("pause [fork: term-kill-ancestors=int pause]", true)]
+#[case("graceful=5ms pause", true)]
+#[case("pause [fork: storm=3@10]", true)]
+#[case("pause [fork: hop=2@50]", true)]
+#[case("ignore-term exit-after=50ms", true)]
+fn the_trial_grace_is_short_only_where_nothing_acts_in_it(#[case] text: &str, #[case] acts: bool) {
+    use teardown_harness::fuzz::{TRIAL_GRACE, TRIAL_STILL_GRACE, acts_in_grace, trial_for};
+    let spec: TreeSpec = text.parse().unwrap();
+    assert_eq!(acts_in_grace(&spec), acts, "{spec}");
+    let t = trial_for(teardown::Method::Auto, spec);
+    let grace = if acts { TRIAL_GRACE } else { TRIAL_STILL_GRACE };
+    assert_eq!(t.grace, grace);
+    let line = teardown_harness::replay::line(&t);
+    assert!(
+        line.contains(&format!("--grace {}ms", grace.as_millis())),
+        "{line}"
+    );
+}
+
+/// `spec` with `slow-exit` (twice) on every node.
+fn with_slow_exit_everywhere(spec: &TreeSpec) -> TreeSpec {
+    fn salt(node: &NodeSpec) -> NodeSpec {
+        let mut n = node.clone();
+        n.traits.push(Trait::SlowExit);
+        n.traits.push(Trait::SlowExit);
+        for edge in &mut n.children {
+            edge.node = salt(&edge.node);
+        }
+        n
+    }
+    TreeSpec {
+        root: salt(&spec.root),
     }
 }
 
 /// `slow-exit` (never drawn by the random trees above, but said by the
 /// structure-aware input) stays on the first process in preorder, copies
-/// counted: each costs ~80 ms of readiness.
+/// counted: each costs ~85 ms of readiness.
 #[test]
 fn small_tree_keeps_one_slow_exit_process() {
     let cut = |text: &str| small_tree(&text.parse::<TreeSpec>().unwrap()).to_string();
@@ -95,7 +151,6 @@ fn small_tree_keeps_one_slow_exit_process() {
 /// `small_tree` passed it on, so the target panicked on its own input. It drops it.
 #[test]
 fn small_tree_drops_an_ignore_stop_the_structured_input_can_say() {
-    use teardown_harness::spec::NodeSpec;
     let spec = TreeSpec {
         root: NodeSpec {
             traits: vec![Trait::Ignore(Sig::Stop), Trait::Setsid],
