@@ -353,6 +353,9 @@ fn fg_after_starting_in_the_background_and_ctrl_z_inside_a_script(
     let pid = wait_for_process(&reader, &tmux);
     wait_foreground(pid, &tmux);
     tmux.type_line("one");
+    // One line at a time: a line typed ahead is echoed where the script's
+    // answer to the one before lands ("twogot:one", seen in CI).
+    tmux.wait_for("got:one", |s| values(s, "got:") == ["one"]);
     tmux.type_line("two");
     tmux.wait_for("got2:two", |s| values(s, "got2:") == ["two"]);
     wait_state(pid, "gone", |s| s.is_none(), &tmux);
