@@ -148,7 +148,7 @@ pub const STORM_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What a `slow-exit` node holds: 256 MiB of private memory, every page present
 /// and huge pages refused, which the kernel frees at exit one 4 KiB page at a
-/// time (65,536 pages: about 20 ms here; making them takes ~90 ms). See
+/// time (65,536 pages: about 20 ms here; making them takes ~85 ms). See
 /// [`crate::sys::hold_touched_memory`] and [`crate::spec::Trait::SlowExit`].
 pub const SLOW_EXIT_BYTES: usize = 256 << 20;
 
