@@ -30,7 +30,7 @@
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -151,11 +151,35 @@ fn set_action(sig: Signal, handler: SigHandler) -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// [`own_pidns`]'s answer for this process; 0 while not known.
+static OWN_PIDNS: AtomicU64 = AtomicU64::new(0);
+
 /// The inode of this process's PID namespace (`/proc/self/ns/pid`): the same
 /// number for every process that sees the same PIDs.
+///
+/// Read once and remembered: a forked process inherits the answer, and it is
+/// still true there, because a fork lands in its parent's PID namespace unless
+/// the parent unshared `CLONE_NEWPID` or cloned with it first, and those calls
+/// ([`forget_own_pidns`]: the node's `userns`, [`clone3_fork`]'s child) make the
+/// next call read again. An exec starts with nothing remembered. (A node reports
+/// its namespace once it is ready: the `stat` of `/proc/self/ns/pid` was a
+/// tenth of a forked node's CPU.)
 pub fn own_pidns() -> io::Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    Ok(std::fs::metadata("/proc/self/ns/pid")?.ino())
+    match OWN_PIDNS.load(Ordering::Relaxed) {
+        0 => {
+            let ino = rustix::fs::stat(c"/proc/self/ns/pid")?.st_ino;
+            OWN_PIDNS.store(ino, Ordering::Relaxed);
+            Ok(ino)
+        }
+        ino => Ok(ino),
+    }
+}
+
+/// Makes the next [`own_pidns`] read `/proc/self/ns/pid` again: called once this
+/// process's children go into a new PID namespace, or it is itself a fresh one's
+/// first process.
+pub fn forget_own_pidns() {
+    OWN_PIDNS.store(0, Ordering::Relaxed);
 }
 
 /// `sigaction(sig, SIG_IGN)`—Ignores a signal (inherited across fork and exec).

@@ -265,6 +265,11 @@ pub fn run(spec: &TreeSpec, opts: &NodeOptions) -> Result<Infallible, NodeError>
         }
         None => None,
     };
+    if report.is_some() {
+        // Read here, once, so that the processes this node forks inherit it
+        // (`sys::own_pidns`); a failure is reported where the record is made.
+        let _ = sys::own_pidns();
+    }
     let mut node = Node {
         id: opts.id,
         report,
@@ -423,9 +428,8 @@ fn wait_ready(ready_r: &OwnedFd, expected: usize) {
 
 /// This process's record, read from `/proc/self/stat` (start time) and the ids.
 fn own_record(id: u32) -> io::Result<NodeRecord> {
-    let stat = procfs::process::Process::myself()
-        .and_then(|p| p.stat())
-        .map_err(io::Error::other)?;
+    let start_time = crate::sys::climb::own_start_time()
+        .ok_or_else(|| io::Error::other("/proc/self/stat unreadable or not as expected"))?;
     Ok(NodeRecord {
         node: id,
         // nix, not rustix: a group or session whose leader is outside our PID
@@ -433,7 +437,7 @@ fn own_record(id: u32) -> io::Result<NodeRecord> {
         pid: nix::unistd::getpid().as_raw(),
         pgid: nix::unistd::getpgrp().as_raw(),
         sid: nix::unistd::getsid(None).map_err(io::Error::from)?.as_raw(),
-        start_time: stat.starttime,
+        start_time,
         pidns: crate::sys::own_pidns().unwrap_or(0),
     })
 }

@@ -130,7 +130,8 @@ impl Node {
         let id = self.id;
         let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
         match nix::sched::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID) {
-            Ok(()) => {}
+            // The child forked below is in the new namespace.
+            Ok(()) => sys::forget_own_pidns(),
             Err(
                 e @ (nix::errno::Errno::EPERM
                 | nix::errno::Errno::EINVAL

@@ -97,7 +97,12 @@ pub fn clone3_fork(
     };
     match pid {
         -1 => Err(io::Error::last_os_error()),
-        0 => Ok((Forked::Child, None)),
+        0 => {
+            if ns.pid {
+                super::forget_own_pidns();
+            }
+            Ok((Forked::Child, None))
+        }
         pid => {
             // SAFETY: the kernel just opened this descriptor for us (CLONE_PIDFD).
             let fd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
