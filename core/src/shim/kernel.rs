@@ -7,8 +7,7 @@
 //! the seam, no more.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
@@ -103,11 +102,7 @@ impl<'a> Live<'a> {
                 "{task_dir}/{}/children",
                 t.file_name().to_string_lossy()
             );
-            self.buf.clear();
-            let Ok(mut f) = File::open(&file) else {
-                continue;
-            };
-            if f.read_to_end(&mut self.buf).is_err() {
+            if proc_text::read_into(&file, &mut self.buf).is_err() {
                 continue;
             }
             let mut n: i32 = 0;
@@ -158,11 +153,7 @@ impl Kernel for Live<'_> {
     fn stat(&mut self, pid: i32) -> Option<(i32, u64)> {
         self.path.clear();
         let _ = write!(self.path, "/proc/{pid}/stat");
-        self.buf.clear();
-        File::open(&self.path)
-            .ok()?
-            .read_to_end(&mut self.buf)
-            .ok()?;
+        proc_text::read_into(&self.path, &mut self.buf).ok()?;
         let st = Stat::from_read(&self.buf[..]).ok()?;
         Some((st.ppid, st.starttime))
     }

@@ -19,9 +19,18 @@ use std::path::Path;
 /// reads 32, 32, 64, ... bytes at a time (seven reads for a `status`). Here a
 /// page-sized buffer takes the file in one read, and a second sees the end.
 pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    let mut text = Vec::new();
+    read_into(path, &mut text)?;
+    Ok(text)
+}
+
+/// [`read`] into `text` (cleared first), reusing its allocation: what a scan
+/// that reads one file a process calls.
+pub(crate) fn read_into(path: impl AsRef<Path>, text: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
-    let mut text = vec![0; 4096];
+    text.clear();
+    text.resize(text.capacity().max(4096), 0);
     let mut len = 0;
     loop {
         if len == text.len() {
@@ -31,11 +40,14 @@ pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                text.clear();
+                return Err(e);
+            }
         }
     }
     text.truncate(len);
-    Ok(text)
+    Ok(())
 }
 
 /// The value of field `key` (with its colon, e.g. `"NSpid:"`) of a
@@ -122,5 +134,21 @@ mod tests {
             Some(&b"/a/\xff\xfe/b"[..])
         );
         assert_eq!(unified_cgroup(b"4:memory:/x\n"), None);
+    }
+
+    #[test]
+    fn read_into_takes_a_file_whole_whatever_the_buffer_held_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (big, small) = (dir.path().join("big"), dir.path().join("small"));
+        let text: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(&big, &text).unwrap();
+        std::fs::write(&small, b"1 (x) S 0\n").unwrap();
+        let mut buf = Vec::new();
+        read_into(&big, &mut buf).unwrap();
+        assert_eq!(buf, text);
+        read_into(&small, &mut buf).unwrap();
+        assert_eq!(buf, b"1 (x) S 0\n");
+        assert!(read_into(dir.path().join("gone"), &mut buf).is_err());
+        assert_eq!(read(&big).unwrap(), text);
     }
 }
