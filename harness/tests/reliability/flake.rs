@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
 use teardown::{Method, Verdict};
 use teardown_harness::trial::{Supervisor, Trial};
 use teardown_harness::warden::run_trial;
@@ -150,7 +152,9 @@ fn soak_rounds() -> u32 {
         .unwrap_or(20)
 }
 
-/// Two spin loops in a cgroup of the test's, killed on drop.
+/// Two spin loops in a cgroup of the test's, killed on drop, or by the kernel
+/// when the test thread that made them dies (`PR_SET_PDEATHSIG`): a soak stopped
+/// with a signal runs no `Drop`.
 struct Load {
     _cgroup: TestCgroup,
     spinners: Vec<std::process::Child>,
@@ -161,10 +165,10 @@ impl Load {
         let cgroup = TestCgroup::new();
         let spinners = (0..2)
             .map(|_| {
-                cgroup
-                    .command(std::path::Path::new("sh"), &["-c", "while :; do :; done"])
-                    .spawn()
-                    .unwrap()
+                let mut c =
+                    cgroup.command(std::path::Path::new("sh"), &["-c", "while :; do :; done"]);
+                teardown_harness::sys::die_with_parent(&mut c, Signal::SIGKILL);
+                c.spawn().unwrap()
             })
             .collect();
         Load {
@@ -195,12 +199,13 @@ fn matrix_soak_twenty_runs_under_load_give_the_same_verdicts() {
     let mut racy: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut replay: BTreeMap<(String, String), String> = BTreeMap::new();
     for round in 0..rounds {
-        let out = std::process::Command::new(super::support::teardown_bin())
-            .args([
-                "matrix", "--peers", "--seed", "1", "--jobs", "2", "--format", "json",
-            ])
-            .output()
-            .unwrap();
+        let mut matrix = std::process::Command::new(super::support::teardown_bin());
+        matrix.args([
+            "matrix", "--peers", "--seed", "1", "--jobs", "2", "--format", "json",
+        ]);
+        // Its wardens die with it (they watch their parent).
+        teardown_harness::sys::die_with_parent(&mut matrix, Signal::SIGKILL);
+        let out = matrix.output().unwrap();
         assert!(
             out.status.code().is_some_and(|c| c <= 1),
             "round {round}: {}",

@@ -62,10 +62,10 @@ impl TestCgroup {
             .expect("a cgroup2 line")
             .trim_start_matches('/')
             .to_owned();
+        let parent = mount.join(rel);
+        reclaim_stale(&parent);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = mount
-            .join(rel)
-            .join(format!("reliab-{}-{n}", std::process::id()));
+        let dir = parent.join(format!("reliab-{}-{n}", std::process::id()));
         fs::create_dir(&dir).expect("create the test cgroup");
         TestCgroup { dir }
     }
@@ -156,6 +156,27 @@ impl Drop for TestCgroup {
         let _ = fs::write(self.dir.join("cgroup.kill"), "1");
         let _ = self.wait_empty(Duration::from_secs(5));
         remove_tree(&self.dir);
+    }
+}
+
+/// Reclaims the `reliab-<pid>-<n>` cgroups under `parent` of a test process
+/// that is gone (one stopped by a signal runs no `Drop`): what is left in them
+/// is killed by their `cgroup.kill` (they are ours) and they are removed. A PID
+/// that is alive again, reused, keeps its directories: the safe side.
+fn reclaim_stale(parent: &Path) {
+    for dir in subdirs(parent) {
+        let pid = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("reliab-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            drop(TestCgroup { dir });
+        }
     }
 }
 
