@@ -11,6 +11,7 @@ use nix::sys::ptrace;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 
 use super::{Run, Stop};
+use crate::oracle::ProcSource;
 use crate::trial::{Supervisor, Trigger};
 use crate::warden::run_timeout;
 use crate::wire::RunReport;
@@ -18,8 +19,14 @@ use crate::wire::RunReport;
 /// How often a traced supervisor's stops are looked for.
 const TRACE_TICK: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// How long an external supervisor that is still running (state `R`) when the
+/// tree is ready is given to go to sleep before the trigger: see
+/// [`Run::let_supervisor_settle`].
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl Run<'_> {
     pub(super) fn trigger(&mut self) {
+        self.let_supervisor_settle();
         self.trace_supervisor();
         let sig = match self.trial.trigger {
             Trigger::Sigterm => Some(Signal::TERM),
@@ -31,6 +38,31 @@ impl Run<'_> {
             let _ = rustix::process::pidfd_send_signal(&self.sup().fd, sig);
         }
         self.trigger_at = Some(Instant::now());
+    }
+
+    /// An external supervisor (a peer, or any `--supervisor`) is triggered once it
+    /// sleeps, not while it still runs its own start-up after starting the tree
+    /// (at most [`SETTLE_LIMIT`]): its row shows how it tears a tree down, not
+    /// whether a signal in the first milliseconds of its life finds its handler.
+    /// That window is real, and a loaded machine widens it: GNU `timeout` 9.1
+    /// forks, and a SIGTERM that arrives before it has stored its child's PID
+    /// (it is handled on the way out of `fork`) makes its handler `_exit(143)`
+    /// without forwarding anything (`cleanup()`'s `else` branch); at 32 trials
+    /// per core 4 to 8 of its 36 cells leaked so in every `--peers` run. A
+    /// method's trial gets no such allowance: `teardown run --method M` is
+    /// triggered the moment the tree is ready.
+    fn let_supervisor_settle(&self) {
+        if !matches!(self.trial.supervisor, Supervisor::External(_)) {
+            return;
+        }
+        let pid = self.sup().pid;
+        let until = Instant::now() + SETTLE_LIMIT;
+        while let Some(st) = self.proc.glance(pid, &|_| true)
+            && st.state == 'R'
+            && Instant::now() < until
+        {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
     }
 
     /// Waits for "done" and looks at it: our supervisor's drain report (it waits,
