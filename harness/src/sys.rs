@@ -160,7 +160,8 @@ static OWN_PIDNS: AtomicU64 = AtomicU64::new(0);
 /// Read once and remembered: a forked process inherits the answer, and it is
 /// still true there, because a fork lands in its parent's PID namespace unless
 /// the parent unshared `CLONE_NEWPID` or cloned with it first, and those calls
-/// ([`forget_own_pidns`]: the node's `userns`, [`clone3_fork`]'s child) make the
+/// ([`forget_own_pidns`]: the node's `userns`, [`clone3_fork`]'s child, the
+/// outer warden's `unshare`) make the
 /// next call read again. An exec starts with nothing remembered. (A node reports
 /// its namespace once it is ready: the `stat` of `/proc/self/ns/pid` was a
 /// tenth of a forked node's CPU.)

@@ -28,8 +28,8 @@ pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 /// that reads one file a process calls.
 pub(crate) fn read_into(path: impl AsRef<Path>, text: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     text.clear();
+    let mut file = std::fs::File::open(path)?;
     text.resize(text.capacity().max(4096), 0);
     let mut len = 0;
     loop {

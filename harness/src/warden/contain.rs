@@ -55,18 +55,24 @@ impl Containment {
 /// falls back to [`Containment::Subreaper`] with the reason.
 pub fn unshare_pid_namespace() -> Containment {
     let root_err = match unshare(CloneFlags::CLONE_NEWPID) {
-        Ok(()) => return Containment::PidNamespace { user: false },
+        Ok(()) => {
+            crate::sys::forget_own_pidns();
+            return Containment::PidNamespace { user: false };
+        }
         Err(e) => e,
     };
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
     match unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID) {
-        Ok(()) => match map_ids(uid, gid) {
-            Ok(()) => Containment::PidNamespace { user: true },
-            Err(e) => Containment::Subreaper {
-                why: format!("user namespace id maps: {e}"),
-            },
-        },
+        Ok(()) => {
+            crate::sys::forget_own_pidns();
+            match map_ids(uid, gid) {
+                Ok(()) => Containment::PidNamespace { user: true },
+                Err(e) => Containment::Subreaper {
+                    why: format!("user namespace id maps: {e}"),
+                },
+            }
+        }
         Err(user_err) => Containment::Subreaper {
             why: format!("unshare(CLONE_NEWPID): {root_err}; with CLONE_NEWUSER: {user_err}"),
         },

@@ -79,13 +79,13 @@ fn replay_runs_an_external_supervisor_given_after_the_double_dash() {
 }
 
 /// An external supervisor still busy with its own start-up when the tree is
-/// ready (state `R`: here a counting loop, ~15 ms, before its SIGTERM trap) is
+/// ready (state `R`: here a counting loop, ~8 ms, before its SIGTERM trap) is
 /// triggered once it sleeps in `wait`: it forwards the signal and the tree is
 /// gone. Triggered at once, it died of the SIGTERM before its trap was set and
 /// left the tree (GNU `timeout` 9.1's start-up race, seen under load).
 #[test]
 fn an_external_supervisor_is_triggered_once_its_start_up_is_over() {
-    let script = r#""$@" & i=0; while [ $i -lt 10000 ]; do i=$((i+1)); done; trap 'kill -TERM $! 2>/dev/null' TERM; wait $!; wait $!"#;
+    let script = r#""$@" & i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; trap 'kill -TERM $! 2>/dev/null' TERM; wait $!; wait $!"#;
     let (code, text, err) = replay(&["pause", "--", "sh", "-c", script, "sh"]);
     assert_eq!(code, Some(0), "{text}{err}");
     assert!(text.contains("verdict: clean"), "{text}");

@@ -26,13 +26,17 @@ const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Run<'_> {
     pub(super) fn trigger(&mut self) {
-        self.let_supervisor_settle();
-        self.trace_supervisor();
         let sig = match self.trial.trigger {
             Trigger::Sigterm => Some(Signal::TERM),
             Trigger::Sigint => Some(Signal::INT),
             Trigger::Timeout | Trigger::LeaderExit => None,
         };
+        // Only a signal can land in a start-up window; a supervisor already
+        // handling its leader's exit (`LeaderExit`) must be traced at once.
+        if sig.is_some() {
+            self.let_supervisor_settle();
+        }
+        self.trace_supervisor();
         if let Some(sig) = sig {
             // The supervisor is our unreaped child: its pidfd cannot name anyone else.
             let _ = rustix::process::pidfd_send_signal(&self.sup().fd, sig);
@@ -40,7 +44,7 @@ impl Run<'_> {
         self.trigger_at = Some(Instant::now());
     }
 
-    /// An external supervisor (a peer, or any `--supervisor`) is triggered once it
+    /// An external supervisor (a peer, or any `--supervisor`) is signalled once it
     /// sleeps, not while it still runs its own start-up after starting the tree
     /// (at most [`SETTLE_LIMIT`]): its row shows how it tears a tree down, not
     /// whether a signal in the first milliseconds of its life finds its handler.
