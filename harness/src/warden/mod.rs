@@ -17,8 +17,10 @@
 //!
 //! The inner warden runs the trial (`inner.rs`): bystanders, the supervisor (with
 //! `TEARDOWN_REPORT_FD` for the tree's readiness records and `TEARDOWN_BYSTANDERS`
-//! with the bystanders' PIDs), readiness, trigger, done, the oracle, then the
-//! safety net (`net.rs`); it writes the outcome and exits, and as PID 1 its exit
+//! with the bystanders' PIDs), readiness, trigger (an external supervisor still
+//! running its start-up is first given up to 250 ms to sleep: `done.rs`), done,
+//! the oracle, then the safety net (`net.rs`); it writes the outcome and exits,
+//! and as PID 1 its exit
 //! makes the kernel kill whatever is left of the namespace. The server waits for
 //! it, kills and removes the trial's cgroup (and those the tree made in it) and
 //! answers. A cgroup left by a server killed with the harness is removed by
