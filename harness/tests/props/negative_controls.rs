@@ -242,4 +242,9 @@ fn the_explanations_recognise_exactly_their_trees() {
     assert!(has_term_survivor(&spec("ignore-term exit [fork: pause]")));
     assert!(!has_term_survivor(&spec("block-all pause")));
     assert!(!has_term_survivor(&spec("pause [fork: ignore-int pause]")));
+    assert!(has_unnamed_processes(&spec("ignore-term storm=1@1")));
+    assert!(has_unnamed_processes(&spec("pause [fork: hop=2@100]")));
+    assert!(!has_unnamed_processes(&spec(
+        "pause [fork: pause, fork: exit]"
+    )));
 }
