@@ -161,10 +161,9 @@ static OWN_PIDNS: AtomicU64 = AtomicU64::new(0);
 /// still true there, because a fork lands in its parent's PID namespace unless
 /// the parent unshared `CLONE_NEWPID` or cloned with it first, and those calls
 /// ([`forget_own_pidns`]: the node's `userns`, [`clone3_fork`]'s child, the
-/// outer warden's `unshare`) make the
-/// next call read again. An exec starts with nothing remembered. (A node reports
-/// its namespace once it is ready: the `stat` of `/proc/self/ns/pid` was a
-/// tenth of a forked node's CPU.)
+/// outer warden's `unshare`) make the next call read again. An exec starts with
+/// nothing remembered. (A node reports its namespace once it is ready: the
+/// `stat` of `/proc/self/ns/pid` was a tenth of a forked node's CPU.)
 pub fn own_pidns() -> io::Result<u64> {
     match OWN_PIDNS.load(Ordering::Relaxed) {
         0 => {

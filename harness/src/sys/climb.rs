@@ -355,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn own_pidns_is_remembered_and_read_again_once_forgotten() {
+    fn own_pidns_is_this_process_namespace_before_and_after_forgetting() {
         use std::os::unix::fs::MetadataExt;
         let real = std::fs::metadata("/proc/self/ns/pid").expect("ns").ino();
         assert_eq!(crate::sys::own_pidns().ok(), Some(real));

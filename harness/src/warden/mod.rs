@@ -20,11 +20,10 @@
 //! with the bystanders' PIDs), readiness, trigger (an external supervisor still
 //! running its start-up is first given up to 250 ms to sleep: `done.rs`), done,
 //! the oracle, then the safety net (`net.rs`); it writes the outcome and exits,
-//! and as PID 1 its exit
-//! makes the kernel kill whatever is left of the namespace. The server waits for
-//! it, kills and removes the trial's cgroup (and those the tree made in it) and
-//! answers. A cgroup left by a server killed with the harness is removed by
-//! the next server.
+//! and as PID 1 its exit makes the kernel kill whatever is left of the
+//! namespace. The server waits for it, kills and removes the trial's cgroup (and
+//! those the tree made in it) and answers. A cgroup left by a server killed with
+//! the harness is removed by the next server.
 //!
 //! The server and the inner wardens are single-threaded: the server clones
 //! without exec, the inner warden forks the bystanders without exec.

@@ -51,8 +51,8 @@ impl Run<'_> {
     /// That window is real, and a loaded machine widens it: GNU `timeout` 9.1
     /// forks, and a SIGTERM that arrives before it has stored its child's PID
     /// (it is handled on the way out of `fork`) makes its handler `_exit(143)`
-    /// without forwarding anything (`cleanup()`'s `else` branch); at 32 trials
-    /// per core 4 to 8 of its 36 cells leaked so in every `--peers` run. A
+    /// without forwarding anything (`cleanup()`'s `else` branch); under load 1
+    /// to 8 of its 36 cells leaked so in each timeout-only matrix run. A
     /// method's trial gets no such allowance: `teardown run --method M` is
     /// triggered the moment the tree is ready.
     fn let_supervisor_settle(&self) {
