@@ -149,8 +149,14 @@ pub const STORM_DEADLINE: Duration = Duration::from_secs(30);
 /// What a `slow-exit` node holds: 256 MiB of private memory, every page present
 /// and huge pages refused, which the kernel frees at exit one 4 KiB page at a
 /// time (65,536 pages: about 20 ms here; making them takes ~85 ms). See
-/// [`crate::sys::hold_touched_memory`] and [`crate::spec::Trait::SlowExit`].
-pub const SLOW_EXIT_BYTES: usize = 256 << 20;
+/// [`crate::sys::hold_touched_memory`] and [`crate::spec::Trait::SlowExit`];
+/// `slow-exit=SIZE` holds SIZE instead ([`slow_exit_bytes`]).
+pub const SLOW_EXIT_BYTES: usize = slow_exit_bytes(crate::spec::SLOW_EXIT_MIB);
+
+/// The bytes a `slow-exit=<mib>MiB` node holds.
+pub const fn slow_exit_bytes(mib: u32) -> usize {
+    (mib as usize) << 20
+}
 
 /// The name `evil-name` gives a node (`prctl(PR_SET_NAME)`, 15 bytes, the most
 /// `comm` holds): a `)` and spaces that shift the fields of a `/proc/<pid>/stat`

@@ -70,7 +70,7 @@ impl Node {
                     self.userns();
                     Ok(())
                 }
-                Trait::SlowExit => sys::hold_touched_memory(super::SLOW_EXIT_BYTES),
+                Trait::SlowExit(mib) => sys::hold_touched_memory(super::slow_exit_bytes(mib)),
                 Trait::CgroupNest => {
                     if let Err(why) = self.cgroup_nest() {
                         eprintln!("teardown node {id}: cgroup-nest: {why} (going on without)");
@@ -96,7 +96,7 @@ impl Node {
         let carried = done.iter().enumerate().filter(|&(i, t)| match t {
             Trait::Stop
             | Trait::EvilName
-            | Trait::SlowExit
+            | Trait::SlowExit(_)
             | Trait::KillParent(_)
             | Trait::KillAncestors(_) => true,
             t if t.sets_sigterm() => {

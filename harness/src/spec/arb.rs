@@ -55,7 +55,10 @@ impl<'a> Arbitrary<'a> for Trait {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let kind = *u.choose(&TraitKind::ALL)?;
         Ok(match kind.arg() {
-            TraitArg::None => kind.plain().expect("a trait without an argument"),
+            // `slow-exit` at its default size: the fuzz target cuts it anyway.
+            TraitArg::None | TraitArg::OptionalSize => {
+                kind.plain().expect("a trait without an argument")
+            }
             TraitArg::Signal => kind
                 .with_signal(Sig::arbitrary(u)?)
                 .expect("a trait with a signal"),
@@ -204,8 +207,11 @@ fn encode_trait(t: Trait, out: &mut Vec<u8>) -> Option<()> {
     if let Some(sig) = t.signal() {
         out.push(Sig::ALL.iter().position(|s| *s == sig)? as u8);
     }
-    if let Trait::GracefulMs(ms) = t {
-        encode_small_or_any(out, ms, 5000);
+    match t {
+        Trait::GracefulMs(ms) => encode_small_or_any(out, ms, 5000),
+        // `arbitrary` makes `slow-exit` at its default size only.
+        Trait::SlowExit(mib) if mib != super::SLOW_EXIT_MIB => return None,
+        _ => {}
     }
     Some(())
 }

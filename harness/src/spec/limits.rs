@@ -56,7 +56,7 @@ pub struct Limits {
     /// exits). Default 60 s.
     pub max_graceful: Duration,
     /// `slow-exit` nodes in the expanded tree (each holds
-    /// [`crate::node::SLOW_EXIT_BYTES`] of memory). Default 4.
+    /// [`crate::node::SLOW_EXIT_BYTES`] of memory at most). Default 4.
     pub max_slow_exit: u64,
     /// Length of the text form in bytes: the input the parser accepts, and the
     /// canonical text of the spec (an `exec` child gets its subtree's text as one
@@ -139,7 +139,7 @@ impl SpecStats {
                     s.max_graceful_ms = s.max_graceful_ms.max(*ms);
                 }
                 s.ignores_stop |= *t == Trait::Ignore(crate::spec::Sig::Stop);
-                if *t == Trait::SlowExit {
+                if let Trait::SlowExit(_) = t {
                     s.slow_exit = s.slow_exit.saturating_add(copies);
                 }
             }

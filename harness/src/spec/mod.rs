@@ -8,10 +8,11 @@
 //!           | sigchld-ign | respawn-on-term | exec-fresh | stop
 //!           | subreaper | evil-name | kill-parent=SIG | kill-ancestors=SIG
 //!           | term-kill-parent=SIG | term-kill-ancestors=SIG | graceful=DUR
-//!           | userns | cgroup-nest
+//!           | userns | cgroup-nest | ignore=SIG | slow-exit ("=" SIZE)?
 //! end      := pause | exit | exit-after=DUR | spin | zombies=N | storm=N@RATE
 //!           | main-exit | thread-fork | vfork=N | hop=N@RATE | trace
 //! DUR      := digits ("ms" | "s")
+//! SIZE     := digits "MiB"                     (1 to 256; `slow-exit` alone is 256)
 //! SIG      := hup | int | quit | ill | trap | abrt | bus | fpe | usr1 | segv | usr2
 //!           | pipe | alrm | term | stkflt | chld | cont | stop | tstp | ttin | ttou
 //!           | urg | xcpu | xfsz | vtalrm | prof | winch | io | pwr | sys
@@ -99,6 +100,10 @@ pub struct ChildSpec {
     pub node: NodeSpec,
 }
 
+/// The memory of a `slow-exit` node, in MiB: the default (`slow-exit` alone) and
+/// the most `slow-exit=SIZE` may say.
+pub const SLOW_EXIT_MIB: u32 = 256;
+
 /// Adversarial behaviours a node takes on before starting its children.
 ///
 /// What each does, exactly: [`crate::node`]. The words without an argument are
@@ -152,13 +157,15 @@ pub enum Trait {
     Userns,
     /// The node moves itself into a cgroup it makes below its own.
     CgroupNest,
-    /// A slow exit: the node touches [`crate::node::SLOW_EXIT_BYTES`] of private
-    /// memory (no huge pages) that the kernel must free page by page when it
-    /// exits, so that it stays *dying* (SIGKILL pending, or in `do_exit`) for tens
-    /// of milliseconds instead of microseconds: what makes a supervisor that says
-    /// done before its tree is gone visible every run. Never drawn at random (the
-    /// memory); [`crate::spec::Limits::max_slow_exit`] caps how many.
-    SlowExit,
+    /// A slow exit: the node touches this many MiB of private memory (no huge
+    /// pages) that the kernel must free page by page when it exits, so that it
+    /// stays *dying* (SIGKILL pending, or in `do_exit`) for longer: what makes a
+    /// supervisor that says done before its tree is gone visible. `slow-exit`
+    /// is [`SLOW_EXIT_MIB`] (256 MiB: ~20 ms dying here, every run);
+    /// `slow-exit=32MiB` is 1 to [`SLOW_EXIT_MIB`] MiB (the fuzz target's trees:
+    /// ready sooner, a shorter window). Never drawn at random (the memory);
+    /// [`crate::spec::Limits::max_slow_exit`] caps how many.
+    SlowExit(u32),
     /// This signal ignored (`SIG_IGN`, inherited across fork and exec): e.g. an X
     /// server's `ignore=usr1`. `ignore=term` is `ignore-term`'s twin (a SIGTERM
     /// trait: the last one in order wins).

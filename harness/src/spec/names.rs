@@ -119,7 +119,7 @@ impl End {
 pub(crate) const TRAIT_NAMES: &str = "setsid, setpgid, ignore-term, ignore-int, ignore-hup, \
      block-all, sigchld-ign, respawn-on-term, exec-fresh, stop, subreaper, evil-name, \
      kill-parent=SIG, kill-ancestors=SIG, term-kill-parent=SIG, term-kill-ancestors=SIG, \
-     graceful=DUR, userns, cgroup-nest, ignore=SIG, slow-exit";
+     graceful=DUR, userns, cgroup-nest, ignore=SIG, slow-exit[=SIZE]";
 pub(crate) const END_NAMES: &str = "pause, exit, exit-after=DUR, spin, zombies=N, storm=N@RATE, \
      main-exit, thread-fork, vfork=N, hop=N@RATE, trace";
 pub(crate) const SPAWN_NAMES: &str = "fork, dfork, exec, cparent";

@@ -23,6 +23,16 @@ pub(crate) fn duration_ms(text: &str) -> Option<u32> {
     to_u32(digits)?.checked_mul(factor)
 }
 
+/// A whole size word of `slow-exit` (`32MiB`) in MiB, as the parser reads one;
+/// `None` if it is not one or is not 1 to [`super::SLOW_EXIT_MIB`].
+pub(crate) fn size_mib(text: &str) -> Option<u32> {
+    let digits = text.strip_suffix("MiB")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    to_u32(digits).filter(|n| (1..=super::SLOW_EXIT_MIB).contains(n))
+}
+
 /// Decimal digits to `u32`, `None` on overflow.
 pub(crate) fn to_u32(digits: &str) -> Option<u32> {
     digits.bytes().try_fold(0u32, |acc, d| {
@@ -41,6 +51,18 @@ mod tests {
         assert_eq!(to_u32("4294967295"), Some(u32::MAX));
         assert_eq!(to_u32("4294967296"), None);
         assert_eq!(to_u32("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn size_words_are_whole_mib_from_1_to_256() {
+        assert_eq!(size_mib("1MiB"), Some(1));
+        assert_eq!(size_mib("32MiB"), Some(32));
+        assert_eq!(size_mib("256MiB"), Some(256));
+        for bad in [
+            "", "MiB", "0MiB", "257MiB", "32", "32mib", "32M", "-1MiB", "1.5MiB",
+        ] {
+            assert_eq!(size_mib(bad), None, "{bad}");
+        }
     }
 
     #[test]

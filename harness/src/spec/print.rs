@@ -23,6 +23,8 @@ impl fmt::Display for Trait {
         f.write_str(self.name())?;
         match *self {
             Trait::GracefulMs(ms) => write!(f, "={}", Millis(ms)),
+            Trait::SlowExit(super::SLOW_EXIT_MIB) => Ok(()),
+            Trait::SlowExit(mib) => write!(f, "={mib}MiB"),
             t => match t.signal() {
                 Some(sig) => write!(f, "={sig}"),
                 None => Ok(()),
@@ -101,6 +103,8 @@ mod tests {
         assert_eq!(Trait::GracefulMs(2000).to_string(), "graceful=2s");
         assert_eq!(Trait::GracefulMs(1500).to_string(), "graceful=1500ms");
         assert_eq!(Trait::GracefulMs(0).to_string(), "graceful=0ms");
+        assert_eq!(Trait::SlowExit(256).to_string(), "slow-exit");
+        assert_eq!(Trait::SlowExit(64).to_string(), "slow-exit=64MiB");
         assert_eq!(Trait::KillParent(Sig::Usr1).to_string(), "kill-parent=usr1");
     }
 }

@@ -20,6 +20,7 @@
 
 use std::str::FromStr;
 
+use super::SLOW_EXIT_MIB;
 use super::names::{END_NAMES, SPAWN_NAMES, TRAIT_NAMES};
 use super::number::{to_u32, unit_ms};
 use super::signal::SIGNAL_NAMES;
@@ -192,6 +193,34 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// Skips whitespace, then reads `digits "MiB"`, 1 to [`SLOW_EXIT_MIB`].
+    fn size_mib(&mut self) -> Result<u32, SpecError> {
+        self.skip_ws();
+        let Some((at, digits)) = self.digits() else {
+            return Err(self.expected(self.pos, "a size such as 32MiB"));
+        };
+        let unit_at = self.pos;
+        while self.peek().is_some_and(|b| b.is_ascii_alphabetic()) {
+            self.pos += 1;
+        }
+        if &self.text[unit_at..self.pos] != "MiB" {
+            return Err(self.expected(unit_at, "a size unit \"MiB\""));
+        }
+        match to_u32(digits) {
+            Some(0) => Err(SpecError::Zero {
+                at,
+                what: "slow-exit size",
+            }),
+            Some(mib) if mib <= SLOW_EXIT_MIB => Ok(mib),
+            _ => Err(SpecError::TooLarge {
+                at,
+                what: "slow-exit size",
+                text: self.text[at..self.pos].chars().take(QUOTE_MAX).collect(),
+                max: format!("{SLOW_EXIT_MIB}MiB"),
+            }),
+        }
+    }
+
     fn tree(mut self) -> Result<TreeSpec, SpecError> {
         self.skip_ws();
         if self.pos == self.bytes.len() {
@@ -311,7 +340,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The rest of a trait word whose kind was just read: nothing, or `=SIG`, or
-    /// `=DUR`.
+    /// `=DUR`, or (`slow-exit`) nothing or `=SIZE`.
     fn trait_arg(&mut self, kind: TraitKind) -> Result<Trait, SpecError> {
         let equals = match kind {
             TraitKind::KillParent => "\"=\" (kill-parent=SIG)",
@@ -323,6 +352,16 @@ impl<'a> Parser<'a> {
         };
         match kind.arg() {
             TraitArg::None => Ok(kind.plain().expect("a trait without an argument")),
+            TraitArg::OptionalSize => {
+                // Whitespace around `=` is optional, as around all punctuation.
+                self.skip_ws();
+                if self.peek() == Some(b'=') {
+                    self.pos += 1;
+                    Ok(Trait::SlowExit(self.size_mib()?))
+                } else {
+                    Ok(kind.plain().expect("slow-exit has a default"))
+                }
+            }
             TraitArg::Duration => {
                 self.punct(b'=', equals)?;
                 Ok(Trait::GracefulMs(self.duration()?))

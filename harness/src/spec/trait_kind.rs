@@ -4,10 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::Trait;
 use super::names::{TRAIT_NAMES, UnknownName};
-use super::number::duration_ms;
+use super::number::{duration_ms, size_mib};
 use super::signal::Sig;
+use super::{SLOW_EXIT_MIB, Trait};
 
 /// Declares [`TraitKind`] from one table, so that each trait word is said once:
 /// a row `Kind: Variant => "word"` (`Kind: Variant(_) => ..` for a variant with an
@@ -68,7 +68,7 @@ trait_kinds! {
     Userns: Userns => "userns",
     CgroupNest: CgroupNest => "cgroup-nest",
     Ignore: Ignore(_) => "ignore",
-    SlowExit: SlowExit => "slow-exit",
+    SlowExit: SlowExit(_) => "slow-exit",
 }
 
 /// What follows the `=` of a trait word.
@@ -80,6 +80,8 @@ pub(crate) enum TraitArg {
     Signal,
     /// A duration (`500ms`, `2s`).
     Duration,
+    /// Nothing, or a size (`=32MiB`): `slow-exit`.
+    OptionalSize,
 }
 
 impl TraitKind {
@@ -97,6 +99,7 @@ impl TraitKind {
             | TraitKind::TermKillAncestors
             | TraitKind::Ignore => TraitArg::Signal,
             TraitKind::Graceful => TraitArg::Duration,
+            TraitKind::SlowExit => TraitArg::OptionalSize,
             _ => TraitArg::None,
         }
     }
@@ -113,7 +116,8 @@ impl TraitKind {
         })
     }
 
-    /// The trait of this kind, for the kinds without an argument.
+    /// The trait of this kind, for the kinds without an argument, and with its
+    /// default for `slow-exit` ([`SLOW_EXIT_MIB`]).
     pub const fn plain(self) -> Option<Trait> {
         Some(match self {
             TraitKind::Setsid => Trait::Setsid,
@@ -130,7 +134,7 @@ impl TraitKind {
             TraitKind::EvilName => Trait::EvilName,
             TraitKind::Userns => Trait::Userns,
             TraitKind::CgroupNest => Trait::CgroupNest,
-            TraitKind::SlowExit => Trait::SlowExit,
+            TraitKind::SlowExit => Trait::SlowExit(SLOW_EXIT_MIB),
             TraitKind::KillParent
             | TraitKind::KillAncestors
             | TraitKind::TermKillParent
@@ -142,9 +146,9 @@ impl TraitKind {
 }
 
 impl Trait {
-    /// Every trait without an argument, in declaration order. Traits with an
-    /// argument (`kill-parent=SIG`, `graceful=DUR`, ...) are listed by kind only:
-    /// [`TraitKind::ALL`].
+    /// Every trait without an argument, in declaration order (`slow-exit` with
+    /// its default size). Traits with an argument (`kill-parent=SIG`,
+    /// `graceful=DUR`, ...) are listed by kind only: [`TraitKind::ALL`].
     pub const ALL: [Trait; 15] = [
         Trait::Setsid,
         Trait::Setpgid,
@@ -160,7 +164,7 @@ impl Trait {
         Trait::EvilName,
         Trait::Userns,
         Trait::CgroupNest,
-        Trait::SlowExit,
+        Trait::SlowExit(SLOW_EXIT_MIB),
     ];
 
     /// The word in the text form, before any `=`: `setsid`, `ignore-term`,
@@ -206,7 +210,15 @@ impl FromStr for Trait {
         };
         let kind = TraitKind::from_name(word).ok_or_else(unknown)?;
         match (kind.arg(), value) {
-            (TraitArg::None, None) => kind.plain().ok_or_else(unknown),
+            (TraitArg::None | TraitArg::OptionalSize, None) => kind.plain().ok_or_else(unknown),
+            (TraitArg::OptionalSize, Some(v)) => {
+                let mib = size_mib(v).ok_or_else(|| UnknownName {
+                    what: "size",
+                    word: v.to_owned(),
+                    expected: "a size of 1MiB to 256MiB, such as 32MiB",
+                })?;
+                Ok(Trait::SlowExit(mib))
+            }
             (TraitArg::Signal, Some(v)) => {
                 let sig = v.parse::<Sig>()?;
                 if kind == TraitKind::Ignore && sig == Sig::Stop {
@@ -241,17 +253,18 @@ mod tests {
     fn the_trait_list_names_every_trait_once() {
         let listed: Vec<&str> = TRAIT_NAMES
             .split(", ")
-            .map(|w| w.split('=').next().unwrap())
+            .map(|w| w.split(['=', '[']).next().unwrap())
             .collect();
         let names: Vec<&str> = TraitKind::ALL.iter().map(|t| t.name()).collect();
         assert_eq!(listed, names);
         // The argument each list entry shows is the one the parser wants.
         for entry in TRAIT_NAMES.split(", ") {
-            let kind = TraitKind::from_name(entry.split('=').next().unwrap()).unwrap();
+            let kind = TraitKind::from_name(entry.split(['=', '[']).next().unwrap()).unwrap();
             let shown = match entry.split_once('=') {
                 None => TraitArg::None,
                 Some((_, "SIG")) => TraitArg::Signal,
                 Some((_, "DUR")) => TraitArg::Duration,
+                Some((_, "SIZE]")) => TraitArg::OptionalSize,
                 Some((_, other)) => panic!("{entry}: unknown argument {other}"),
             };
             assert_eq!(kind.arg(), shown, "{entry}");
@@ -280,6 +293,12 @@ mod tests {
         );
         assert_eq!("graceful=2s".parse::<Trait>(), Ok(Trait::GracefulMs(2000)));
         assert_eq!("graceful=15ms".parse::<Trait>(), Ok(Trait::GracefulMs(15)));
+        assert_eq!("slow-exit".parse::<Trait>(), Ok(Trait::SlowExit(256)));
+        assert_eq!("slow-exit=8MiB".parse::<Trait>(), Ok(Trait::SlowExit(8)));
+        for (bad, size) in [("slow-exit=0MiB", "0MiB"), ("slow-exit=1GiB", "1GiB")] {
+            let err = bad.parse::<Trait>().unwrap_err();
+            assert_eq!((err.what, err.word.as_str()), ("size", size));
+        }
         for bad in ["kill-parent", "setsid=term", "graceful"] {
             let err = bad.parse::<Trait>().unwrap_err();
             assert_eq!((err.what, err.word.as_str()), ("trait", bad));

@@ -223,26 +223,33 @@ fn cgroup_nest_moves_the_node_into_a_cgroup_below_its_own() {
     assert_clean(&o);
 }
 
-/// `slow-exit` holds 256 MiB of private memory, every page present (what its
-/// exit must free page by page), and so does a process it forks after (a fork
-/// shares the pages copy-on-write; a `hop` or `userns` continuation of the
-/// node is slow to exit too).
-#[test]
-fn slow_exit_node_holds_its_memory_every_page_present_and_passes_it_on() {
-    use teardown_harness::node::SLOW_EXIT_BYTES;
+/// `slow-exit` holds 256 MiB of private memory (`slow-exit=SIZE`: SIZE), every
+/// page present (what its exit must free page by page), and so does a process
+/// it forks after (a fork shares the pages copy-on-write; a `hop` or `userns`
+/// continuation of the node is slow to exit too).
+#[rstest]
+#[case::default_size("slow-exit", 256)]
+#[case::sized("slow-exit=16MiB", 16)]
+fn slow_exit_node_holds_its_memory_every_page_present_and_passes_it_on(
+    #[case] word: &str,
+    #[case] mib: i64,
+) {
     let o = observe(
-        "pause [fork: slow-exit pause [fork: pause]]",
+        &format!("pause [fork: {word} pause [fork: pause]]"),
         "pidns",
         MS(300),
         None,
         None,
     );
-    let held_kb = (SLOW_EXIT_BYTES / 1024) as i64;
+    let held_kb = mib * 1024;
     let leader = o.at_trigger(o.pid(0));
     let node = o.at_trigger(o.pid(1));
     let child = o.at_trigger(o.pid(2));
-    assert!(num(node, "rss_anon_kb") >= held_kb, "{}", o.dump());
-    assert!(num(child, "rss_anon_kb") >= held_kb, "{}", o.dump());
+    for p in [node, child] {
+        let kb = num(p, "rss_anon_kb");
+        // Every page, and not the default's 256 MiB for a smaller size.
+        assert!((held_kb..held_kb + 16 * 1024).contains(&kb), "{}", o.dump());
+    }
     let leader_kb = num(leader, "rss_anon_kb");
     assert!((0..held_kb / 4).contains(&leader_kb), "{}", o.dump());
     assert_clean(&o);

@@ -4,7 +4,8 @@
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use teardown_harness::fuzz::{
-    TRIAL_MAX_GRACEFUL_MS, TRIAL_MAX_NODES, TRIAL_MAX_SLOW_EXIT, small_tree, trial,
+    TRIAL_MAX_GRACEFUL_MS, TRIAL_MAX_NODES, TRIAL_MAX_SLOW_EXIT, TRIAL_SLOW_EXIT_MIB, small_tree,
+    trial,
 };
 use teardown_harness::prop::{PropParams, tree_spec};
 use teardown_harness::spec::{End, Limits, NodeSpec, Sig, SpecStats, Trait, TreeSpec};
@@ -73,6 +74,13 @@ fn small_tree_cuts_big_random_trees_to_the_trial_budget() {
         let slow = SpecStats::of(&salted).slow_exit;
         assert!(slow <= u64::from(TRIAL_MAX_SLOW_EXIT), "{salted}");
         assert!(slow >= 1, "the root is one process: {salted}");
+        for (_, node, _) in salted.walk() {
+            for t in &node.traits {
+                if let Trait::SlowExit(mib) = t {
+                    assert!(*mib <= TRIAL_SLOW_EXIT_MIB, "{salted}");
+                }
+            }
+        }
         assert_eq!(Limits::default().check(&salted), Ok(()), "{salted}");
         assert_eq!(small_tree(&salted), salted, "cutting is idempotent");
     }
@@ -115,8 +123,8 @@ fn the_trial_grace_is_short_only_where_nothing_acts_in_it(#[case] text: &str, #[
 fn with_slow_exit_everywhere(spec: &TreeSpec) -> TreeSpec {
     fn salt(node: &NodeSpec) -> NodeSpec {
         let mut n = node.clone();
-        n.traits.push(Trait::SlowExit);
-        n.traits.push(Trait::SlowExit);
+        n.traits.push(Trait::SlowExit(256));
+        n.traits.push(Trait::SlowExit(2));
         for edge in &mut n.children {
             edge.node = salt(&edge.node);
         }
@@ -129,18 +137,19 @@ fn with_slow_exit_everywhere(spec: &TreeSpec) -> TreeSpec {
 
 /// `slow-exit` (never drawn by the random trees above, but said by the
 /// structure-aware input) stays on the first process in preorder, copies
-/// counted: each costs ~85 ms of readiness.
+/// counted, at most 64 MiB: a 256 MiB one costs ~85 ms of readiness.
 #[test]
 fn small_tree_keeps_one_slow_exit_process() {
     let cut = |text: &str| small_tree(&text.parse::<TreeSpec>().unwrap()).to_string();
     assert_eq!(TRIAL_MAX_SLOW_EXIT, 1);
+    assert_eq!(TRIAL_SLOW_EXIT_MIB, 64);
     assert_eq!(
         cut("slow-exit ignore-term slow-exit pause [fork: slow-exit pause]"),
-        "slow-exit ignore-term pause [fork: pause]"
+        "slow-exit=64MiB ignore-term pause [fork: pause]"
     );
     assert_eq!(
-        cut("pause [2*fork: slow-exit pause, fork: slow-exit pause [fork: slow-exit exit]]"),
-        "pause [2*fork: pause, fork: slow-exit pause [fork: exit]]"
+        cut("pause [2*fork: slow-exit pause, fork: slow-exit=8MiB pause [fork: slow-exit exit]]"),
+        "pause [2*fork: pause, fork: slow-exit=8MiB pause [fork: exit]]"
     );
     let once = cut("pause [2*fork: slow-exit pause, fork: slow-exit pause]");
     assert_eq!(cut(&once), once, "cutting is idempotent");

@@ -87,7 +87,7 @@ fn every_trait_spawn_kind_and_end_appears_in_a_fair_share_of_2000_trees() {
         }
     }
     // "Real probability": each word in at least 10% of trees (200 of 2000).
-    // `slow-exit` is never drawn: 256 MiB a node (Trait::SlowExit).
+    // `slow-exit` is never drawn: 256 MiB a node (Trait::SlowExit(256)).
     for t in TraitKind::ALL
         .into_iter()
         .filter(|&t| t != TraitKind::SlowExit)

@@ -8,7 +8,7 @@ use teardown_harness::spec::{ChildSpec, End, NodeSpec, Sig, SpawnKind, Trait, Tr
 const TRAITS: &str = "setsid, setpgid, ignore-term, ignore-int, ignore-hup, block-all, \
     sigchld-ign, respawn-on-term, exec-fresh, stop, subreaper, evil-name, kill-parent=SIG, \
     kill-ancestors=SIG, term-kill-parent=SIG, term-kill-ancestors=SIG, graceful=DUR, userns, \
-    cgroup-nest, ignore=SIG, slow-exit";
+    cgroup-nest, ignore=SIG, slow-exit[=SIZE]";
 
 /// The end list every unknown-end error gives.
 const ENDS: &str = "pause, exit, exit-after=DUR, spin, zombies=N, storm=N@RATE, main-exit, \
@@ -46,6 +46,7 @@ const SPAWNS: &str = "fork, dfork, exec, cparent";
     "subreaper evil-name kill-parent=usr1 kill-ancestors=stop term-kill-parent=term \
      term-kill-ancestors=hup graceful=500ms userns cgroup-nest pause"
 )]
+#[case::slow_exit_sized("slow-exit=64MiB pause [fork: slow-exit=1MiB slow-exit exit]")]
 #[case::graceful_in_seconds("graceful=2s pause")]
 #[case::graceful_zero("graceful=0ms exit")]
 #[case::every_signal(
@@ -91,6 +92,8 @@ fn canonical_text_round_trips_exactly(#[case] text: &str) {
 #[case::spaces_around_equals_and_at("storm = 5 @ 100", "storm=5@100")]
 #[case::spaces_around_a_signal("kill-parent = usr1 pause", "kill-parent=usr1 pause")]
 #[case::graceful_in_whole_seconds("graceful=3000ms pause", "graceful=3s pause")]
+#[case::slow_exit_at_its_default_size("slow-exit=256MiB pause", "slow-exit pause")]
+#[case::slow_exit_spacing("slow-exit = 032MiB pause", "slow-exit=32MiB pause")]
 #[case::hop_spacing("hop = 5 @ 020", "hop=5@20")]
 #[case::vfork_leading_zeros("vfork=007", "vfork=7")]
 #[case::no_spaces_with_new_words(
@@ -172,6 +175,26 @@ fn the_text_parses_to_the_expected_tree(#[case] text: &str, #[case] root: NodeSp
 #[case::graceful_too_large(
     "graceful=4294968s pause",
     "spec: duration \"4294968s\" at byte 9 is too large (at most 4294967295ms)"
+)]
+#[case::slow_exit_without_a_unit(
+    "slow-exit=32 pause",
+    "spec: expected a size unit \"MiB\" at byte 12, found \" \""
+)]
+#[case::slow_exit_in_other_units(
+    "slow-exit=32MB pause",
+    "spec: expected a size unit \"MiB\" at byte 12, found \"MB\""
+)]
+#[case::slow_exit_zero(
+    "slow-exit=0MiB pause",
+    "spec: slow-exit size 0 at byte 10 (must be at least 1)"
+)]
+#[case::slow_exit_too_large(
+    "slow-exit=257MiB pause",
+    "spec: slow-exit size \"257MiB\" at byte 10 is too large (at most 256MiB)"
+)]
+#[case::slow_exit_without_a_size(
+    "slow-exit= pause",
+    "spec: expected a size such as 32MiB at byte 11, found \"pause\""
 )]
 #[case::vfork_zero("vfork=0", "spec: vfork depth 0 at byte 6 (must be at least 1)")]
 #[case::vfork_without_equals(
