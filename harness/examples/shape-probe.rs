@@ -216,6 +216,7 @@ fn process(pid: i32, threads: Vec<Value>) -> Option<Value> {
         "ppid": num(1),
         "pgid": num(2),
         "sid": num(3),
+        "tty_nr": num(4),
         "start_time": num(19),
         "threads": threads,
         "nspid": nspid,

@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! harness ── warden server   one per concurrent trial, reused; a fresh cgroup per trial
-//!              └── inner warden   clone3(NEWPID|INTO_CGROUP): PID 1, private /proc, subreaper
+//!              └── inner warden   clone3(NEWPID|INTO_CGROUP): PID 1, private /proc, subreaper,
+//!                    │                a session of its own (no controlling terminal)
 //!                    ├── bystanders         (one in the supervisor's group, one in its own)
 //!                    └── supervisor         `teardown run --method M ... -- teardown node SPEC`
 //!                          └── leader …     the adversarial tree          or SUPERVISOR... teardown node SPEC

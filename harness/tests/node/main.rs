@@ -7,12 +7,15 @@
 //!   (and, asked, once more after it forwarded the SIGTERM), and every record it
 //!   copied to the warden;
 //! * [`verdicts`]: trees with the new words come back `clean` under `pidns` and
-//!   `proc-walk`, unless they attack upward (those only under `pidns`).
+//!   `proc-walk`, unless they attack upward (those only under `pidns`);
+//! * [`session`]: the session a trial's tree runs in, and its (missing)
+//!   controlling terminal.
 //!
 //! The probe is an example: `cargo test -p teardown-harness` builds it; with
 //! `--test node` alone, build it first (`cargo build -p teardown-harness
 //! --example shape-probe`).
 
+mod session;
 mod shapes;
 mod verdicts;
 
