@@ -111,8 +111,10 @@ pub struct SpecStats {
     pub max_graceful_ms: u32,
     /// `slow-exit` nodes.
     pub slow_exit: u64,
+    /// The biggest `slow-exit` size, in MiB (0 if none).
+    pub max_slow_exit_mib: u32,
     /// The first of `count`, `zombies`, `storm total`, `storm rate`, `vfork depth`,
-    /// `hop total`, `hop rate` found to be 0.
+    /// `hop total`, `hop rate`, `slow-exit size` found to be 0.
     pub zero: Option<&'static str>,
     /// A node has `ignore=stop`, which no process can do.
     pub ignores_stop: bool,
@@ -139,8 +141,10 @@ impl SpecStats {
                     s.max_graceful_ms = s.max_graceful_ms.max(*ms);
                 }
                 s.ignores_stop |= *t == Trait::Ignore(crate::spec::Sig::Stop);
-                if let Trait::SlowExit(_) = t {
+                if let Trait::SlowExit(mib) = *t {
                     s.slow_exit = s.slow_exit.saturating_add(copies);
+                    s.max_slow_exit_mib = s.max_slow_exit_mib.max(mib);
+                    s.zero_if(mib == 0, "slow-exit size");
                 }
             }
             match node.end {
@@ -242,6 +246,11 @@ impl Limits {
         if s.ignores_stop {
             return Err(LimitError::Impossible {
                 what: "ignore=stop: SIGSTOP cannot be ignored",
+            });
+        }
+        if s.max_slow_exit_mib > super::SLOW_EXIT_MIB {
+            return Err(LimitError::Impossible {
+                what: "a slow-exit of over 256MiB: slow-exit=SIZE is 1 to 256 MiB",
             });
         }
         let max_depth = self.max_depth.min(MAX_NESTING);

@@ -57,12 +57,14 @@ pub(super) fn main(
         Err(e) => return error_outcome(format!("warden: cannot find its own binary: {e}")),
     };
     // A session of its own, for the trial's processes: no controlling terminal
-    // (a tree cannot open the harness's terminal as `/dev/tty`, nor get its
-    // signals or its SIGHUP), and, where the scheduler groups by session
-    // (`kernel.sched_autogroup_enabled`: most desktops, and this project's VM), one
-    // autogroup a trial: a trial's CPU share no longer depends on how many
-    // `setsid` spinners other trials started, each an autogroup weighed like
-    // the whole harness's (`teardown matrix --random 200` ~10 % faster).
+    // (a tree's `/dev/tty` no longer opens the harness's terminal), and, where
+    // the scheduler groups by session (`kernel.sched_autogroup_enabled`: most
+    // desktops, and this project's VM), one autogroup a trial: a trial's CPU
+    // share no longer depends on how many `setsid` spinners other trials
+    // started, each an autogroup weighed like the whole harness's (`teardown
+    // matrix --random 200` ~10 % faster). The warden's nice value then counts
+    // against its own trial's processes only; across trials, each autogroup
+    // weighs the same (the flake soaks: 0 disagreements).
     let own_session = rustix::process::setsid();
     let mut run = Run::new(trial, exe, cgroup.map(|c| c.dir.clone()));
     run.notes.push(format!("warden: {}", containment.label()));

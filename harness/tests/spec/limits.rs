@@ -354,3 +354,38 @@ fn ignore_stop_built_in_code_is_refused_as_the_parser_refuses_its_text() {
     );
     assert!(spec.to_string().parse::<TreeSpec>().is_err());
 }
+
+/// A `slow-exit` size built in code that its text cannot say (0, or over
+/// 256 MiB) is refused as the parser refuses the text (found reviewing the
+/// `slow-exit=SIZE` change: both passed the limits).
+#[rstest]
+#[case(0, "spec: slow-exit size is 0 (must be at least 1)")]
+#[case(
+    257,
+    "spec: a slow-exit of over 256MiB: slow-exit=SIZE is 1 to 256 MiB"
+)]
+fn a_slow_exit_size_built_in_code_is_refused_as_its_text_is(
+    #[case] mib: u32,
+    #[case] message: &str,
+) {
+    let spec = TreeSpec {
+        root: NodeSpec {
+            traits: vec![],
+            children: vec![ChildSpec {
+                spawn: SpawnKind::Fork,
+                count: 1,
+                node: NodeSpec {
+                    traits: vec![Trait::SlowExit(mib)],
+                    children: vec![],
+                    end: End::Pause,
+                },
+            }],
+            end: End::Pause,
+        },
+    };
+    let err = Limits::default().check(&spec).unwrap_err();
+    assert_eq!(err.to_string(), message);
+    assert!(spec.to_string().parse::<TreeSpec>().is_err());
+    let fine = TreeSpec::parse("pause [fork: slow-exit=256MiB pause, fork: slow-exit=1MiB pause]");
+    assert_eq!(fine.map(|s| SpecStats::of(&s).max_slow_exit_mib), Ok(256));
+}
