@@ -74,11 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     trial_specs.extend(&scenario_specs);
     let mut trial_inputs = std::collections::BTreeSet::new();
     for spec in trial_specs {
-        let mut cut = teardown_harness::fuzz::small_tree(spec);
-        // `arbitrary` makes `slow-exit` at its default size only; the target
-        // cuts it to its size again.
-        default_slow_exit(&mut cut.root);
-        if let Some(bytes) = arb::encode(&cut) {
+        if let Some(bytes) = arb::encode(&teardown_harness::fuzz::small_tree(spec)) {
             trial_inputs.insert(write(&trial_dir, &bytes)?);
         }
     }
@@ -116,16 +112,4 @@ fn write(dir: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let path = dir.join(format!("{hash:016x}"));
     fs::write(&path, bytes)?;
     Ok(path)
-}
-
-/// `slow-exit=SIZE` back to `slow-exit`, everywhere in the tree.
-fn default_slow_exit(node: &mut teardown_harness::spec::NodeSpec) {
-    for t in &mut node.traits {
-        if let teardown_harness::spec::Trait::SlowExit(mib) = t {
-            *mib = teardown_harness::spec::SLOW_EXIT_MIB;
-        }
-    }
-    for edge in &mut node.children {
-        default_slow_exit(&mut edge.node);
-    }
 }

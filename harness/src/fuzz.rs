@@ -425,7 +425,7 @@ pub fn small_tree(spec: &TreeSpec) -> TreeSpec {
 }
 
 /// Keeps `slow-exit` on a node while `left` covers its `copies`, once per node,
-/// in preorder, at most [`TRIAL_SLOW_EXIT_MIB`] in size.
+/// in preorder, 1 MiB to [`TRIAL_SLOW_EXIT_MIB`] in size.
 fn cut_slow_exit(node: &mut NodeSpec, copies: u32, left: &mut u32) {
     let mut kept = false;
     node.traits.retain_mut(|t| {
@@ -436,7 +436,8 @@ fn cut_slow_exit(node: &mut NodeSpec, copies: u32, left: &mut u32) {
         if keep {
             *left -= copies;
             kept = true;
-            *mib = (*mib).min(TRIAL_SLOW_EXIT_MIB);
+            // 0 (said by the structure-aware input only) is no size: 1 MiB.
+            *mib = (*mib).clamp(1, TRIAL_SLOW_EXIT_MIB);
         }
         keep
     });

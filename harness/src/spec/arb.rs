@@ -45,6 +45,20 @@ fn millis(u: &mut Unstructured<'_>) -> Result<u32> {
     }
 }
 
+/// A `slow-exit` size: the default ([`SLOW_EXIT_MIB`](super::SLOW_EXIT_MIB))
+/// seven times in eight (and when the input runs out), else 0..=300 MiB, so
+/// that the limits see the sizes the text cannot say (0, over 256).
+fn slow_exit_mib(u: &mut Unstructured<'_>) -> Result<u32> {
+    if u.ratio(7u8, 8u8)? {
+        Ok(super::SLOW_EXIT_MIB)
+    } else {
+        u.int_in_range(0..=SLOW_EXIT_ANY_MAX)
+    }
+}
+
+/// The largest `slow-exit` size `arbitrary` makes.
+const SLOW_EXIT_ANY_MAX: u32 = 300;
+
 impl<'a> Arbitrary<'a> for Sig {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         u.choose(&Sig::ALL).copied()
@@ -55,10 +69,8 @@ impl<'a> Arbitrary<'a> for Trait {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let kind = *u.choose(&TraitKind::ALL)?;
         Ok(match kind.arg() {
-            // `slow-exit` at its default size: the fuzz target cuts it anyway.
-            TraitArg::None | TraitArg::OptionalSize => {
-                kind.plain().expect("a trait without an argument")
-            }
+            TraitArg::None => kind.plain().expect("a trait without an argument"),
+            TraitArg::OptionalSize => Trait::SlowExit(slow_exit_mib(u)?),
             TraitArg::Signal => kind
                 .with_signal(Sig::arbitrary(u)?)
                 .expect("a trait with a signal"),
@@ -209,8 +221,13 @@ fn encode_trait(t: Trait, out: &mut Vec<u8>) -> Option<()> {
     }
     match t {
         Trait::GracefulMs(ms) => encode_small_or_any(out, ms, 5000),
-        // `arbitrary` makes `slow-exit` at its default size only.
-        Trait::SlowExit(mib) if mib != super::SLOW_EXIT_MIB => return None,
+        // `ratio(7, 8)`: 1..=8, true up to 7.
+        Trait::SlowExit(super::SLOW_EXIT_MIB) => range_bytes(out, 0, 7),
+        Trait::SlowExit(mib) if mib <= SLOW_EXIT_ANY_MAX => {
+            range_bytes(out, 7, 7);
+            range_bytes(out, mib.into(), SLOW_EXIT_ANY_MAX.into());
+        }
+        Trait::SlowExit(_) => return None,
         _ => {}
     }
     Some(())
@@ -278,6 +295,7 @@ mod tests {
              graceful=5000ms main-exit [cparent: userns cgroup-nest trace, \
              cparent: term-kill-ancestors=usr1 graceful=4294967295ms vfork=65 [dfork: hop=64@3001, \
              exec: thread-fork]]",
+            "slow-exit pause [fork: slow-exit=1MiB slow-exit=255MiB exit, fork: slow-exit=64MiB spin]",
         ];
         for text in texts {
             let spec = TreeSpec::parse_with(text, &crate::spec::Limits::unlimited()).unwrap();

@@ -124,7 +124,7 @@ fn with_slow_exit_everywhere(spec: &TreeSpec) -> TreeSpec {
     fn salt(node: &NodeSpec) -> NodeSpec {
         let mut n = node.clone();
         n.traits.push(Trait::SlowExit(256));
-        n.traits.push(Trait::SlowExit(2));
+        n.traits.push(Trait::SlowExit(0));
         for edge in &mut n.children {
             edge.node = salt(&edge.node);
         }
@@ -151,6 +151,15 @@ fn small_tree_keeps_one_slow_exit_process() {
         cut("pause [2*fork: slow-exit pause, fork: slow-exit=8MiB pause [fork: slow-exit exit]]"),
         "pause [2*fork: pause, fork: slow-exit=8MiB pause [fork: exit]]"
     );
+    // A size of 0, which only the structure-aware input says: 1 MiB.
+    let zero = TreeSpec {
+        root: NodeSpec {
+            traits: vec![Trait::SlowExit(0)],
+            children: Vec::new(),
+            end: End::Pause,
+        },
+    };
+    assert_eq!(small_tree(&zero).to_string(), "slow-exit=1MiB pause");
     let once = cut("pause [2*fork: slow-exit pause, fork: slow-exit pause]");
     assert_eq!(cut(&once), once, "cutting is idempotent");
 }
