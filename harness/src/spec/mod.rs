@@ -162,8 +162,8 @@ pub enum Trait {
     /// stays *dying* (SIGKILL pending, or in `do_exit`) for longer: what makes a
     /// supervisor that says done before its tree is gone visible. `slow-exit`
     /// is [`SLOW_EXIT_MIB`] (256 MiB: ~20 ms dying here, every run);
-    /// `slow-exit=32MiB` is 1 to [`SLOW_EXIT_MIB`] MiB (the fuzz target's trees:
-    /// ready sooner, a shorter window). Never drawn at random (the memory);
+    /// `slow-exit=SIZE` is 1 to [`SLOW_EXIT_MIB`] MiB (`slow-exit=64MiB` in the
+    /// fuzz target's trees: ready sooner, a shorter window). Never drawn at random (the memory);
     /// [`crate::spec::Limits::max_slow_exit`] caps how many.
     SlowExit(u32),
     /// This signal ignored (`SIG_IGN`, inherited across fork and exec): e.g. an X

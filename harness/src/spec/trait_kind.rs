@@ -209,16 +209,16 @@ impl FromStr for Trait {
             None => (s, None),
         };
         let kind = TraitKind::from_name(word).ok_or_else(unknown)?;
+        let bad = |what, v: &str, expected| UnknownName {
+            what,
+            word: v.to_owned(),
+            expected,
+        };
         match (kind.arg(), value) {
             (TraitArg::None | TraitArg::OptionalSize, None) => kind.plain().ok_or_else(unknown),
-            (TraitArg::OptionalSize, Some(v)) => {
-                let mib = size_mib(v).ok_or_else(|| UnknownName {
-                    what: "size",
-                    word: v.to_owned(),
-                    expected: "a size of 1MiB to 256MiB, such as 32MiB",
-                })?;
-                Ok(Trait::SlowExit(mib))
-            }
+            (TraitArg::OptionalSize, Some(v)) => size_mib(v)
+                .map(Trait::SlowExit)
+                .ok_or_else(|| bad("size", v, "a size of 1MiB to 256MiB, such as 32MiB")),
             (TraitArg::Signal, Some(v)) => {
                 let sig = v.parse::<Sig>()?;
                 if kind == TraitKind::Ignore && sig == Sig::Stop {
@@ -226,14 +226,9 @@ impl FromStr for Trait {
                 }
                 kind.with_signal(sig).ok_or_else(unknown)
             }
-            (TraitArg::Duration, Some(v)) => {
-                let ms = duration_ms(v).ok_or_else(|| UnknownName {
-                    what: "duration",
-                    word: v.to_owned(),
-                    expected: "a duration such as 500ms or 2s",
-                })?;
-                Ok(Trait::GracefulMs(ms))
-            }
+            (TraitArg::Duration, Some(v)) => duration_ms(v)
+                .map(Trait::GracefulMs)
+                .ok_or_else(|| bad("duration", v, "a duration such as 500ms or 2s")),
             _ => Err(unknown()),
         }
     }
