@@ -70,6 +70,19 @@ impl ProcessIdentity {
     }
 }
 
+/// The clock of [`ProcessIdentity::start_time`], now: clock ticks of
+/// `CLOCK_BOOTTIME`, which is how the kernel stamps a process's start (field 22
+/// of `/proc/<pid>/stat`). A process whose start time is greater than this
+/// started after the call; a process that started before it has one no greater
+/// (one that starts within the same tick, 10 ms at the usual 100 Hz, has an
+/// equal one: which side of the call it is on, the clock cannot tell).
+pub(crate) fn start_clock() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    let ns = u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000
+        + u64::try_from(t.tv_nsec).unwrap_or(0);
+    ns / (1_000_000_000 / rustix::param::clock_ticks_per_second().max(1))
+}
+
 fn read_stat(pid: u32, tid: Option<u32>) -> io::Result<Stat> {
     let path = match tid {
         Some(t) => format!("/proc/{pid}/task/{t}/stat"),
@@ -77,4 +90,29 @@ fn read_stat(pid: u32, tid: Option<u32>) -> io::Result<Stat> {
     };
     let f = std::fs::File::open(path)?;
     Stat::from_read(f).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_clock_is_the_clock_of_start_times() {
+        let own = ProcessIdentity::of(std::process::id()).unwrap();
+        let before = start_clock();
+        assert!(own.start_time <= before, "{own:?} started before {before}");
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let started = ProcessIdentity::of(child.id());
+        let after = start_clock();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let started = started.unwrap().start_time;
+        assert!(
+            (before..=after).contains(&started),
+            "a child started between {before} and {after}, at {started}"
+        );
+    }
 }

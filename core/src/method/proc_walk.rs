@@ -26,6 +26,17 @@
 //! Gracefully: walks with SIGTERM + SIGCONT (re-reading everything, as processes
 //! can still fork), reap up to the grace, then the SIGKILL walks.
 //!
+//! The SIGTERM walks are repeated only for processes that were there when the
+//! grace began (start time no later than its start: [`Kernel::start_clock`]):
+//! one of them found new, or exiting under a read. A process forked after that
+//! is signalled when a walk finds it, but finding it walks no more: a process
+//! that forks a replacement each time it gets SIGTERM and exits (a respawner)
+//! otherwise kept the walks going for the whole grace, each finding and
+//! signalling the next replacement, a core's worth of CPU in the supervisor
+//! and a fork a walk in the tree (110 walks, 435 signals in a 250 ms grace,
+//! seen with a random tree). What is left of such a tree gets SIGKILL when the
+//! grace is over, like any process that outlives it.
+//!
 //! Fast path: the SIGKILL phase starts with `killpg` on the leader's group (the
 //! leader is unreaped, so the group cannot be someone else's) and reaps while
 //! exits keep coming; the walks then only have to find the processes that left
@@ -86,6 +97,10 @@ struct Walker<K: Kernel> {
     /// parent check uses `PIDFD_GET_INFO` instead of `/proc/<pid>/stat`. Slow walks
     /// (SIGTERM phase, and after a stall) re-read everything from `/proc`.
     fast: bool,
+    /// SIGTERM walks: the start-time clock when the grace began. A process
+    /// with a later start time is signalled when found, but does not make the
+    /// walks go on (see the module docs).
+    born_by: Option<u64>,
     known: HashMap<i32, Known>,
     level: Vec<(i32, i32)>,
     next: Vec<(i32, i32)>,
@@ -101,7 +116,11 @@ struct Walker<K: Kernel> {
 
 #[derive(Default)]
 struct WalkOutcome {
+    /// Processes signalled for the first time (in a SIGTERM walk: only those
+    /// that were there when the grace began).
     new: u64,
+    /// A read raced with an exit (in a SIGTERM walk: the exit of a process
+    /// that was there when the grace began).
     incomplete: bool,
 }
 
@@ -111,6 +130,7 @@ impl<K: Kernel> Walker<K> {
             shim: k.own_pid(),
             sigs,
             fast,
+            born_by: None,
             known: HashMap::new(),
             level: Vec::new(),
             next: Vec::new(),
@@ -150,7 +170,7 @@ impl<K: Kernel> Walker<K> {
             for chunk in level.chunks(BATCH) {
                 for &(parent, pid) in chunk {
                     if let Some((fd, new)) = self.check_and_signal(k, parent, pid)? {
-                        out.new += u64::from(new);
+                        out.new += u64::from(new && !self.is_late(pid));
                         self.batch.push((pid, fd, new));
                     }
                 }
@@ -163,7 +183,7 @@ impl<K: Kernel> Walker<K> {
                         seen_exited = k.exited;
                         k.exited |= !complete;
                     }
-                    out.incomplete |= !complete && !seen_exited;
+                    out.incomplete |= !complete && !seen_exited && !self.is_late(pid);
                 }
                 self.batch = batch;
             }
@@ -171,6 +191,12 @@ impl<K: Kernel> Walker<K> {
             self.level = std::mem::replace(&mut self.next, level);
         }
         Ok(out)
+    }
+
+    /// Whether `pid`, signalled in this phase, started after the grace began.
+    fn is_late(&self, pid: i32) -> bool {
+        self.born_by
+            .is_some_and(|t| self.known.get(&pid).is_some_and(|k| k.start > t))
     }
 
     /// Checks one process found in `parent`'s list and signals it if it is new.
@@ -304,6 +330,7 @@ fn teardown_through<K: Kernel>(
     if !opts.grace.is_zero() {
         let grace_end = deadline.map_or(start + opts.grace, |dl| dl.min(start + opts.grace));
         let mut w = Walker::new(reaper.kernel(), &[libc::SIGTERM, libc::SIGCONT], false);
+        w.born_by = Some(reaper.kernel().start_clock());
         w.converge(reaper, Some(grace_end))
             .map_err(io("walk /proc"))?;
         d.signalled += w.signalled;

@@ -174,3 +174,45 @@ fn a_zombie_its_living_parent_never_reaps_does_not_make_the_graceful_walks_spin(
     );
     assert_eq!(r.kernel().signals_to(LEADER).last(), Some(&libc::SIGKILL));
 }
+
+#[test]
+fn a_respawner_is_not_chased_through_the_grace() {
+    // At each SIGTERM the leader forks a copy of itself and exits, and so does
+    // every copy. The walks used to chase the copies all grace long, each
+    // walk finding and signalling the copy the last one made (a random tree:
+    // 110 walks, 435 signals in a 250 ms grace; here, with a clock that does
+    // not move between walks, the fake kernel's call limit). A copy born after
+    // the grace began is signalled when found, but walks no further: 102 gets
+    // SIGTERM from the walk that finds it, 103 waits for the grace's end.
+    let mut r = shim(|k| {
+        k.respawns_on_term(LEADER);
+    });
+    let grace = Duration::from_millis(100);
+    let d = teardown_through(&mut r, TeardownOptions::new(grace)).unwrap();
+    let k = r.kernel();
+    assert_eq!(k.signals_to(LEADER), [libc::SIGTERM, libc::SIGCONT]);
+    assert_eq!(k.signals_to(102), [libc::SIGTERM, libc::SIGCONT]);
+    assert_eq!(k.signals_to(103), [libc::SIGKILL]);
+    assert!(!k.exists(104), "no copy of 103: it never got SIGTERM");
+    assert_eq!(k.elapsed(), grace);
+    assert!(d.escalated, "{d:?}");
+}
+
+#[test]
+fn a_chain_that_dies_of_sigterm_is_walked_to_its_end() {
+    // 101 -> 102 -> ... -> 108, each dying at once of SIGTERM: each death hands
+    // the next to the shim, found by the next walk. Every one of them was there
+    // when the grace began, so the walks go on to the last, and nothing is left
+    // for SIGKILL.
+    let mut r = shim(|k| {
+        for p in 102..=108 {
+            k.spawn(p, p - 1);
+        }
+    });
+    let d = teardown_through(&mut r, TeardownOptions::new(Duration::from_secs(1))).unwrap();
+    let k = r.kernel();
+    for p in LEADER..=108 {
+        assert_eq!(k.signals_to(p), [libc::SIGTERM, libc::SIGCONT], "{p}");
+    }
+    assert_eq!((d.signalled, d.reaped, d.escalated), (8, 8, false), "{d:?}");
+}

@@ -32,6 +32,10 @@ pub(crate) trait Kernel {
     fn own_pid(&self) -> i32;
     /// The time now.
     fn now(&self) -> Instant;
+    /// The clock of [`Kernel::stat`]'s start times, now: a process whose start
+    /// time is greater started after the call (see
+    /// [`crate::identity::start_clock`]).
+    fn start_clock(&self) -> u64;
 
     /// Appends the PIDs in the `children` file of every thread of process `pid`
     /// (`None`: of this process), in file order; nothing from what cannot be read.
@@ -133,6 +137,10 @@ impl Kernel for Live<'_> {
 
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn start_clock(&self) -> u64 {
+        crate::identity::start_clock()
     }
 
     fn children(&mut self, pid: Option<i32>, out: &mut Vec<i32>) {

@@ -42,6 +42,14 @@ impl FakeKernel {
 
     fn deliver(&mut self, pid: i32, sig: i32) {
         let p = self.proc(pid);
+        if sig == libc::SIGTERM && p.respawns && p.state == State::Running {
+            let start = p.start;
+            self.delivered.push((pid, start, sig));
+            let copy = self.procs.keys().max().map_or(pid, |&m| m.max(SHIM)) + 1;
+            self.spawn(copy, pid).respawns_on_term(copy);
+            self.die(pid, 0);
+            return;
+        }
         let start = p.start;
         let fatal = sig == libc::SIGKILL || (sig == libc::SIGTERM && !p.ignores_term);
         let dies = (fatal && p.state == State::Running).then_some(p.kill_delay);
@@ -137,6 +145,11 @@ impl Kernel for FakeKernel {
 
     fn now(&self) -> Instant {
         self.base + self.elapsed
+    }
+
+    fn start_clock(&self) -> u64 {
+        // Every process spawned from now on gets a greater start time.
+        self.next_start
     }
 
     fn children(&mut self, pid: Option<i32>, out: &mut Vec<i32>) {

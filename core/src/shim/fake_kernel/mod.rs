@@ -58,6 +58,9 @@ struct Proc {
     seq: u64,
     state: State,
     ignores_term: bool,
+    /// SIGTERM makes it fork a copy of itself (with this same behaviour) and
+    /// exit, as a SIGTERM handler that respawns does.
+    respawns: bool,
     /// How long a fatal signal takes to kill it; `None`: it never dies.
     kill_delay: Option<Duration>,
     /// Left out of every `children` file until then.
@@ -146,6 +149,7 @@ impl FakeKernel {
             seq: self.next_seq,
             state: State::Running,
             ignores_term: false,
+            respawns: false,
             kill_delay: Some(Duration::ZERO),
             hidden_until: None,
             nspid: None,
@@ -186,6 +190,14 @@ impl FakeKernel {
     /// The process survives SIGTERM.
     pub(crate) fn ignores_term(&mut self, pid: i32) -> &mut Self {
         self.proc(pid).ignores_term = true;
+        self
+    }
+
+    /// SIGTERM makes the process fork a copy of itself, which respawns too,
+    /// and exit 0 (a SIGTERM handler that respawns the process). The copy takes
+    /// the lowest PID above every PID in use.
+    pub(crate) fn respawns_on_term(&mut self, pid: i32) -> &mut Self {
+        self.proc(pid).respawns = true;
         self
     }
 
