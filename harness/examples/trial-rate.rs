@@ -9,6 +9,10 @@
 //! # one fixed tree instead of random ones (e.g. 16 nodes), one trial at a time
 //! cargo run --release -p teardown-harness --example trial-rate -- \
 //!     --trials 100 --jobs 1 --spec 'pause [15*fork: pause]'
+//! # the matrix's grace (default here: 100 ms), and a line a trial: its CPU
+//! # time (the trial's processes, warden included), time, verdict and tree
+//! cargo run --release -p teardown-harness --example trial-rate -- \
+//!     --trials 200 --seed 7 --method proc-walk --grace 250 --each
 //! # where the time goes: the warden's phase timings, summed
 //! TEARDOWN_TRACE=1 cargo run ... 2> phases.txt
 //! # what the fuzz target `trial` runs per input, without libFuzzer: each tree
@@ -41,6 +45,8 @@ struct Args {
     method: Method,
     spec: Option<TreeSpec>,
     fuzz: Option<usize>,
+    grace: Duration,
+    each: bool,
 }
 
 fn parse_args() -> Args {
@@ -51,9 +57,15 @@ fn parse_args() -> Args {
         method: Method::Auto,
         spec: None,
         fuzz: None,
+        grace: Duration::from_millis(100),
+        each: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--each" {
+            a.each = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| usage(&flag));
         match flag.as_str() {
             "--trials" => a.trials = value.parse().unwrap_or_else(|_| usage(&flag)),
@@ -62,6 +74,9 @@ fn parse_args() -> Args {
             "--method" => a.method = value.parse().unwrap_or_else(|_| usage(&flag)),
             "--spec" => a.spec = Some(value.parse().unwrap_or_else(|_| usage(&flag))),
             "--fuzz" => a.fuzz = Some(value.parse().unwrap_or_else(|_| usage(&flag))),
+            "--grace" => {
+                a.grace = Duration::from_millis(value.parse().unwrap_or_else(|_| usage(&flag)))
+            }
             _ => usage(&flag),
         }
     }
@@ -71,7 +86,7 @@ fn parse_args() -> Args {
 
 fn usage(flag: &str) -> ! {
     eprintln!(
-        "trial-rate: bad {flag}; usage: [--trials N] [--jobs J] [--seed S] [--method M] [--spec SPEC] [--fuzz N]"
+        "trial-rate: bad {flag}; usage: [--trials N] [--jobs J] [--seed S] [--method M] [--spec SPEC] [--fuzz N] [--grace MS] [--each]"
     );
     std::process::exit(2)
 }
@@ -138,7 +153,7 @@ fn main() {
     let trial = |i: usize| {
         let (spec, trigger) = &specs[i];
         let mut t = Trial::new(Supervisor::Method(args.method), spec.clone());
-        t.grace = Duration::from_millis(100);
+        t.grace = args.grace;
         t.trigger = *trigger;
         t
     };
@@ -163,6 +178,15 @@ fn main() {
     let results = results.into_inner().unwrap();
     let mut verdicts: BTreeMap<String, usize> = BTreeMap::new();
     for (i, o) in &results {
+        if args.each {
+            println!(
+                "each cpu={:.2}ms elapsed={:.1}ms {} {}",
+                o.cpu.total().as_secs_f64() * 1e3,
+                o.elapsed.as_secs_f64() * 1e3,
+                o.verdict,
+                specs[*i].0
+            );
+        }
         *verdicts.entry(o.verdict.to_string()).or_default() += 1;
         if o.verdict != teardown::Verdict::Clean {
             eprintln!(
