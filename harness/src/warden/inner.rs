@@ -101,7 +101,12 @@ pub(super) fn main(
         .iter()
         .map(|(n, d)| format!("{n}={:.1}ms", d.as_secs_f64() * 1e3))
         .collect();
-    eprintln!("teardown warden: phases {}", phases.join(" "));
+    eprintln!(
+        "teardown warden: trial {} · {}\nteardown warden: phases {}",
+        trial.supervisor.label(),
+        trial.spec,
+        phases.join(" ")
+    );
     out
 }
 
