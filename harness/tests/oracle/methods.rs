@@ -119,13 +119,13 @@ fn an_exit_node_reaped_before_its_record_was_mapped_is_known_gone() {
 
 #[test]
 fn a_graceful_node_given_its_whole_grace_on_a_busy_machine_is_not_grace_cut() {
-    // Found by the fuzz target `trial` (10 ms grace, `auto` and `proc-walk` at
+    // Found by the fuzz target `trial` (then a 10 ms grace; two trials at
     // once): the sibling's slow exit keeps both cores busy as the trigger goes,
     // the supervisor woken by it ran before the warden stamped the trigger,
     // and the leader, SIGKILLed at the end of its whole 10 ms grace, looked
     // SIGKILLed ~5 ms after the trigger: `grace-cut`, 1 trial in 4 under
     // `auto` and `cgroup`, 0 in 400 since the trigger is stamped before it is
-    // sent. Two trials at a time, as the fuzz target runs them.
+    // sent. Two trials of one method at a time, as busy as the fuzz target.
     let spec = "graceful=8ms pause [cparent: slow-exit=64MiB setsid pause]";
     for method in [Method::Auto, Method::Cgroup] {
         for _ in 0..8 {
